@@ -1,0 +1,157 @@
+//! Host prerequisites: the tools a command needs, installed with apt when we are root on
+//! Debian, otherwise named with the command that installs them.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+/// A program a command needs and the Debian package that provides it.
+#[derive(Debug, Clone, Copy)]
+pub struct Tool {
+    /// A name looked up on PATH, or an absolute path.
+    pub program: &'static str,
+    pub package: &'static str,
+    /// What needs it, shown when it is installed.
+    pub why: &'static str,
+}
+
+const fn tool(program: &'static str, package: &'static str, why: &'static str) -> Tool {
+    Tool {
+        program,
+        package,
+        why,
+    }
+}
+
+/// What `cargo xtask ci` needs beyond Rust: the peers and fixtures of the integration
+/// suites (each suite fails, never skips, when one is missing).
+pub const CI: &[Tool] = &[
+    tool("git", "git", "version stamps"),
+    tool(
+        "busybox",
+        "busybox-static",
+        "test images (a busybox rootfs)",
+    ),
+];
+
+/// What `cargo xtask release` needs beyond Rust.
+pub const RELEASE: &[Tool] = &[tool("git", "git", "version stamps")];
+
+/// Make sure every tool is there, installing the missing ones with apt-get when we can.
+pub fn ensure(tools: &[Tool]) -> Result<()> {
+    let missing: Vec<&Tool> = tools.iter().filter(|t| find(t.program).is_none()).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let mut packages: Vec<&str> = missing.iter().map(|t| t.package).collect();
+    packages.sort_unstable();
+    packages.dedup();
+    let list = missing
+        .iter()
+        .map(|t| format!("{} ({}, for {})", t.program, t.package, t.why))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if !is_root() || find("apt-get").is_none() {
+        bail!(
+            "missing host tools: {list}; install them with: sudo apt-get install {}",
+            packages.join(" ")
+        );
+    }
+    crate::step(format_args!(
+        "installing missing host tools with apt-get: {list}"
+    ));
+    apt_install(&packages)?;
+    let still: Vec<&str> = missing
+        .iter()
+        .filter(|t| find(t.program).is_none())
+        .map(|t| t.program)
+        .collect();
+    if !still.is_empty() {
+        bail!(
+            "apt-get installed {} but {} is still not found",
+            packages.join(" "),
+            still.join(", ")
+        );
+    }
+    Ok(())
+}
+
+fn apt_install(packages: &[&str]) -> Result<()> {
+    let install = || {
+        let mut args = vec!["install", "-y", "-q", "--no-install-recommends"];
+        args.extend_from_slice(packages);
+        duct::cmd("apt-get", &args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdin_null()
+            .run()
+    };
+    // A fresh machine has no package lists yet: update once, then install.
+    if install().is_err() {
+        duct::cmd!("apt-get", "update", "-q")
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdin_null()
+            .run()
+            .context("`apt-get update` failed; check the host's apt sources")?;
+        install().with_context(|| format!("`apt-get install {}` failed", packages.join(" ")))?;
+    }
+    Ok(())
+}
+
+/// The path of a program: absolute paths as given, other names searched on PATH.
+pub fn find(program: &str) -> Option<PathBuf> {
+    let candidate = Path::new(program);
+    if candidate.is_absolute() {
+        return candidate.exists().then(|| candidate.to_path_buf());
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|p| is_executable(p))
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata()
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}
+
+pub fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    // The owner of /proc/self is our effective uid.
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
+}
+
+/// Cargo subcommands are not apt packages: nextest comes from the crates registry.
+pub fn ensure_nextest() -> Result<()> {
+    if duct::cmd!("cargo", "nextest", "--version")
+        .stdout_null()
+        .stderr_null()
+        .run()
+        .is_ok()
+    {
+        return Ok(());
+    }
+    crate::step(
+        "installing cargo-nextest with `cargo install --locked cargo-nextest` (runs the tests)",
+    );
+    duct::cmd!("cargo", "install", "--locked", "cargo-nextest")
+        .run()
+        .context("could not install cargo-nextest; install it with `cargo install --locked cargo-nextest`")?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_programs_on_path_and_by_absolute_path() {
+        assert!(find("sh").is_some());
+        assert!(find("/bin/sh").is_some());
+        assert!(find("no-such-program-xtask").is_none());
+        assert!(find("/no/such/program").is_none());
+    }
+}
