@@ -345,7 +345,11 @@ mod tests {
         std::fs::create_dir_all(&a).unwrap();
         for p in [a.clone(), a.join("b")] {
             std::fs::create_dir_all(&p).unwrap();
-            let st = Command::new("mount").args(["-t", "tmpfs", "tmpfs"]).arg(&p).status().unwrap();
+            let st = Command::new("mount")
+                .args(["-t", "tmpfs", "tmpfs"])
+                .arg(&p)
+                .status()
+                .unwrap();
             assert!(st.success());
         }
         unmount_under(dir.path());
