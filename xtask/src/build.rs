@@ -85,3 +85,45 @@ pub fn target_dir() -> Result<PathBuf> {
         None => project::root().join("target"),
     })
 }
+
+/// The only target this machine builds for; "static" means glibc with crt-static on it.
+pub const STATIC_TARGET: &str = "x86_64-unknown-linux-gnu";
+
+/// Build the given crates' binaries fully static (glibc `crt-static`, the `dist`
+/// profile, source paths remapped so the output does not depend on the clone path) and
+/// return the directory holding them. The one static build: `cargo xtask static` and the
+/// benchmarks' size figures both come from here.
+pub fn build_static(crates: &[&str]) -> Result<PathBuf> {
+    let root = project::root();
+    let source = project::source()?;
+    let mut args = vec![
+        "build",
+        "--locked",
+        "--profile",
+        "dist",
+        "--target",
+        STATIC_TARGET,
+    ];
+    for c in crates {
+        args.extend(["--package", c]);
+    }
+    // With an explicit --target, RUSTFLAGS reach only the target's crates, not build
+    // scripts and proc-macros (which must stay dynamic).
+    let rustflags = format!(
+        "-C target-feature=+crt-static --remap-path-prefix={}=/workspace",
+        root.display()
+    );
+    step(format_args!(
+        "RUSTFLAGS=\"{rustflags}\" cargo {}",
+        args.join(" ")
+    ));
+    let mut cmd = duct::cmd("cargo", &args)
+        .dir(&root)
+        .env("RUSTFLAGS", rustflags);
+    for (k, v) in project::build_env(&source) {
+        cmd = cmd.env(k, v);
+    }
+    cmd.run()
+        .context("static cargo build failed (its errors are above)")?;
+    Ok(target_dir()?.join(STATIC_TARGET).join("dist"))
+}
