@@ -14,6 +14,7 @@ mod distro;
 mod host;
 mod hosted_ci;
 mod image;
+mod installers;
 mod manifest;
 mod mirror;
 mod project;
@@ -31,6 +32,10 @@ use clap::{Parser, Subcommand};
 #[command(name = "cargo xtask", bin_name = "cargo xtask", version = buildinfo::VERSION)]
 #[command(propagate_version = true)]
 pub struct Cli {
+    /// Mirror profile of mirrors.toml to download through (else WORKSPACE_MIRROR, the
+    /// choice of `mirror use`, or the default)
+    #[arg(long, global = true, value_name = "NAME")]
+    mirror: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -53,6 +58,8 @@ enum Command {
     Shell(shell::Args),
     /// Inspect and select download mirror profiles (mirrors.toml)
     Mirror(mirror::Args),
+    /// Verify or unpack the pinned external components of installers/
+    Installers(installers::Args),
     /// Gather every external input into a directory for offline builds
     Vendor(vendor::Args),
     /// The main job: image, build, static, deb and verify for every distro, checksums, changelog
@@ -65,6 +72,7 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
+    mirror::set_cli_choice(cli.mirror.clone());
     let result = match cli.command {
         Command::Version(args) => version::run(args),
         Command::Image(args) => image::run(args),
@@ -74,6 +82,7 @@ fn main() {
         Command::Verify(args) => verify::run(args),
         Command::Shell(args) => shell::run(args),
         Command::Mirror(args) => mirror::run(args),
+        Command::Installers(args) => installers::run(args),
         Command::Vendor(args) => vendor::run(args),
         Command::Release(args) => release::run(args),
         Command::Bench(args) => bench::run(args),
