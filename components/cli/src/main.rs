@@ -1,5 +1,146 @@
-//! `docker`: the Docker command line (issue #6). Not written yet.
+//! `docker`: the Docker command line, for people whose fingers know the real one.
+//!
+//! `main` reads the global options, finds the command in the table
+//! (`commands::TABLE`), parses its flags, connects lazily to the daemon and maps
+//! every failure to docker's message and exit code.
 
-fn main() {
-    buildinfo::unimplemented_main("docker", &buildinfo::docker_version_line(), 6)
+mod client;
+mod cmdline;
+mod commands;
+mod config;
+mod format;
+mod streams;
+mod template;
+mod transport;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use client::Client;
+use transport::Host;
+
+/// A failure with the exit code and text docker uses for it. An empty message
+/// prints nothing (the command already reported).
+#[derive(Debug)]
+pub struct Status {
+    pub code: i32,
+    pub msg: String,
+    /// Help text goes to stdout with exit 0.
+    pub to_stdout: bool,
+}
+
+impl Status {
+    pub fn new(code: i32, msg: impl Into<String>) -> Status {
+        Status {
+            code,
+            msg: msg.into(),
+            to_stdout: false,
+        }
+    }
+    pub fn help(text: String) -> Status {
+        Status {
+            code: 0,
+            msg: text,
+            to_stdout: true,
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.msg)
+    }
+}
+
+impl std::error::Error for Status {}
+
+/// What every command gets: the client and the options that shape output.
+pub struct Ctx {
+    pub client: Client,
+    pub globals: cmdline::Globals,
+    pub config: config::Config,
+}
+
+fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let code = match run(&argv) {
+        Ok(code) => code,
+        Err(e) => report(&e),
+    };
+    let _ = std::io::stdout().flush();
+    ExitCode::from(code.clamp(0, 255) as u8)
+}
+
+fn report(e: &anyhow::Error) -> i32 {
+    if let Some(s) = e.downcast_ref::<Status>() {
+        if s.to_stdout {
+            print!("{}", s.msg);
+        } else if !s.msg.is_empty() {
+            eprintln!("{}", s.msg);
+        }
+        return s.code;
+    }
+    eprintln!("{e}");
+    1
+}
+
+fn run(argv: &[String]) -> anyhow::Result<i32> {
+    let (globals, at) = cmdline::parse_globals(argv)?;
+    if globals.version {
+        println!("{}", buildinfo::docker_version_line());
+        return Ok(0);
+    }
+    let rest = &argv[at..];
+    if rest.is_empty() || globals.help || rest[0] == "help" {
+        print!("{}", commands::root_help());
+        return Ok(0);
+    }
+    let (spec, path, consumed) = commands::lookup(rest)?;
+    let parsed = cmdline::parse_command(spec, &path, &rest[consumed..])?;
+    let config = config::Config::load(globals.config.as_deref());
+    let host = resolve_host(&globals, &config)?;
+    let pinned = std::env::var("DOCKER_API_VERSION")
+        .ok()
+        .filter(|v| !v.is_empty());
+    let ctx = Ctx {
+        client: Client::new(host, pinned),
+        globals,
+        config,
+    };
+    (spec.run)(&ctx, &parsed)
+}
+
+/// `-H` > `DOCKER_HOST` > `--context`/`DOCKER_CONTEXT`/config's current context >
+/// the default socket, as the real CLI decides.
+fn resolve_host(g: &cmdline::Globals, config: &config::Config) -> anyhow::Result<Host> {
+    if g.hosts.len() > 1 {
+        return Err(Status::new(1, "Specify only one -H").into());
+    }
+    if let Some(h) = g.hosts.first() {
+        if g.context.is_some() {
+            return Err(Status::new(
+                1,
+                "conflicting options: cannot specify both --host and --context",
+            )
+            .into());
+        }
+        return Ok(Host::parse(h)?);
+    }
+    let context = g.context.clone().or_else(|| {
+        std::env::var("DOCKER_CONTEXT")
+            .ok()
+            .filter(|c| !c.is_empty())
+    });
+    if context.is_none() {
+        if let Ok(h) = std::env::var("DOCKER_HOST") {
+            if !h.is_empty() {
+                return Ok(Host::parse(&h)?);
+            }
+        }
+    }
+    let context = context.or_else(|| config.current_context());
+    match context.as_deref() {
+        None | Some("default") => Ok(Host::parse(transport::DEFAULT_HOST)?),
+        Some(name) => Ok(Host::parse(&config.context_host(name)?)?),
+    }
 }

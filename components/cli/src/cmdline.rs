@@ -1,0 +1,430 @@
+//! The command line: global options, the command table, and docker's (cobra and
+//! pflag's) argument rules and error texts on top of clap.
+//!
+//! Global options are read by hand before the command name, as docker only accepts
+//! them there; each command's own flags are parsed by a clap `Command` built from
+//! its entry in the table, with help and version flags defined explicitly because
+//! docker uses `-h` and `-v` for other things (`run -h` is `--hostname`).
+
+use clap::{Arg, ArgAction, ArgMatches, Command};
+
+use crate::Status;
+
+/// Options given before the command name.
+#[derive(Debug, Default, Clone)]
+pub struct Globals {
+    pub config: Option<String>,
+    pub context: Option<String>,
+    pub debug: bool,
+    pub hosts: Vec<String>,
+    pub log_level: Option<String>,
+    pub tls: bool,
+    pub tlsverify: bool,
+    pub tlscacert: Option<String>,
+    pub tlscert: Option<String>,
+    pub tlskey: Option<String>,
+    pub version: bool,
+    pub help: bool,
+}
+
+pub const ROOT_USAGE: &str = "docker [OPTIONS] COMMAND";
+
+fn flag_error(msg: String, usage: &str, path: &str) -> Status {
+    Status::new(
+        125,
+        format!("{msg}\n\nUsage:  {usage}\n\nRun '{path} --help' for more information"),
+    )
+}
+
+/// Splits off the global options; returns them and the index of the command name.
+pub fn parse_globals(argv: &[String]) -> Result<(Globals, usize), Status> {
+    let mut g = Globals::default();
+    let mut i = 0;
+    while i < argv.len() {
+        let a = &argv[i];
+        if a == "--" {
+            i += 1;
+            break;
+        }
+        if !a.starts_with('-') || a == "-" {
+            break;
+        }
+        let (name, inline) = match a.split_once('=') {
+            Some((n, v)) if a.starts_with("--") => (n.to_string(), Some(v.to_string())),
+            _ => (a.clone(), None),
+        };
+        let long = match name.as_str() {
+            "--config" => "config",
+            "-c" | "--context" => "context",
+            "-D" | "--debug" => "debug",
+            "-H" | "--host" => "host",
+            "-l" | "--log-level" => "log-level",
+            "--tls" => "tls",
+            "--tlsverify" => "tlsverify",
+            "--tlscacert" => "tlscacert",
+            "--tlscert" => "tlscert",
+            "--tlskey" => "tlskey",
+            "-v" | "--version" => "version",
+            "-h" | "--help" => "help",
+            n if n.starts_with("--") => {
+                return Err(flag_error(
+                    format!("unknown flag: {n}"),
+                    ROOT_USAGE,
+                    "docker",
+                ));
+            }
+            n => {
+                // `-Hunix:///x` and `-lwarn`: shorthand with attached value.
+                let c = n.chars().nth(1).unwrap_or('?');
+                if matches!(c, 'H' | 'l' | 'c') && n.len() > 2 {
+                    let value = n[2..].trim_start_matches('=').to_string();
+                    match c {
+                        'H' => g.hosts.push(value),
+                        'l' => g.log_level = Some(value),
+                        _ => g.context = Some(value),
+                    }
+                    i += 1;
+                    continue;
+                }
+                if n.len() > 2 && n[1..].chars().all(|c| matches!(c, 'D' | 'v' | 'h')) {
+                    for c in n[1..].chars() {
+                        match c {
+                            'D' => g.debug = true,
+                            'v' => g.version = true,
+                            _ => g.help = true,
+                        }
+                    }
+                    i += 1;
+                    continue;
+                }
+                return Err(flag_error(
+                    format!("unknown shorthand flag: '{c}' in {n}"),
+                    ROOT_USAGE,
+                    "docker",
+                ));
+            }
+        };
+        let takes_value = matches!(
+            long,
+            "config" | "context" | "host" | "log-level" | "tlscacert" | "tlscert" | "tlskey"
+        );
+        if takes_value {
+            let value = match inline {
+                Some(v) => v,
+                None => {
+                    i += 1;
+                    match argv.get(i) {
+                        Some(v) => v.clone(),
+                        None => {
+                            let shown = if name.starts_with("--") {
+                                name.clone()
+                            } else {
+                                format!("'{}' in {name}", &name[1..])
+                            };
+                            return Err(flag_error(
+                                format!("flag needs an argument: {shown}"),
+                                ROOT_USAGE,
+                                "docker",
+                            ));
+                        }
+                    }
+                }
+            };
+            match long {
+                "config" => g.config = Some(value),
+                "context" => g.context = Some(value),
+                "host" => g.hosts.push(value),
+                "log-level" => g.log_level = Some(value),
+                "tlscacert" => g.tlscacert = Some(value),
+                "tlscert" => g.tlscert = Some(value),
+                _ => g.tlskey = Some(value),
+            }
+        } else {
+            let on = match inline.as_deref() {
+                None => true,
+                Some(v) => parse_bool(v).ok_or_else(|| {
+                    flag_error(
+                        format!("invalid argument \"{v}\" for \"{name}\" flag: strconv.ParseBool: parsing \"{v}\": invalid syntax"),
+                        ROOT_USAGE,
+                        "docker",
+                    )
+                })?,
+            };
+            match long {
+                "debug" => g.debug = on,
+                "tls" => g.tls = on,
+                "tlsverify" => g.tlsverify = on,
+                "version" => g.version = on,
+                _ => g.help = on,
+            }
+        }
+        i += 1;
+    }
+    Ok((g, i))
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// How many positional arguments a command takes (cobra's validators).
+#[derive(Clone, Copy)]
+pub enum Arity {
+    None,
+    Min(usize),
+    Max(usize),
+    Exact(usize),
+    Range(usize, usize),
+}
+
+/// One command of the table.
+pub struct Spec {
+    /// Every path that reaches it; the first is the canonical one.
+    pub names: &'static [&'static str],
+    /// The rest of cobra's `Use` after the name (`[OPTIONS] CONTAINER [CONTAINER...]`).
+    pub usage: &'static str,
+    pub about: &'static str,
+    pub arity: Arity,
+    /// Whether flags may follow positionals (false for `run`, `exec`: everything after
+    /// the image or container belongs to the command).
+    pub interspersed: bool,
+    pub flags: fn(Command) -> Command,
+    pub run: fn(&crate::Ctx, &Parsed) -> anyhow::Result<i32>,
+}
+
+/// A command's parsed arguments.
+pub struct Parsed {
+    pub matches: ArgMatches,
+    pub args: Vec<String>,
+    /// `docker ps`, `docker container ls`: how the user called it.
+    pub path: String,
+    pub usage: String,
+}
+
+impl Parsed {
+    pub fn flag(&self, name: &str) -> bool {
+        self.matches
+            .get_one::<String>(name)
+            .and_then(|v| parse_bool(v))
+            .unwrap_or(false)
+    }
+    pub fn value(&self, name: &str) -> Option<String> {
+        self.matches.get_one::<String>(name).cloned()
+    }
+    pub fn values(&self, name: &str) -> Vec<String> {
+        self.matches
+            .get_many::<String>(name)
+            .map(|v| v.cloned().collect())
+            .unwrap_or_default()
+    }
+    pub fn given(&self, name: &str) -> bool {
+        self.matches.value_source(name) == Some(clap::parser::ValueSource::CommandLine)
+    }
+}
+
+/// A boolean flag; accepts `--flag`, `--flag=false` and clustered shorthands.
+pub fn bool_flag(
+    cmd: Command,
+    long: &'static str,
+    short: Option<char>,
+    help: &'static str,
+) -> Command {
+    let mut a = Arg::new(long)
+        .long(long)
+        .help(help)
+        .num_args(0..=1)
+        .require_equals(true)
+        .default_missing_value("true")
+        .action(ArgAction::Set);
+    if let Some(s) = short {
+        a = a.short(s);
+    }
+    cmd.arg(a)
+}
+
+/// A flag taking one value (the last one given wins, as in pflag).
+pub fn value_flag(
+    cmd: Command,
+    long: &'static str,
+    short: Option<char>,
+    help: &'static str,
+) -> Command {
+    let mut a = Arg::new(long)
+        .long(long)
+        .help(help)
+        .num_args(1)
+        .allow_hyphen_values(true)
+        .action(ArgAction::Set)
+        .overrides_with(long);
+    if let Some(s) = short {
+        a = a.short(s);
+    }
+    cmd.arg(a)
+}
+
+/// A repeatable flag.
+pub fn list_flag(
+    cmd: Command,
+    long: &'static str,
+    short: Option<char>,
+    help: &'static str,
+) -> Command {
+    let mut a = Arg::new(long)
+        .long(long)
+        .help(help)
+        .num_args(1)
+        .allow_hyphen_values(true)
+        .action(ArgAction::Append);
+    if let Some(s) = short {
+        a = a.short(s);
+    }
+    cmd.arg(a)
+}
+
+/// The clap command of a table entry (also used for completions and man pages).
+pub fn clap_command(spec: &Spec, name: &str) -> Command {
+    let mut cmd = Command::new(name.to_string())
+        .about(spec.about)
+        .override_usage(format!("docker {name} {}", spec.usage))
+        .disable_help_flag(true)
+        .disable_version_flag(true)
+        .disable_help_subcommand(true)
+        .dont_delimit_trailing_values(true);
+    cmd = (spec.flags)(cmd);
+    let has_h = cmd.get_arguments().any(|a| a.get_short() == Some('h'));
+    let help = Arg::new("help")
+        .long("help")
+        .help("Print usage")
+        .action(ArgAction::SetTrue);
+    cmd = cmd.arg(if has_h { help } else { help.short('h') });
+    let mut pos = Arg::new("ARGS").num_args(0..).action(ArgAction::Append);
+    if !spec.interspersed {
+        pos = pos.trailing_var_arg(true);
+    }
+    cmd.arg(pos)
+}
+
+/// Parses `args` (after the command name) for `spec` called as `path`.
+pub fn parse_command(spec: &Spec, path: &str, args: &[String]) -> Result<Parsed, Status> {
+    let usage = format!("docker {path} {}", spec.usage);
+    let full_path = format!("docker {path}");
+    let cmd = clap_command(spec, path);
+    let matches = match cmd
+        .try_get_matches_from(std::iter::once(path.to_string()).chain(args.iter().cloned()))
+    {
+        Ok(m) => m,
+        Err(e) => return Err(flag_error(clap_error_text(&e, args), &usage, &full_path)),
+    };
+    if matches.get_flag("help") {
+        return Err(Status::help(format!(
+            "\nUsage:  {usage}\n\n{}\n",
+            spec.about
+        )));
+    }
+    let positional: Vec<String> = matches
+        .get_many::<String>("ARGS")
+        .map(|v| v.cloned().collect())
+        .unwrap_or_default();
+    let n = positional.len();
+    let plural = |k: usize| if k == 1 { "argument" } else { "arguments" };
+    let bad = match spec.arity {
+        Arity::None if n > 0 => Some(format!(
+            "docker: '{full_path}' accepts no arguments\n\nUsage:  {usage}\n\nRun '{full_path} --help' for more information"
+        )),
+        Arity::Min(k) if n < k => Some(format!(
+            "docker: '{full_path}' requires at least {k} {}\n\nUsage:  {usage}\n\nSee '{full_path} --help' for more information",
+            plural(k)
+        )),
+        Arity::Max(k) if n > k => Some(format!(
+            "docker: '{full_path}' requires at most {k} {}\n\nUsage:  {usage}\n\nRun '{full_path} --help' for more information",
+            plural(k)
+        )),
+        Arity::Exact(k) if n != k => Some(format!(
+            "docker: '{full_path}' requires {k} {}\n\nUsage:  {usage}\n\nRun '{full_path} --help' for more information",
+            plural(k)
+        )),
+        Arity::Range(a, b) if n < a || n > b => Some(format!(
+            "docker: '{full_path}' requires at least {a} and at most {b} {}\n\nUsage:  {usage}\n\nRun '{full_path} --help' for more information",
+            plural(b)
+        )),
+        _ => None,
+    };
+    if let Some(msg) = bad {
+        return Err(Status::new(1, msg));
+    }
+    Ok(Parsed {
+        matches,
+        args: positional,
+        path: full_path,
+        usage,
+    })
+}
+
+/// pflag's wording for what clap reports.
+fn clap_error_text(e: &clap::Error, args: &[String]) -> String {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let invalid = match e.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(s)) => s.clone(),
+        _ => String::new(),
+    };
+    let flag = invalid.split([' ', '=']).next().unwrap_or("").to_string();
+    // The token as the user typed it, for shorthand messages (`-az`).
+    let typed = |short: &str| -> String {
+        let c = short.trim_start_matches('-');
+        args.iter()
+            .find(|a| a.starts_with('-') && !a.starts_with("--") && a[1..].contains(c))
+            .cloned()
+            .unwrap_or_else(|| short.to_string())
+    };
+    match e.kind() {
+        ErrorKind::UnknownArgument => {
+            if flag.starts_with("--") {
+                format!("unknown flag: {flag}")
+            } else {
+                let c = flag.trim_start_matches('-').chars().next().unwrap_or('?');
+                format!("unknown shorthand flag: '{c}' in {}", typed(&flag))
+            }
+        }
+        ErrorKind::InvalidValue | ErrorKind::NoEquals | ErrorKind::WrongNumberOfValues => {
+            let value = match e.get(ContextKind::InvalidValue) {
+                Some(ContextValue::String(s)) => s.clone(),
+                _ => String::new(),
+            };
+            // Which form was typed: `-e` or `--env`.
+            let long = flag
+                .split(", ")
+                .find(|f| f.starts_with("--"))
+                .unwrap_or(&flag)
+                .to_string();
+            let short = invalid
+                .split(['<', ' ', ','])
+                .find(|f| f.starts_with('-') && !f.starts_with("--"))
+                .map(str::to_string);
+            if value.is_empty() {
+                if let Some(s) = short {
+                    if args
+                        .last()
+                        .is_some_and(|a| a.starts_with(&s) && !a.starts_with("--"))
+                    {
+                        let c = s.trim_start_matches('-');
+                        return format!("flag needs an argument: '{c}' in {}", typed(&s));
+                    }
+                }
+                format!("flag needs an argument: {long}")
+            } else {
+                format!("invalid argument \"{value}\" for \"{long}\" flag: strconv.ParseBool: parsing \"{value}\": invalid syntax")
+            }
+        }
+        _ => e
+            .to_string()
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim_start_matches("error: ")
+            .to_string(),
+    }
+}

@@ -1,0 +1,198 @@
+//! `inspect` and the per-type `... inspect` commands: the daemon's JSON re-indented
+//! byte for byte, or each object through `-f`.
+
+use clap::Command;
+
+use crate::client::{ClientError, Query};
+use crate::cmdline::{bool_flag, value_flag, Parsed};
+use crate::format::indent_json;
+use crate::template::{Template, Val};
+use crate::{Ctx, Status};
+
+pub fn flags(c: Command) -> Command {
+    let c = value_flag(
+        c,
+        "format",
+        Some('f'),
+        "Format output using a custom template",
+    );
+    let c = bool_flag(
+        c,
+        "size",
+        Some('s'),
+        "Display total file sizes if the type is container",
+    );
+    value_flag(c, "type", None, "Only inspect objects of the given type")
+}
+
+pub fn container_flags(c: Command) -> Command {
+    let c = value_flag(
+        c,
+        "format",
+        Some('f'),
+        "Format output using a custom template",
+    );
+    bool_flag(c, "size", Some('s'), "Display total file sizes")
+}
+
+pub fn network_flags(c: Command) -> Command {
+    let c = value_flag(
+        c,
+        "format",
+        Some('f'),
+        "Format output using a custom template",
+    );
+    bool_flag(c, "verbose", Some('v'), "Verbose output for diagnostics")
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Container,
+    Image,
+    Network,
+    Volume,
+}
+
+impl Kind {
+    fn path(self, name: &str, size: bool) -> (String, Query) {
+        let n = crate::client::encode(name);
+        match self {
+            Kind::Container => (
+                format!("/containers/{n}/json"),
+                Query::new().flag("size", size),
+            ),
+            Kind::Image => (format!("/images/{n}/json"), Query::new()),
+            Kind::Network => (format!("/networks/{n}"), Query::new()),
+            Kind::Volume => (format!("/volumes/{n}"), Query::new()),
+        }
+    }
+    fn noun(self) -> &'static str {
+        match self {
+            Kind::Container => "container",
+            Kind::Image => "image",
+            Kind::Network => "network",
+            Kind::Volume => "volume",
+        }
+    }
+}
+
+/// Fetches one object, trying `kinds` in order; `None` when none has it.
+fn fetch(
+    ctx: &Ctx,
+    name: &str,
+    kinds: &[Kind],
+    size: bool,
+) -> Result<Option<Vec<u8>>, ClientError> {
+    for k in kinds {
+        let (path, q) = k.path(name, size);
+        match ctx.client.get_raw(&path, q) {
+            Ok(raw) => return Ok(Some(raw)),
+            Err(e) if e.is_not_found() => continue,
+            Err(ClientError::Daemon { status: 400, .. }) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(None)
+}
+
+fn run(
+    ctx: &Ctx,
+    p: &Parsed,
+    kinds: &[Kind],
+    size: bool,
+    missing: impl Fn(&str) -> String,
+) -> anyhow::Result<i32> {
+    let template = match p.value("format").filter(|f| !f.is_empty()) {
+        Some(f) if f != "json" => Some(
+            Template::parse(&f)
+                .map_err(|e| Status::new(64, format!("template parsing error: {e}")))?,
+        ),
+        _ => None,
+    };
+    let mut raws = Vec::new();
+    let mut errors = Vec::new();
+    for name in &p.args {
+        match fetch(ctx, name, kinds, size)? {
+            Some(raw) => raws.push(raw),
+            None => errors.push(missing(name)),
+        }
+    }
+    match &template {
+        None => {
+            let mut joined = b"[".to_vec();
+            for (i, r) in raws.iter().enumerate() {
+                if i > 0 {
+                    joined.push(b',');
+                }
+                joined.extend_from_slice(r);
+            }
+            joined.push(b']');
+            println!("{}", indent_json(&joined, 0));
+        }
+        Some(t) => {
+            for raw in &raws {
+                let json: serde_json::Value = serde_json::from_slice(raw)?;
+                match t.execute_strict(&Val::from_json(&json)) {
+                    Ok(s) => println!("{s}"),
+                    Err(e) => {
+                        println!();
+                        return Err(Status::new(1, format!("template parsing error: {e}")).into());
+                    }
+                }
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(0)
+    } else {
+        Err(Status::new(1, errors.join("\n")).into())
+    }
+}
+
+pub fn inspect(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
+    let kinds: Vec<Kind> = match p.value("type").as_deref() {
+        None | Some("") => vec![Kind::Container, Kind::Image, Kind::Network, Kind::Volume],
+        Some("container") => vec![Kind::Container],
+        Some("image") => vec![Kind::Image],
+        Some("network") => vec![Kind::Network],
+        Some("volume") => vec![Kind::Volume],
+        Some(other) => {
+            return Err(
+                Status::new(1, format!("\"{other}\" is not a valid value for --type")).into(),
+            )
+        }
+    };
+    let single = kinds.len() == 1;
+    let kind = kinds[0];
+    run(ctx, p, &kinds, p.flag("size"), |name| {
+        if single {
+            format!("Error: No such {}: {name}", kind.noun())
+        } else {
+            format!("Error: No such object: {name}")
+        }
+    })
+}
+
+pub fn container(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
+    run(ctx, p, &[Kind::Container], p.flag("size"), |n| {
+        format!("Error: No such container: {n}")
+    })
+}
+
+pub fn image(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
+    run(ctx, p, &[Kind::Image], false, |n| {
+        format!("Error: No such image: {n}")
+    })
+}
+
+pub fn volume(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
+    run(ctx, p, &[Kind::Volume], false, |n| {
+        format!("Error: No such volume: {n}")
+    })
+}
+
+pub fn network(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
+    run(ctx, p, &[Kind::Network], false, |n| {
+        format!("Error: No such network: {n}")
+    })
+}

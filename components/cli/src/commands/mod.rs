@@ -1,0 +1,648 @@
+//! The command table and what commands share (listing output, error joining).
+//!
+//! Each entry names every path that reaches the command (`ps`, `container ls`,
+//! `container ps`, `container list`), its usage line, argument count, flags and
+//! the function that runs it. One module per group of commands.
+
+mod container;
+mod image;
+mod inspect;
+mod resources;
+mod run;
+mod system;
+
+use clap::Command;
+
+use crate::cmdline::{value_flag, Arity, Spec};
+use crate::format::Format;
+use crate::template::Val;
+use crate::Status;
+
+/// Management commands: `docker container ...` etc.
+const GROUPS: &[(&str, &str)] = &[
+    ("container", "Manage containers"),
+    ("image", "Manage images"),
+    ("network", "Manage networks"),
+    ("system", "Manage Docker"),
+    ("volume", "Manage volumes"),
+];
+
+fn no_flags(c: Command) -> Command {
+    c
+}
+
+fn format_flag(c: Command) -> Command {
+    value_flag(
+        c,
+        "format",
+        Some('f'),
+        "Format output using a custom template",
+    )
+}
+
+pub static TABLE: &[Spec] = &[
+    Spec {
+        names: &["version"],
+        usage: "[OPTIONS]",
+        about: "Show the Docker version information",
+        arity: Arity::None,
+        interspersed: true,
+        flags: format_flag,
+        run: system::version,
+    },
+    Spec {
+        names: &["info", "system info"],
+        usage: "[OPTIONS]",
+        about: "Display system-wide information",
+        arity: Arity::None,
+        interspersed: true,
+        flags: format_flag,
+        run: system::info,
+    },
+    Spec {
+        names: &["ps", "container ls", "container ps", "container list"],
+        usage: "[OPTIONS]",
+        about: "List containers",
+        arity: Arity::None,
+        interspersed: true,
+        flags: container::ps_flags,
+        run: container::ps,
+    },
+    Spec {
+        names: &["images", "image ls", "image list"],
+        usage: "[OPTIONS] [REPOSITORY[:TAG]]",
+        about: "List images",
+        arity: Arity::Max(1),
+        interspersed: true,
+        flags: image::images_flags,
+        run: image::images,
+    },
+    Spec {
+        names: &["inspect"],
+        usage: "[OPTIONS] NAME|ID [NAME|ID...]",
+        about: "Return low-level information on Docker objects",
+        arity: Arity::Min(1),
+        interspersed: true,
+        flags: inspect::flags,
+        run: inspect::inspect,
+    },
+    Spec {
+        names: &["container inspect"],
+        usage: "[OPTIONS] CONTAINER [CONTAINER...]",
+        about: "Display detailed information on one or more containers",
+        arity: Arity::Min(1),
+        interspersed: true,
+        flags: inspect::container_flags,
+        run: inspect::container,
+    },
+    Spec {
+        names: &["image inspect"],
+        usage: "[OPTIONS] IMAGE [IMAGE...]",
+        about: "Display detailed information on one or more images",
+        arity: Arity::Min(1),
+        interspersed: true,
+        flags: format_flag,
+        run: inspect::image,
+    },
+    Spec {
+        names: &["volume inspect"],
+        usage: "[OPTIONS] VOLUME [VOLUME...]",
+        about: "Display detailed information on one or more volumes",
+        arity: Arity::Min(1),
+        interspersed: true,
+        flags: format_flag,
+        run: inspect::volume,
+    },
+    Spec {
+        names: &["network inspect"],
+        usage: "[OPTIONS] NETWORK [NETWORK...]",
+        about: "Display detailed information on one or more networks",
+        arity: Arity::Min(1),
+        interspersed: true,
+        flags: inspect::network_flags,
+        run: inspect::network,
+    },
+    Spec {
+        names: &["run", "container run"],
+        usage: "[OPTIONS] IMAGE [COMMAND] [ARG...]",
+        about: "Create and run a new container from an image",
+        arity: Arity::Min(1),
+        interspersed: false,
+        flags: run::run_flags,
+        run: run::run,
+    },
+    Spec {
+        names: &["create", "container create"],
+        usage: "[OPTIONS] IMAGE [COMMAND] [ARG...]",
+        about: "Create a new container",
+        arity: Arity::Min(1),
+        interspersed: false,
+        flags: run::create_flags,
+        run: run::create,
+    },
+    Spec {
+        names: &["start", "container start"],
+        usage: "[OPTIONS] CONTAINER [CONTAINER...]",
+        about: "Start one or more stopped containers",
+        arity: Arity::Min(1),
+        interspersed: true,
+        flags: run::start_flags,
+        run: run::start,
+    },
+    Spec {
+        names: &["exec", "container exec"],
+        usage: "[OPTIONS] CONTAINER COMMAND [ARG...]",
+        about: "Execute a command in a running container",
+        arity: Arity::Min(2),
+        interspersed: false,
+        flags: run::exec_flags,
+        run: run::exec,
+    },
+    Spec {
+        names: &["stop", "container stop"],
+        usage: "[OPTIONS] CONTAINER [CONTAINER...]",
+        about: "Stop one or more running containers",
+        arity: Arity::Min(1),
+        interspersed: true,
+        flags: container::stop_flags,
+        run: container::stop,
+    },
+    Spec {
+        names: &["restart", "container restart"],
+        usage: "[OPTIONS] CONTAINER [CONTAINER...]",
+        about: "Restart one or more containers",
+        arity: Arity::Min(1),
+        interspersed: true,
+        flags: container::stop_flags,
+        run: container::restart,
+    },
+    Spec {
+        names: &["kill", "container kill"],
+        usage: "[OPTIONS] CONTAINER [CONTAINER...]",
+        about: "Kill one or more running containers",
+        arity: Arity::Min(1),
+        interspersed: true,
+        flags: container::kill_flags,
+        run: container::kill,
+    },
+    Spec {
+        names: &["rm", "container rm", "container remove"],
+        usage: "[OPTIONS] CONTAINER [CONTAINER...]",
+        about: "Remove one or more containers",
+        arity: Arity::Min(1),
+        interspersed: true,
+        flags: container::rm_flags,
+        run: container::rm,
+    },
+    Spec {
+        names: &["pause", "container pause"],
+        usage: "CONTAINER [CONTAINER...]",
+        about: "Pause all processes within one or more containers",
+        arity: Arity::Min(1),
+        interspersed: true,
+        flags: no_flags,
+        run: container::pause,
+    },
+    Spec {
+        names: &["unpause", "container unpause"],
+        usage: "CONTAINER [CONTAINER...]",
+        about: "Unpause all processes within one or more containers",
+        arity: Arity::Min(1),
+        interspersed: true,
+        flags: no_flags,
+        run: container::unpause,
+    },
+    Spec {
+        names: &["wait", "container wait"],
+        usage: "CONTAINER [CONTAINER...]",
+        about: "Block until one or more containers stop, then print their exit codes",
+        arity: Arity::Min(1),
+        interspersed: true,
+        flags: no_flags,
+        run: container::wait,
+    },
+    Spec {
+        names: &["rename", "container rename"],
+        usage: "CONTAINER NEW_NAME",
+        about: "Rename a container",
+        arity: Arity::Exact(2),
+        interspersed: true,
+        flags: no_flags,
+        run: container::rename,
+    },
+    Spec {
+        names: &["logs", "container logs"],
+        usage: "[OPTIONS] CONTAINER",
+        about: "Fetch the logs of a container",
+        arity: Arity::Exact(1),
+        interspersed: true,
+        flags: container::logs_flags,
+        run: container::logs,
+    },
+    Spec {
+        names: &["top", "container top"],
+        usage: "CONTAINER [ps OPTIONS]",
+        about: "Display the running processes of a container",
+        arity: Arity::Min(1),
+        interspersed: false,
+        flags: no_flags,
+        run: container::top,
+    },
+    Spec {
+        names: &["port", "container port"],
+        usage: "CONTAINER [PRIVATE_PORT[/PROTO]]",
+        about: "List port mappings or a specific mapping for the container",
+        arity: Arity::Range(1, 2),
+        interspersed: true,
+        flags: no_flags,
+        run: container::port,
+    },
+    Spec {
+        names: &["diff", "container diff"],
+        usage: "CONTAINER",
+        about: "Inspect changes to files or directories on a container's filesystem",
+        arity: Arity::Exact(1),
+        interspersed: true,
+        flags: no_flags,
+        run: container::diff,
+    },
+    Spec {
+        names: &["export", "container export"],
+        usage: "[OPTIONS] CONTAINER",
+        about: "Export a container's filesystem as a tar archive",
+        arity: Arity::Exact(1),
+        interspersed: true,
+        flags: container::output_flags,
+        run: container::export,
+    },
+    Spec {
+        names: &["commit", "container commit"],
+        usage: "[OPTIONS] CONTAINER [REPOSITORY[:TAG]]",
+        about: "Create a new image from a container's changes",
+        arity: Arity::Range(1, 2),
+        interspersed: true,
+        flags: container::commit_flags,
+        run: container::commit,
+    },
+    Spec {
+        names: &["container prune"],
+        usage: "[OPTIONS]",
+        about: "Remove all stopped containers",
+        arity: Arity::None,
+        interspersed: true,
+        flags: resources::prune_flags,
+        run: container::prune,
+    },
+    Spec {
+        names: &["rmi", "image rm", "image remove"],
+        usage: "[OPTIONS] IMAGE [IMAGE...]",
+        about: "Remove one or more images",
+        arity: Arity::Min(1),
+        interspersed: true,
+        flags: image::rmi_flags,
+        run: image::rmi,
+    },
+    Spec {
+        names: &["tag", "image tag"],
+        usage: "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
+        about: "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
+        arity: Arity::Exact(2),
+        interspersed: true,
+        flags: no_flags,
+        run: image::tag,
+    },
+    Spec {
+        names: &["history", "image history"],
+        usage: "[OPTIONS] IMAGE",
+        about: "Show the history of an image",
+        arity: Arity::Exact(1),
+        interspersed: true,
+        flags: image::history_flags,
+        run: image::history,
+    },
+    Spec {
+        names: &["import", "image import"],
+        usage: "[OPTIONS] file|URL|- [REPOSITORY[:TAG]]",
+        about: "Import the contents from a tarball to create a filesystem image",
+        arity: Arity::Range(1, 2),
+        interspersed: true,
+        flags: image::import_flags,
+        run: image::import,
+    },
+    Spec {
+        names: &["save", "image save"],
+        usage: "[OPTIONS] IMAGE [IMAGE...]",
+        about: "Save one or more images to a tar archive (streamed to STDOUT by default)",
+        arity: Arity::Min(1),
+        interspersed: true,
+        flags: container::output_flags,
+        run: image::save,
+    },
+    Spec {
+        names: &["load", "image load"],
+        usage: "[OPTIONS]",
+        about: "Load an image from a tar archive or STDIN",
+        arity: Arity::None,
+        interspersed: true,
+        flags: image::load_flags,
+        run: image::load,
+    },
+    Spec {
+        names: &["image prune"],
+        usage: "[OPTIONS]",
+        about: "Remove unused images",
+        arity: Arity::None,
+        interspersed: true,
+        flags: image::prune_flags,
+        run: image::prune,
+    },
+    Spec {
+        names: &["volume ls", "volume list"],
+        usage: "[OPTIONS]",
+        about: "List volumes",
+        arity: Arity::None,
+        interspersed: true,
+        flags: resources::volume_ls_flags,
+        run: resources::volume_ls,
+    },
+    Spec {
+        names: &["volume create"],
+        usage: "[OPTIONS] [VOLUME]",
+        about: "Create a volume",
+        arity: Arity::Max(1),
+        interspersed: true,
+        flags: resources::volume_create_flags,
+        run: resources::volume_create,
+    },
+    Spec {
+        names: &["volume rm", "volume remove"],
+        usage: "[OPTIONS] VOLUME [VOLUME...]",
+        about: "Remove one or more volumes",
+        arity: Arity::Min(1),
+        interspersed: true,
+        flags: resources::force_flag,
+        run: resources::volume_rm,
+    },
+    Spec {
+        names: &["volume prune"],
+        usage: "[OPTIONS]",
+        about: "Remove unused local volumes",
+        arity: Arity::None,
+        interspersed: true,
+        flags: resources::prune_flags,
+        run: resources::volume_prune,
+    },
+    Spec {
+        names: &["network ls", "network list"],
+        usage: "[OPTIONS]",
+        about: "List networks",
+        arity: Arity::None,
+        interspersed: true,
+        flags: resources::network_ls_flags,
+        run: resources::network_ls,
+    },
+    Spec {
+        names: &["network create"],
+        usage: "[OPTIONS] NETWORK",
+        about: "Create a network",
+        arity: Arity::Exact(1),
+        interspersed: true,
+        flags: resources::network_create_flags,
+        run: resources::network_create,
+    },
+    Spec {
+        names: &["network rm", "network remove"],
+        usage: "NETWORK [NETWORK...]",
+        about: "Remove one or more networks",
+        arity: Arity::Min(1),
+        interspersed: true,
+        flags: resources::force_flag,
+        run: resources::network_rm,
+    },
+    Spec {
+        names: &["system df"],
+        usage: "[OPTIONS]",
+        about: "Show docker disk usage",
+        arity: Arity::None,
+        interspersed: true,
+        flags: system::df_flags,
+        run: system::df,
+    },
+    Spec {
+        names: &["completion"],
+        usage: "[bash|zsh|fish]",
+        about: "Generate the autocompletion script for the specified shell",
+        arity: Arity::Exact(1),
+        interspersed: true,
+        flags: no_flags,
+        run: system::completion,
+    },
+];
+
+/// Finds the command for `rest` (which starts at the command name); returns it,
+/// the path it was called by, and how many words the path used.
+pub fn lookup(rest: &[String]) -> Result<(&'static Spec, String, usize), Status> {
+    let first = rest[0].as_str();
+    if let Some((group, about)) = GROUPS.iter().find(|(g, _)| *g == first) {
+        let Some(sub) = rest.get(1).filter(|s| !s.starts_with('-')) else {
+            if rest.get(1).is_some_and(|s| s == "--help" || s == "-h") || rest.len() == 1 {
+                return Err(Status::help(group_help(group, about)));
+            }
+            return Err(Status::new(
+                125,
+                format!(
+                    "unknown flag: {}\n\nUsage:  docker {group} COMMAND\n\nRun 'docker {group} --help' for more information",
+                    rest[1]
+                ),
+            ));
+        };
+        let path = format!("{group} {sub}");
+        return match TABLE.iter().find(|s| s.names.contains(&path.as_str())) {
+            Some(spec) => Ok((spec, path, 2)),
+            None => Err(Status::new(
+                1,
+                format!(
+                    "docker: unknown command: docker {group} {sub}\n\nUsage:  docker {group} COMMAND\n\nRun 'docker {group} --help' for more information"
+                ),
+            )),
+        };
+    }
+    match TABLE.iter().find(|s| s.names.contains(&first)) {
+        Some(spec) => Ok((spec, first.to_string(), 1)),
+        None => Err(Status::new(
+            1,
+            format!("docker: unknown command: docker {first}\n\nRun 'docker --help' for more information"),
+        )),
+    }
+}
+
+fn group_help(group: &str, about: &str) -> String {
+    let mut out = format!("Usage:  docker {group} COMMAND\n\n{about}\n\nCommands:\n");
+    let mut subs: Vec<(&str, &str)> = Vec::new();
+    for spec in TABLE {
+        for name in spec.names {
+            if let Some(sub) = name.strip_prefix(group).and_then(|s| s.strip_prefix(' ')) {
+                if !subs.iter().any(|(_, a)| *a == spec.about) {
+                    subs.push((sub, spec.about));
+                }
+            }
+        }
+    }
+    subs.sort();
+    for (sub, about) in subs {
+        out.push_str(&format!("  {sub:<11} {about}\n"));
+    }
+    out.push_str(&format!(
+        "\nRun 'docker {group} COMMAND --help' for more information on a command.\n"
+    ));
+    out
+}
+
+pub fn root_help() -> String {
+    let mut out = String::from("\nUsage:  docker [OPTIONS] COMMAND\n\nA self-sufficient runtime for containers\n\nCommands:\n");
+    for spec in TABLE {
+        if let Some(name) = spec.names.iter().find(|n| !n.contains(' ')) {
+            out.push_str(&format!("  {name:<11} {}\n", spec.about));
+        }
+    }
+    out.push_str("\nManagement Commands:\n");
+    for (g, about) in GROUPS {
+        out.push_str(&format!("  {g:<11} {about}\n"));
+    }
+    out.push_str("\nRun 'docker COMMAND --help' for more information on a command.\n");
+    out
+}
+
+/// Renders a listing with `--format`, mapping template errors to docker's text.
+pub fn render_list(format: &Format, rows: &[Val], header: &Val) -> anyhow::Result<()> {
+    let out = format
+        .render(rows, header)
+        .map_err(|e| Status::new(1, format!("template parsing error: {e}")))?;
+    print!("{out}");
+    Ok(())
+}
+
+/// Parses a `--format` for a listing; parse errors exit 1 with docker's prefix.
+pub fn list_format(
+    given: Option<String>,
+    default_table: &str,
+    quiet: bool,
+) -> anyhow::Result<Format> {
+    Format::new(given.as_deref().unwrap_or(""), default_table, quiet)
+        .map_err(|e| Status::new(1, format!("template parsing error: {e}")).into())
+}
+
+/// Runs `op` for each argument, printing errors as they come; exit 1 if any failed.
+pub fn for_each(
+    args: &[String],
+    mut op: impl FnMut(&str) -> anyhow::Result<()>,
+) -> anyhow::Result<i32> {
+    let mut failed = Vec::new();
+    for a in args {
+        if let Err(e) = op(a) {
+            failed.push(e.to_string());
+        }
+    }
+    if failed.is_empty() {
+        Ok(0)
+    } else {
+        Err(Status::new(1, failed.join("\n")).into())
+    }
+}
+
+/// `{"label":{"a=b":true}}` from `-f label=a=b` flags.
+pub fn filters_json(filters: &[String]) -> anyhow::Result<Option<String>> {
+    if filters.is_empty() {
+        return Ok(None);
+    }
+    let mut map = serde_json::Map::new();
+    for f in filters {
+        let Some((k, v)) = f.split_once('=') else {
+            return Err(Status::new(
+                125,
+                format!("invalid argument \"{f}\" for \"-f, --filter\" flag: bad format of filter (expected name=value)"),
+            )
+            .into());
+        };
+        let entry = map
+            .entry(k.trim().to_lowercase())
+            .or_insert_with(|| serde_json::json!({}));
+        entry[v.trim()] = serde_json::Value::Bool(true);
+    }
+    Ok(Some(serde_json::Value::Object(map).to_string()))
+}
+
+/// `stringid.TruncateID`: drops `sha256:` and keeps 12 characters.
+pub fn short_id(id: &str) -> String {
+    let id = id.split_once(':').map(|(_, h)| h).unwrap_or(id);
+    id.chars().take(12).collect()
+}
+
+/// The whole command tree as one clap `Command`, for completion scripts and man pages.
+pub fn full_command() -> Command {
+    let mut root = Command::new("docker")
+        .about("A self-sufficient runtime for containers")
+        .disable_help_flag(true)
+        .disable_version_flag(true);
+    for (long, short, help, takes) in [
+        ("config", None, "Location of client config files", true),
+        (
+            "context",
+            Some('c'),
+            "Name of the context to use to connect to the daemon",
+            true,
+        ),
+        ("debug", Some('D'), "Enable debug mode", false),
+        ("host", Some('H'), "Daemon socket to connect to", true),
+        ("log-level", Some('l'), "Set the logging level", true),
+        ("tls", None, "Use TLS; implied by --tlsverify", false),
+        (
+            "tlscacert",
+            None,
+            "Trust certs signed only by this CA",
+            true,
+        ),
+        ("tlscert", None, "Path to TLS certificate file", true),
+        ("tlskey", None, "Path to TLS key file", true),
+        ("tlsverify", None, "Use TLS and verify the remote", false),
+        (
+            "version",
+            Some('v'),
+            "Print version information and quit",
+            false,
+        ),
+        ("help", Some('h'), "Print usage", false),
+    ] {
+        let mut a = clap::Arg::new(long).long(long).help(help);
+        a = if takes {
+            a.num_args(1)
+        } else {
+            a.action(clap::ArgAction::SetTrue)
+        };
+        if let Some(s) = short {
+            a = a.short(s);
+        }
+        root = root.arg(a);
+    }
+    let mut groups: Vec<Command> = GROUPS
+        .iter()
+        .map(|(g, about)| Command::new(*g).about(*about))
+        .collect();
+    for spec in TABLE {
+        for name in spec.names {
+            match name.split_once(' ') {
+                None => root = root.subcommand(crate::cmdline::clap_command(spec, name)),
+                Some((g, sub)) => {
+                    if let Some(i) = GROUPS.iter().position(|(x, _)| *x == g) {
+                        let c = crate::cmdline::clap_command(spec, sub);
+                        groups[i] = groups[i].clone().subcommand(c);
+                    }
+                }
+            }
+        }
+    }
+    for g in groups {
+        root = root.subcommand(g);
+    }
+    root
+}

@@ -1,0 +1,453 @@
+//! `version`, `info`, `system df`, `completion`: facts about the client and daemon.
+
+use clap::Command;
+use serde_json::{json, Value};
+
+use super::{render_list, short_id};
+use crate::client::{Query, DEFAULT_API_VERSION};
+use crate::cmdline::{bool_flag, value_flag, Parsed};
+use crate::format::row::Row;
+use crate::format::{header, tabwriter::TabWriter, units, Format};
+use crate::template::{Template, Val};
+use crate::{Ctx, Status};
+
+/// Go's wording for common I/O errors (`no such file or directory`).
+pub fn go_io_error(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => {
+            let s = e.to_string();
+            s.split(" (os error").next().unwrap_or(&s).to_lowercase()
+        }
+    }
+}
+
+/// RFC 3339 → Go's `time.ANSIC` (`Mon Jan  2 15:04:05 2006`), as `version` shows it.
+fn ansic(rfc: &str) -> String {
+    let Some(t) = units::parse_rfc3339(rfc) else {
+        return rfc.to_string();
+    };
+    let t = t as i64;
+    let (y, mo, d, h, mi, s) = units::civil(t);
+    let days = t.div_euclid(86400);
+    let wd = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][days.rem_euclid(7) as usize];
+    let mon = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ][(mo - 1) as usize];
+    format!("{wd} {mon} {d:>2} {h:02}:{mi:02}:{s:02} {y}")
+}
+
+pub fn version(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
+    let template = match p.value("format").filter(|f| !f.is_empty()) {
+        Some(f) => {
+            let f = if f == "json" {
+                "{{json .}}".to_string()
+            } else {
+                f
+            };
+            Some(Template::parse(&f).map_err(|e| {
+                Status::new(
+                    64,
+                    format!(
+                        "template parsing error: {}",
+                        e.replacen("template: :", "template: version:", 1)
+                    ),
+                )
+            })?)
+        }
+        None => None,
+    };
+    let context = ctx
+        .globals
+        .context
+        .clone()
+        .or_else(|| ctx.config.current_context())
+        .unwrap_or_else(|| "default".into());
+    let server = ctx.client.get("/version", Query::new());
+    let api = ctx
+        .client
+        .api_version()
+        .unwrap_or_else(|_| DEFAULT_API_VERSION.to_string());
+    let client = json!({
+        "Version": buildinfo::VERSION,
+        "ApiVersion": api,
+        "DefaultAPIVersion": DEFAULT_API_VERSION,
+        "GitCommit": buildinfo::GIT_COMMIT,
+        "GoVersion": buildinfo::RUSTC,
+        "Os": "linux",
+        "Arch": "amd64",
+        "BuildTime": buildinfo::BUILD_TIME,
+        "Context": context,
+    });
+    let mut server_json = server.as_ref().ok().cloned();
+    if let Some(Value::Array(components)) =
+        server_json.as_mut().and_then(|s| s.get_mut("Components"))
+    {
+        for c in components.iter_mut() {
+            if let Some(bt) = c.pointer_mut("/Details/BuildTime") {
+                if let Some(s) = bt.as_str() {
+                    *bt = Value::String(ansic(s));
+                }
+            }
+        }
+    }
+    if let Some(t) = template {
+        let data = json!({"Client": client, "Server": server_json});
+        let out = t
+            .execute(&Val::from_json(&data))
+            .map_err(|e| Status::new(1, format!("template: {e}")))?;
+        println!("{out}");
+    } else {
+        let mut text = String::from("Client:\n");
+        let downgraded = if api != DEFAULT_API_VERSION {
+            format!(" (downgraded from {DEFAULT_API_VERSION})")
+        } else {
+            String::new()
+        };
+        text.push_str(&format!(" Version:\t{}\n", buildinfo::VERSION));
+        text.push_str(&format!(" API version:\t{api}{downgraded}\n"));
+        text.push_str(&format!(" Go version:\t{}\n", buildinfo::RUSTC));
+        text.push_str(&format!(" Git commit:\t{}\n", buildinfo::GIT_COMMIT));
+        text.push_str(&format!(" Built:\t{}\n", buildinfo::BUILD_TIME));
+        text.push_str(" OS/Arch:\tlinux/amd64\n");
+        text.push_str(&format!(" Context:\t{context}\n"));
+        if let Some(s) = &server_json {
+            let name = s
+                .pointer("/Platform/Name")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            text.push_str(&format!(
+                "\nServer:{}\n",
+                if name.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {name}")
+                }
+            ));
+            for c in s
+                .get("Components")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let cname = c.get("Name").and_then(Value::as_str).unwrap_or("");
+                let d = |k: &str| {
+                    c.pointer(&format!("/Details/{k}"))
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string()
+                };
+                let version = c.get("Version").and_then(Value::as_str).unwrap_or("");
+                text.push_str(&format!(" {cname}:\n"));
+                if cname == "Engine" {
+                    text.push_str(&format!("  Version:\t{version}\n"));
+                    text.push_str(&format!(
+                        "  API version:\t{} (minimum version {})\n",
+                        d("ApiVersion"),
+                        d("MinAPIVersion")
+                    ));
+                    text.push_str(&format!("  Go version:\t{}\n", d("GoVersion")));
+                    text.push_str(&format!("  Git commit:\t{}\n", d("GitCommit")));
+                    text.push_str(&format!("  Built:\t{}\n", d("BuildTime")));
+                    text.push_str(&format!("  OS/Arch:\t{}/{}\n", d("Os"), d("Arch")));
+                    text.push_str(&format!("  Experimental:\t{}\n", d("Experimental")));
+                } else {
+                    text.push_str(&format!("  Version:\t{version}\n"));
+                    let mut keys: Vec<String> = c
+                        .get("Details")
+                        .and_then(Value::as_object)
+                        .map(|o| o.keys().cloned().collect())
+                        .unwrap_or_default();
+                    keys.sort();
+                    for k in keys {
+                        text.push_str(&format!("  {k}:\t{}\n", d(&k)));
+                    }
+                }
+            }
+        }
+        let mut tw = TabWriter::new(0, 1);
+        tw.write(&text);
+        print!("{}", tw.finish());
+    }
+    match server {
+        Ok(_) => Ok(0),
+        Err(e) => Err(Status::new(1, e.to_string()).into()),
+    }
+}
+
+pub fn info(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
+    let format = p.value("format").filter(|f| !f.is_empty());
+    let template = match &format {
+        Some(f) => {
+            let f = if f == "json" {
+                "{{json .}}".to_string()
+            } else {
+                f.clone()
+            };
+            Some(
+                Template::parse(&f)
+                    .map_err(|e| Status::new(64, format!("template parsing error: {e}")))?,
+            )
+        }
+        None => None,
+    };
+    let info = ctx.client.get("/info", Query::new());
+    if let Some(t) = template {
+        let info = info?;
+        let out = t
+            .execute(&Val::from_json(&info))
+            .map_err(|e| Status::new(1, e))?;
+        println!("{out}");
+        return Ok(0);
+    }
+    let context = ctx
+        .globals
+        .context
+        .clone()
+        .unwrap_or_else(|| "default".into());
+    println!("Client:");
+    println!(" Version:    {}", buildinfo::VERSION);
+    println!(" Context:    {context}");
+    println!(" Debug Mode: {}", ctx.globals.debug);
+    println!();
+    println!("Server:");
+    let info = match info {
+        Ok(i) => i,
+        Err(e) => {
+            return Err(Status::new(1, format!("{e}\nerrors pretty printing info")).into());
+        }
+    };
+    let s = |k: &str| {
+        info.get(k)
+            .map(|v| match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .unwrap_or_default()
+    };
+    println!(" Containers: {}", s("Containers"));
+    println!("  Running: {}", s("ContainersRunning"));
+    println!("  Paused: {}", s("ContainersPaused"));
+    println!("  Stopped: {}", s("ContainersStopped"));
+    println!(" Images: {}", s("Images"));
+    println!(" Server Version: {}", s("ServerVersion"));
+    println!(" Storage Driver: {}", s("Driver"));
+    for pair in info
+        .get("DriverStatus")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let Some([k, v]) = pair.as_array().map(|a| a.as_slice()) {
+            println!(
+                "  {}: {}",
+                k.as_str().unwrap_or(""),
+                v.as_str().unwrap_or("")
+            );
+        }
+    }
+    println!(" Logging Driver: {}", s("LoggingDriver"));
+    println!(" Cgroup Driver: {}", s("CgroupDriver"));
+    println!(" Cgroup Version: {}", s("CgroupVersion"));
+    println!(" Kernel Version: {}", s("KernelVersion"));
+    println!(" Operating System: {}", s("OperatingSystem"));
+    println!(" OSType: {}", s("OSType"));
+    println!(" Architecture: {}", s("Architecture"));
+    println!(" CPUs: {}", s("NCPU"));
+    let mem = info.get("MemTotal").and_then(Value::as_f64).unwrap_or(0.0);
+    println!(" Total Memory: {}", units::bytes_size(mem));
+    println!(" Name: {}", s("Name"));
+    println!(" ID: {}", s("ID"));
+    println!(" Docker Root Dir: {}", s("DockerRootDir"));
+    println!(" Debug Mode: {}", s("Debug"));
+    println!(" Experimental: {}", s("ExperimentalBuild"));
+    println!(" Live Restore Enabled: {}", s("LiveRestoreEnabled"));
+    println!();
+    Ok(0)
+}
+
+pub fn df_flags(c: Command) -> Command {
+    let c = value_flag(c, "format", None, "Format output using a custom template");
+    bool_flag(
+        c,
+        "verbose",
+        Some('v'),
+        "Show detailed information on space usage",
+    )
+}
+
+pub fn df(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
+    let du = ctx.client.get("/system/df", Query::new())?;
+    let arr = |k: &str| {
+        du.get(k)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let images = arr("Images");
+    let containers = arr("Containers");
+    let volumes = arr("Volumes");
+    let cache = arr("BuildCache");
+    let i64_of = |v: &Value, k: &str| v.get(k).and_then(Value::as_i64).unwrap_or(0);
+    let pct = |part: i64, total: i64| {
+        if total > 0 {
+            format!(" ({}%)", part * 100 / total)
+        } else {
+            String::new()
+        }
+    };
+    // Images.
+    let img_size: i64 = du.get("LayersSize").and_then(Value::as_i64).unwrap_or(0);
+    let img_active = images
+        .iter()
+        .filter(|i| i64_of(i, "Containers") > 0)
+        .count();
+    let img_reclaim: i64 = images
+        .iter()
+        .filter(|i| i64_of(i, "Containers") == 0)
+        .map(|i| i64_of(i, "Size") - i64_of(i, "SharedSize").max(0))
+        .sum();
+    let img_reclaim_s = format!(
+        "{}{}",
+        units::human_size(img_reclaim as f64),
+        pct(img_reclaim, img_size)
+    );
+    // Containers.
+    let c_size: i64 = containers.iter().map(|c| i64_of(c, "SizeRw")).sum();
+    let c_active = containers
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.get("State").and_then(Value::as_str),
+                Some("running" | "paused" | "restarting")
+            )
+        })
+        .count();
+    let c_reclaim: i64 = containers
+        .iter()
+        .filter(|c| {
+            !matches!(
+                c.get("State").and_then(Value::as_str),
+                Some("running" | "paused" | "restarting")
+            )
+        })
+        .map(|c| i64_of(c, "SizeRw"))
+        .sum();
+    let c_reclaim_s = format!(
+        "{}{}",
+        units::human_size(c_reclaim as f64),
+        pct(c_reclaim, c_size)
+    );
+    // Volumes.
+    let vsize = |v: &Value| {
+        v.pointer("/UsageData/Size")
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+            .max(0)
+    };
+    let v_size: i64 = volumes.iter().map(vsize).sum();
+    let v_active = volumes
+        .iter()
+        .filter(|v| {
+            v.pointer("/UsageData/RefCount")
+                .and_then(Value::as_i64)
+                .unwrap_or(0)
+                > 0
+        })
+        .count();
+    let v_reclaim: i64 = volumes
+        .iter()
+        .filter(|v| {
+            v.pointer("/UsageData/RefCount")
+                .and_then(Value::as_i64)
+                .unwrap_or(0)
+                == 0
+        })
+        .map(vsize)
+        .sum();
+    let v_reclaim_s = format!(
+        "{}{}",
+        units::human_size(v_reclaim as f64),
+        pct(v_reclaim, v_size)
+    );
+    let b_size: i64 = cache.iter().map(|b| i64_of(b, "Size")).sum();
+    let b_active = cache
+        .iter()
+        .filter(|b| b.get("InUse").and_then(Value::as_bool).unwrap_or(false))
+        .count();
+    let b_reclaim: i64 = cache
+        .iter()
+        .filter(|b| !b.get("InUse").and_then(Value::as_bool).unwrap_or(false))
+        .map(|b| i64_of(b, "Size"))
+        .sum();
+    let row = |ty: &str, total: usize, active: usize, size: i64, reclaim: String| {
+        Row::new("*formatter.diskUsageImagesContext")
+            .set("Active", active.to_string())
+            .set("Reclaimable", reclaim)
+            .set("Size", units::human_size(size as f64))
+            .set("TotalCount", total.to_string())
+            .set("Type", ty)
+            .into_val()
+    };
+    let rows = vec![
+        row("Images", images.len(), img_active, img_size, img_reclaim_s),
+        row(
+            "Containers",
+            containers.len(),
+            c_active,
+            c_size,
+            c_reclaim_s,
+        ),
+        row(
+            "Local Volumes",
+            volumes.len(),
+            v_active,
+            v_size,
+            v_reclaim_s,
+        ),
+        row(
+            "Build Cache",
+            cache.len(),
+            b_active,
+            b_size,
+            units::human_size(b_reclaim as f64),
+        ),
+    ];
+    let format = super::list_format(
+        p.value("format"),
+        "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}",
+        false,
+    )?;
+    render_list(
+        &format,
+        &rows,
+        &header(&[
+            ("Type", "TYPE"),
+            ("TotalCount", "TOTAL"),
+            ("Active", "ACTIVE"),
+            ("Size", "SIZE"),
+            ("Reclaimable", "RECLAIMABLE"),
+        ]),
+    )?;
+    let _ = (short_id, Format::new);
+    Ok(0)
+}
+
+pub fn completion(_ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
+    let shell = match p.args[0].as_str() {
+        "bash" => clap_complete::Shell::Bash,
+        "zsh" => clap_complete::Shell::Zsh,
+        "fish" => clap_complete::Shell::Fish,
+        other => {
+            return Err(Status::new(
+                1,
+                format!("invalid argument \"{other}\" for \"docker completion\""),
+            )
+            .into())
+        }
+    };
+    let mut cmd = super::full_command();
+    clap_complete::generate(shell, &mut cmd, "docker", &mut std::io::stdout());
+    Ok(0)
+}
