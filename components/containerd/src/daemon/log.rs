@@ -1,0 +1,58 @@
+//! Daemon logging in containerd's logfmt shape (`time=... level=... msg=...`) on
+//! stderr, filtered by `--log-level`.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+
+static LEVEL: AtomicU8 = AtomicU8::new(2);
+
+const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "fatal"];
+
+pub fn set_level(name: &str) -> Result<(), String> {
+    let i = LEVELS
+        .iter()
+        .position(|l| {
+            *l == name || (name == "warning" && *l == "warn") || (name == "panic" && *l == "fatal")
+        })
+        .ok_or_else(|| format!("not a valid log level {name:?}"))?;
+    LEVEL.store(i as u8, Ordering::Relaxed);
+    Ok(())
+}
+
+fn emit(level: usize, msg: &str) {
+    if level >= LEVEL.load(Ordering::Relaxed) as usize {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        eprintln!(
+            "time=\"{}.{:09}\" level={} msg={:?}",
+            now.as_secs(),
+            now.subsec_nanos(),
+            if LEVELS[level] == "warn" {
+                "warning"
+            } else {
+                LEVELS[level]
+            },
+            msg
+        );
+    }
+}
+
+pub fn debug(msg: &str) {
+    emit(1, msg)
+}
+
+pub fn info(msg: &str) {
+    emit(2, msg)
+}
+
+pub fn warn(msg: &str) {
+    emit(3, msg)
+}
+
+pub fn error(msg: &str) {
+    emit(4, msg)
+}
+
+pub fn is_debug() -> bool {
+    LEVEL.load(Ordering::Relaxed) <= 1
+}

@@ -1,0 +1,637 @@
+//! The tasks service: each container's task runs under a shim (`containerd-shim-<name>-<v>`,
+//! found on PATH, or the runtime path given) that this daemon starts with the shim v2
+//! `start` command and then drives over ttrpc. Shims outlive the daemon: their
+//! addresses are kept in the bundle directories, and a restarted daemon reconnects to
+//! every shim it finds there.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+
+use containerd_client::services::v1 as api;
+use containerd_client::types::v1 as tv1;
+use containerd_client::types::Metric;
+use containerd_shim_protos::api as shim;
+use containerd_shim_protos::protobuf;
+use tokio::sync::Mutex;
+use tonic::body::Body;
+use tonic::{Request, Status};
+
+use super::grpc::{self, HttpResponse};
+use super::services::namespace;
+use super::Daemon;
+
+/// The shim task API as containerd 1.6/1.7 speak it (`containerd.task.v2.Task`).
+const TASK_SERVICE: &str = "containerd.task.v2.Task";
+
+/// A connection to one shim.
+#[derive(Clone)]
+pub struct ShimClient {
+    client: ttrpc::r#async::Client,
+}
+
+impl ShimClient {
+    pub async fn connect(address: &str) -> Result<ShimClient, ttrpc::Error> {
+        let client = ttrpc::r#async::Client::connect(address).await?;
+        Ok(ShimClient { client })
+    }
+
+    async fn call<Q: protobuf::Message, R: protobuf::Message>(
+        &self,
+        method: &str,
+        req: &Q,
+    ) -> ttrpc::Result<R> {
+        let ctx = ttrpc::context::Context::default();
+        let mut cres = R::new();
+        ttrpc::async_client_request!(self, ctx, req, TASK_SERVICE, method, cres);
+    }
+}
+
+/// A running shim and what is needed to clean up after it.
+pub struct Shim {
+    pub client: ShimClient,
+    pub bundle: PathBuf,
+    log: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Shim {
+    fn drop(&mut self) {
+        if let Some(h) = self.log.take() {
+            h.abort();
+        }
+    }
+}
+
+/// Copy the shim's `log` fifo into the daemon's log (the shim blocks until it has a
+/// reader). Opened read-write so that the copy never sees end-of-file between writers.
+fn follow_shim_log(bundle: &Path, id: &str) -> Option<tokio::task::JoinHandle<()>> {
+    let path = bundle.join("log");
+    if !path.exists() {
+        let c = std::ffi::CString::new(path.display().to_string()).ok()?;
+        // SAFETY: valid path.
+        if unsafe { libc::mkfifo(c.as_ptr(), 0o700) } != 0 {
+            return None;
+        }
+    }
+    let rx = tokio::net::unix::pipe::OpenOptions::new()
+        .read_write(true)
+        .open_receiver(&path)
+        .ok()?;
+    let id = id.to_owned();
+    Some(tokio::spawn(async move {
+        use tokio::io::AsyncBufReadExt;
+        let mut lines = tokio::io::BufReader::new(rx).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            super::log::debug(&format!("shim {id}: {line}"));
+        }
+    }))
+}
+
+/// Shims by (namespace, container id).
+#[derive(Default)]
+pub struct Shims(Mutex<HashMap<(String, String), Arc<Shim>>>);
+
+fn ttrpc_status(e: ttrpc::Error) -> Status {
+    match e {
+        ttrpc::Error::RpcStatus(s) => {
+            let code = tonic::Code::from_i32(s.code.value());
+            Status::new(code, s.message)
+        }
+        other => Status::unavailable(format!("ttrpc: {other}")),
+    }
+}
+
+/// prost and rust-protobuf messages with the same schema convert through the wire format.
+fn to_pb<A: prost::Message, B: protobuf::Message>(a: &A) -> B {
+    B::parse_from_bytes(&a.encode_to_vec()).unwrap_or_default()
+}
+
+fn from_pb<B: protobuf::Message, A: prost::Message + Default>(b: &B) -> A {
+    A::decode(b.write_to_bytes().unwrap_or_default().as_slice()).unwrap_or_default()
+}
+
+fn pb_any(
+    a: &Option<prost_types::Any>,
+) -> protobuf::MessageField<protobuf::well_known_types::any::Any> {
+    match a {
+        Some(a) => protobuf::MessageField::some(to_pb(a)),
+        None => protobuf::MessageField::none(),
+    }
+}
+
+fn ts(
+    t: &protobuf::MessageField<protobuf::well_known_types::timestamp::Timestamp>,
+) -> Option<prost_types::Timestamp> {
+    t.as_ref().map(|t| prost_types::Timestamp {
+        seconds: t.seconds,
+        nanos: t.nanos,
+    })
+}
+
+/// `io.containerd.runc.v2` -> `containerd-shim-runc-v2`.
+pub fn shim_binary(runtime: &str) -> String {
+    if runtime.starts_with('/') {
+        return runtime.to_owned();
+    }
+    let parts: Vec<&str> = runtime.split('.').collect();
+    match parts.as_slice() {
+        [.., name, version] => format!("containerd-shim-{name}-{version}"),
+        _ => format!("containerd-shim-{runtime}"),
+    }
+}
+
+impl Daemon {
+    fn bundle_dir(&self, ns: &str, id: &str) -> PathBuf {
+        self.state
+            .join("io.containerd.runtime.v2.task")
+            .join(ns)
+            .join(id)
+    }
+
+    async fn shim_for(&self, ns: &str, id: &str) -> Result<Arc<Shim>, Status> {
+        self.shims
+            .0
+            .lock()
+            .await
+            .get(&(ns.to_owned(), id.to_owned()))
+            .cloned()
+            .ok_or_else(|| {
+                Status::not_found(format!(
+                    "no running task found: task {id} not found: not found"
+                ))
+            })
+    }
+
+    /// Run `<shim> ... start` in the bundle and return the address it prints.
+    async fn start_shim(
+        &self,
+        ns: &str,
+        id: &str,
+        binary: &str,
+        bundle: &Path,
+        options: &Option<prost_types::Any>,
+    ) -> Result<String, Status> {
+        let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("containerd"));
+        let mut cmd = tokio::process::Command::new(binary);
+        cmd.args(["-namespace", ns, "-address"])
+            .arg(&self.address)
+            .arg("-publish-binary")
+            .arg(&exe)
+            .args(["-id", id])
+            .args(if super::log::is_debug() {
+                vec!["-debug"]
+            } else {
+                vec![]
+            })
+            .arg("start")
+            .current_dir(bundle)
+            .env("TTRPC_ADDRESS", self.ttrpc_address())
+            .env("GRPC_ADDRESS", &self.address)
+            .env("NAMESPACE", ns)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().map_err(|e| {
+            Status::not_found(format!("failed to start shim: {binary}: {e}: not found"))
+        })?;
+        if let Some(mut stdin) = child.stdin.take() {
+            use tokio::io::AsyncWriteExt;
+            if let Some(o) = options {
+                let _ = stdin.write_all(&prost::Message::encode_to_vec(o)).await;
+            }
+        }
+        let out = child
+            .wait_with_output()
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?;
+        if !out.status.success() {
+            return Err(Status::internal(format!(
+                "failed to start shim: start failed: {}: {}",
+                String::from_utf8_lossy(&out.stderr).trim(),
+                out.status
+            )));
+        }
+        let address = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        if address.is_empty() {
+            return Err(Status::internal("failed to start shim: no address printed"));
+        }
+        let _ = std::fs::write(bundle.join("address"), &address);
+        let _ = std::fs::write(bundle.join("shim-binary-path"), binary);
+        Ok(address)
+    }
+
+    /// `<shim> ... delete`: the shim's own cleanup of a bundle whose shim is gone.
+    async fn shim_delete(&self, ns: &str, id: &str, bundle: &Path) {
+        let binary = std::fs::read_to_string(bundle.join("shim-binary-path"))
+            .unwrap_or_else(|_| "containerd-shim-runc-v2".into());
+        let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("containerd"));
+        let _ = tokio::process::Command::new(binary.trim())
+            .args(["-namespace", ns, "-address"])
+            .arg(&self.address)
+            .arg("-publish-binary")
+            .arg(&exe)
+            .args(["-id", id, "-bundle"])
+            .arg(bundle)
+            .arg("delete")
+            .current_dir(bundle)
+            .env("TTRPC_ADDRESS", self.ttrpc_address())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .await;
+        let _ = super::diff::remove_tree(bundle);
+    }
+
+    pub fn ttrpc_address(&self) -> String {
+        format!("{}.ttrpc", self.address.display())
+    }
+
+    /// Reconnect to the shims of the previous daemon run; clean up the ones that died.
+    pub async fn reconnect_shims(&self) {
+        let root = self.state.join("io.containerd.runtime.v2.task");
+        let Ok(nss) = std::fs::read_dir(&root) else {
+            return;
+        };
+        for ns in nss.flatten() {
+            let ns_name = ns.file_name().to_string_lossy().into_owned();
+            let Ok(ids) = std::fs::read_dir(ns.path()) else {
+                continue;
+            };
+            for idd in ids.flatten() {
+                let id = idd.file_name().to_string_lossy().into_owned();
+                let bundle = idd.path();
+                let address = std::fs::read_to_string(bundle.join("address")).unwrap_or_default();
+                let connected = match ShimClient::connect(address.trim()).await {
+                    Ok(c) => {
+                        let mut req = shim::ConnectRequest::new();
+                        req.id = id.clone();
+                        match c.call::<_, shim::ConnectResponse>("Connect", &req).await {
+                            Ok(_) => Some(c),
+                            Err(_) => None,
+                        }
+                    }
+                    Err(_) => None,
+                };
+                match connected {
+                    Some(client) => {
+                        let log = follow_shim_log(&bundle, &id);
+                        super::log::info(&format!(
+                            "reconnected to shim of task {id} in namespace {ns_name}"
+                        ));
+                        self.shims.0.lock().await.insert(
+                            (ns_name.clone(), id),
+                            Arc::new(Shim {
+                                client,
+                                bundle,
+                                log,
+                            }),
+                        );
+                    }
+                    None => {
+                        super::log::warn(&format!(
+                            "cleaning up dead shim of task {id} in namespace {ns_name}"
+                        ));
+                        self.shim_delete(&ns_name, &id, &bundle).await;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn create_task(
+        &self,
+        ns: String,
+        r: api::CreateTaskRequest,
+    ) -> Result<api::CreateTaskResponse, Status> {
+        let c = self.container(&ns, &r.container_id)?;
+        if r.checkpoint.is_some() {
+            return Err(Status::unimplemented(
+                "checkpoint restore is not supported by this containerd: not implemented",
+            ));
+        }
+        let key = (ns.clone(), r.container_id.clone());
+        let mut shims = self.shims.0.lock().await;
+        if shims.contains_key(&key) {
+            return Err(Status::already_exists(format!(
+                "task {}: already exists",
+                r.container_id
+            )));
+        }
+        let runtime = c.runtime.clone().unwrap_or_default();
+        let binary = if r.runtime_path.is_empty() {
+            shim_binary(&runtime.name)
+        } else {
+            r.runtime_path.clone()
+        };
+        let options = if r.options.is_some() {
+            r.options.clone()
+        } else {
+            runtime.options.clone()
+        };
+        let bundle = self.bundle_dir(&ns, &r.container_id);
+        if bundle.exists() {
+            let _ = super::diff::remove_tree(&bundle);
+        }
+        let spec = c.spec.clone().unwrap_or_default();
+        let prep = (|| -> std::io::Result<()> {
+            std::fs::create_dir_all(bundle.join("rootfs"))?;
+            std::fs::write(bundle.join("config.json"), &spec.value)?;
+            Ok(())
+        })();
+        if let Err(e) = prep {
+            let _ = super::diff::remove_tree(&bundle);
+            return Err(Status::internal(format!("failed to create bundle: {e}")));
+        }
+        let log = follow_shim_log(&bundle, &r.container_id);
+        let address = match self
+            .start_shim(&ns, &r.container_id, &binary, &bundle, &options)
+            .await
+        {
+            Ok(a) => a,
+            Err(e) => {
+                let _ = super::diff::remove_tree(&bundle);
+                return Err(e);
+            }
+        };
+        let client = match ShimClient::connect(&address).await {
+            Ok(c) => c,
+            Err(e) => {
+                self.shim_delete(&ns, &r.container_id, &bundle).await;
+                return Err(Status::unavailable(format!(
+                    "failed to connect to shim at {address}: {e}"
+                )));
+            }
+        };
+        let mut req = shim::CreateTaskRequest::new();
+        req.id = r.container_id.clone();
+        req.bundle = bundle.display().to_string();
+        req.rootfs = r.rootfs.iter().map(to_pb).collect();
+        req.terminal = r.terminal;
+        req.stdin = r.stdin.clone();
+        req.stdout = r.stdout.clone();
+        req.stderr = r.stderr.clone();
+        req.options = pb_any(&options);
+        match client
+            .call::<_, shim::CreateTaskResponse>("Create", &req)
+            .await
+        {
+            Ok(resp) => {
+                shims.insert(
+                    key,
+                    Arc::new(Shim {
+                        client,
+                        bundle,
+                        log,
+                    }),
+                );
+                Ok(api::CreateTaskResponse {
+                    container_id: r.container_id,
+                    pid: resp.pid,
+                })
+            }
+            Err(e) => {
+                let mut sreq = shim::ShutdownRequest::new();
+                sreq.id = r.container_id.clone();
+                let _ = client
+                    .call::<_, protobuf::well_known_types::empty::Empty>("Shutdown", &sreq)
+                    .await;
+                self.shim_delete(&ns, &r.container_id, &bundle).await;
+                Err(ttrpc_status(e))
+            }
+        }
+    }
+
+    async fn delete_task(&self, ns: String, id: String) -> Result<api::DeleteResponse, Status> {
+        let s = self.shim_for(&ns, &id).await?;
+        let mut req = shim::DeleteRequest::new();
+        req.id = id.clone();
+        let resp: shim::DeleteResponse =
+            s.client.call("Delete", &req).await.map_err(ttrpc_status)?;
+        let mut sreq = shim::ShutdownRequest::new();
+        sreq.id = id.clone();
+        let _ = s
+            .client
+            .call::<_, protobuf::well_known_types::empty::Empty>("Shutdown", &sreq)
+            .await;
+        self.shims.0.lock().await.remove(&(ns.clone(), id.clone()));
+        let rootfs = s.bundle.join("rootfs");
+        let c = std::ffi::CString::new(rootfs.display().to_string()).unwrap_or_default();
+        // SAFETY: valid path; the shim normally unmounted it already.
+        unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+        let _ = super::diff::remove_tree(&s.bundle);
+        Ok(api::DeleteResponse {
+            id,
+            pid: resp.pid,
+            exit_status: resp.exit_status,
+            exited_at: ts(&resp.exited_at),
+        })
+    }
+
+    async fn state(&self, ns: &str, id: &str, exec_id: &str) -> Result<tv1::Process, Status> {
+        let s = self.shim_for(ns, id).await?;
+        let mut req = shim::StateRequest::new();
+        req.id = id.to_owned();
+        req.exec_id = exec_id.to_owned();
+        let st: shim::StateResponse = s.client.call("State", &req).await.map_err(ttrpc_status)?;
+        Ok(tv1::Process {
+            container_id: id.to_owned(),
+            id: if exec_id.is_empty() {
+                id.to_owned()
+            } else {
+                exec_id.to_owned()
+            },
+            pid: st.pid,
+            status: st.status.value(),
+            stdin: st.stdin.clone(),
+            stdout: st.stdout.clone(),
+            stderr: st.stderr.clone(),
+            terminal: st.terminal,
+            exit_status: st.exit_status,
+            exited_at: ts(&st.exited_at),
+        })
+    }
+
+    pub async fn dispatch_tasks(
+        self: Arc<Self>,
+        path: &str,
+        req: http::Request<Body>,
+    ) -> HttpResponse {
+        let d = self;
+        let method = path.rsplit('/').next().unwrap_or("").to_owned();
+        match method.as_str() {
+            "Create" => grpc::unary(req, move |r: Request<api::CreateTaskRequest>| async move {
+                let ns = namespace(&r)?;
+                d.create_task(ns, r.into_inner()).await
+            }).await,
+            "Start" => grpc::unary(req, move |r: Request<api::StartRequest>| async move {
+                let ns = namespace(&r)?;
+                let r = r.into_inner();
+                let s = d.shim_for(&ns, &r.container_id).await?;
+                let mut q = shim::StartRequest::new();
+                q.id = r.container_id;
+                q.exec_id = r.exec_id;
+                let resp: shim::StartResponse = s.client.call("Start", &q).await.map_err(ttrpc_status)?;
+                Ok(api::StartResponse { pid: resp.pid })
+            }).await,
+            "Delete" => grpc::unary(req, move |r: Request<api::DeleteTaskRequest>| async move {
+                let ns = namespace(&r)?;
+                d.delete_task(ns, r.into_inner().container_id).await
+            }).await,
+            "DeleteProcess" => grpc::unary(req, move |r: Request<api::DeleteProcessRequest>| async move {
+                let ns = namespace(&r)?;
+                let r = r.into_inner();
+                let s = d.shim_for(&ns, &r.container_id).await?;
+                let mut q = shim::DeleteRequest::new();
+                q.id = r.container_id;
+                q.exec_id = r.exec_id.clone();
+                let resp: shim::DeleteResponse = s.client.call("Delete", &q).await.map_err(ttrpc_status)?;
+                Ok(api::DeleteResponse { id: r.exec_id, pid: resp.pid, exit_status: resp.exit_status, exited_at: ts(&resp.exited_at) })
+            }).await,
+            "Get" => grpc::unary(req, move |r: Request<api::GetRequest>| async move {
+                let ns = namespace(&r)?;
+                let r = r.into_inner();
+                let p = d.state(&ns, &r.container_id, &r.exec_id).await?;
+                Ok(api::GetResponse { process: Some(p) })
+            }).await,
+            "List" => grpc::unary(req, move |r: Request<api::ListTasksRequest>| async move {
+                let ns = namespace(&r)?;
+                let ids: Vec<String> = d.shims.0.lock().await.keys().filter(|(n, _)| n == &ns).map(|(_, id)| id.clone()).collect();
+                let mut tasks = Vec::new();
+                for id in ids {
+                    if let Ok(p) = d.state(&ns, &id, "").await {
+                        tasks.push(p);
+                    }
+                }
+                Ok(api::ListTasksResponse { tasks })
+            }).await,
+            "Kill" => grpc::unary(req, move |r: Request<api::KillRequest>| async move {
+                let ns = namespace(&r)?;
+                let r = r.into_inner();
+                let s = d.shim_for(&ns, &r.container_id).await?;
+                let mut q = shim::KillRequest::new();
+                q.id = r.container_id;
+                q.exec_id = r.exec_id;
+                q.signal = r.signal;
+                q.all = r.all;
+                s.client.call::<_, protobuf::well_known_types::empty::Empty>("Kill", &q).await.map_err(ttrpc_status)?;
+                Ok(())
+            }).await,
+            "Exec" => grpc::unary(req, move |r: Request<api::ExecProcessRequest>| async move {
+                let ns = namespace(&r)?;
+                let r = r.into_inner();
+                if r.exec_id.is_empty() {
+                    return Err(Status::invalid_argument("exec id must not be empty: invalid argument"));
+                }
+                let s = d.shim_for(&ns, &r.container_id).await?;
+                let mut q = shim::ExecProcessRequest::new();
+                q.id = r.container_id;
+                q.exec_id = r.exec_id;
+                q.terminal = r.terminal;
+                q.stdin = r.stdin;
+                q.stdout = r.stdout;
+                q.stderr = r.stderr;
+                q.spec = pb_any(&r.spec);
+                s.client.call::<_, protobuf::well_known_types::empty::Empty>("Exec", &q).await.map_err(ttrpc_status)?;
+                Ok(api::ExecProcessResponse {})
+            }).await,
+            "ResizePty" => grpc::unary(req, move |r: Request<api::ResizePtyRequest>| async move {
+                let ns = namespace(&r)?;
+                let r = r.into_inner();
+                let s = d.shim_for(&ns, &r.container_id).await?;
+                let mut q = shim::ResizePtyRequest::new();
+                q.id = r.container_id;
+                q.exec_id = r.exec_id;
+                q.width = r.width;
+                q.height = r.height;
+                s.client.call::<_, protobuf::well_known_types::empty::Empty>("ResizePty", &q).await.map_err(ttrpc_status)?;
+                Ok(())
+            }).await,
+            "CloseIO" => grpc::unary(req, move |r: Request<api::CloseIoRequest>| async move {
+                let ns = namespace(&r)?;
+                let r = r.into_inner();
+                let s = d.shim_for(&ns, &r.container_id).await?;
+                let mut q = shim::CloseIORequest::new();
+                q.id = r.container_id;
+                q.exec_id = r.exec_id;
+                q.stdin = r.stdin;
+                s.client.call::<_, protobuf::well_known_types::empty::Empty>("CloseIO", &q).await.map_err(ttrpc_status)?;
+                Ok(())
+            }).await,
+            "Pause" => grpc::unary(req, move |r: Request<api::PauseTaskRequest>| async move {
+                let ns = namespace(&r)?;
+                let id = r.into_inner().container_id;
+                let s = d.shim_for(&ns, &id).await?;
+                let mut q = shim::PauseRequest::new();
+                q.id = id;
+                s.client.call::<_, protobuf::well_known_types::empty::Empty>("Pause", &q).await.map_err(ttrpc_status)?;
+                Ok(())
+            }).await,
+            "Resume" => grpc::unary(req, move |r: Request<api::ResumeTaskRequest>| async move {
+                let ns = namespace(&r)?;
+                let id = r.into_inner().container_id;
+                let s = d.shim_for(&ns, &id).await?;
+                let mut q = shim::ResumeRequest::new();
+                q.id = id;
+                s.client.call::<_, protobuf::well_known_types::empty::Empty>("Resume", &q).await.map_err(ttrpc_status)?;
+                Ok(())
+            }).await,
+            "ListPids" => grpc::unary(req, move |r: Request<api::ListPidsRequest>| async move {
+                let ns = namespace(&r)?;
+                let id = r.into_inner().container_id;
+                let s = d.shim_for(&ns, &id).await?;
+                let mut q = shim::PidsRequest::new();
+                q.id = id;
+                let resp: shim::PidsResponse = s.client.call("Pids", &q).await.map_err(ttrpc_status)?;
+                Ok(api::ListPidsResponse { processes: resp.processes.iter().map(from_pb).collect() })
+            }).await,
+            "Checkpoint" => grpc::unary(req, move |_: Request<api::CheckpointTaskRequest>| async move {
+                Err::<api::CheckpointTaskResponse, _>(Status::unimplemented(
+                    "checkpoint is not supported by this containerd (no CRIU integration): not implemented",
+                ))
+            }).await,
+            "Update" => grpc::unary(req, move |r: Request<api::UpdateTaskRequest>| async move {
+                let ns = namespace(&r)?;
+                let r = r.into_inner();
+                let s = d.shim_for(&ns, &r.container_id).await?;
+                let mut q = shim::UpdateTaskRequest::new();
+                q.id = r.container_id;
+                q.resources = pb_any(&r.resources);
+                q.annotations = r.annotations;
+                s.client.call::<_, protobuf::well_known_types::empty::Empty>("Update", &q).await.map_err(ttrpc_status)?;
+                Ok(())
+            }).await,
+            "Metrics" => grpc::unary(req, move |r: Request<api::MetricsRequest>| async move {
+                let ns = namespace(&r)?;
+                let filters = super::filter::Filters::parse(&r.into_inner().filters).map_err(super::errors::from_filter)?;
+                let ids: Vec<String> = d.shims.0.lock().await.keys().filter(|(n, _)| n == &ns).map(|(_, id)| id.clone()).filter(|id| filters.matches(|f| (f == "id").then(|| id.clone()))).collect();
+                let mut metrics = Vec::new();
+                for id in ids {
+                    let Ok(s) = d.shim_for(&ns, &id).await else { continue };
+                    let mut q = shim::StatsRequest::new();
+                    q.id = id.clone();
+                    if let Ok(resp) = s.client.call::<_, shim::StatsResponse>("Stats", &q).await {
+                        metrics.push(Metric {
+                            timestamp: Some(std::time::SystemTime::now().into()),
+                            id,
+                            data: resp.stats.as_ref().map(from_pb),
+                        });
+                    }
+                }
+                Ok(api::MetricsResponse { metrics })
+            }).await,
+            "Wait" => grpc::unary(req, move |r: Request<api::WaitRequest>| async move {
+                let ns = namespace(&r)?;
+                let r = r.into_inner();
+                let s = d.shim_for(&ns, &r.container_id).await?;
+                let mut q = shim::WaitRequest::new();
+                q.id = r.container_id;
+                q.exec_id = r.exec_id;
+                let resp: shim::WaitResponse = s.client.call("Wait", &q).await.map_err(ttrpc_status)?;
+                Ok(api::WaitResponse { exit_status: resp.exit_status, exited_at: ts(&resp.exited_at) })
+            }).await,
+            _ => grpc::unimplemented(path),
+        }
+    }
+}
