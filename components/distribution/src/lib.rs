@@ -1,0 +1,193 @@
+//! A Docker Registry HTTP API v2 client: what dockerd needs to pull and push images.
+//!
+//! The engine builds one [`Client`] from its daemon configuration ([`RegistryConfig`]:
+//! `registry-mirrors`, `insecure-registries`, `max-concurrent-downloads`/`-uploads`,
+//! the certs.d directory) and calls:
+//!
+//! - [`Client::pull`]: reference → manifest (linux/amd64 picked from lists and OCI
+//!   indexes) → config and layers verified into a content-addressed directory;
+//! - [`Client::push`]: a [`PushRequest`] (manifest bytes plus blob sources) → blobs
+//!   skipped, mounted or uploaded, then the manifest;
+//! - [`Client::login`]: checks credentials the way `docker login` does.
+//!
+//! Credentials come from the caller ([`Credentials::from_x_registry_auth`] reads the
+//! CLI's header). Progress is reported per blob through a callback ([`Progress`]), which
+//! the engine turns into the CLI's JSON progress stream. Errors display as docker
+//! words them ([`Error`]).
+
+mod auth;
+mod digest;
+mod error;
+mod manifest;
+mod pull;
+mod push;
+mod reference;
+mod session;
+mod transport;
+
+use std::path::Path;
+use std::sync::Arc;
+
+pub use auth::{AuthHeaderError, Credentials};
+pub use digest::{Digest, DigestError};
+pub use error::{Error, RegistryError, RegistryErrors};
+pub use manifest::{
+    Descriptor, ImageIndex, ImageManifest, Manifest, ManifestError, Platform, DOCKER_CONFIG,
+    DOCKER_LAYER_GZIP, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_CONFIG, OCI_INDEX,
+    OCI_LAYER_GZIP, OCI_LAYER_TAR, OCI_LAYER_ZSTD, OCI_MANIFEST,
+};
+pub use pull::{blob_path, PulledImage};
+pub use push::{BlobSource, PushBlob, PushRequest, PushedImage};
+pub use reference::{Reference, ReferenceError, DOCKER_HUB};
+pub use transport::{RegistryConfig, DEFAULT_CERTS_DIR, DOCKER_HUB_ENDPOINT};
+
+/// What happened to one blob; the engine maps these to docker's progress lines
+/// (`Waiting`, `Downloading`, `Verifying Checksum`, `Download complete`,
+/// `Already exists`, `Preparing`, `Pushing`, `Pushed`, `Mounted from ...`,
+/// `Layer already exists`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LayerEvent {
+    Waiting,
+    AlreadyExists,
+    Downloading {
+        current: u64,
+        total: u64,
+    },
+    /// A partial download is continued from `offset` with a Range request.
+    Resuming {
+        offset: u64,
+    },
+    Verifying,
+    DownloadComplete,
+    Preparing,
+    Pushing {
+        current: u64,
+        total: u64,
+    },
+    Pushed,
+    Mounted {
+        from: String,
+    },
+}
+
+/// One progress report: which blob, what happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    pub digest: Digest,
+    pub event: LayerEvent,
+}
+
+/// The progress callback; called from the pulling task, keep it cheap.
+pub type ProgressFn = dyn Fn(&Progress) + Send + Sync;
+
+/// A registry client with the daemon's registry configuration. Cheap to share.
+#[derive(Debug, Clone, Default)]
+pub struct Client {
+    config: RegistryConfig,
+}
+
+impl Client {
+    pub fn new(config: RegistryConfig) -> Client {
+        Client { config }
+    }
+
+    pub fn config(&self) -> &RegistryConfig {
+        &self.config
+    }
+
+    /// Pull `reference` into `store` (blobs at [`blob_path`]). For `docker.io` the
+    /// mirrors are tried first; any failure there falls back to the next endpoint,
+    /// and the last endpoint's error is returned.
+    pub async fn pull(
+        &self,
+        reference: &Reference,
+        creds: &Credentials,
+        store: &Path,
+        progress: Arc<ProgressFn>,
+    ) -> Result<PulledImage, Error> {
+        let endpoints = self.config.endpoints(reference.registry(), false)?;
+        let mut last = None;
+        for ep in &endpoints {
+            match pull::open_and_pull(
+                ep,
+                creds,
+                reference,
+                store,
+                self.config.max_concurrent_downloads,
+                &*progress,
+            )
+            .await
+            {
+                Ok(img) => return Ok(img),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.expect("at least one endpoint"))
+    }
+
+    /// Push `req` as `reference` (its tag, or its digest). Never goes to a mirror.
+    pub async fn push(
+        &self,
+        reference: &Reference,
+        creds: &Credentials,
+        req: &PushRequest,
+        progress: Arc<ProgressFn>,
+    ) -> Result<PushedImage, Error> {
+        if let Some(d) = push::missing_sources(req) {
+            return Err(Error::MissingSource(d));
+        }
+        let scopes = push::scopes(reference, req);
+        let session = self
+            .open(reference.registry(), creds, &scopes, true)
+            .await?;
+        push::push(
+            &session,
+            reference,
+            req,
+            self.config.max_concurrent_uploads,
+            self.config.upload_chunk_size,
+            &progress,
+        )
+        .await
+    }
+
+    /// Check `creds` against `registry` (`host[:port]`, or `docker.io`): Ok when the
+    /// registry accepts them, `unauthorized: ...` when it does not.
+    pub async fn login(&self, registry: &str, creds: &Credentials) -> Result<(), Error> {
+        let session = self.open(registry, creds, &[], true).await?;
+        let resp = session
+            .request(
+                http::Method::GET,
+                "/v2/",
+                http::HeaderMap::new(),
+                session::empty(),
+            )
+            .await?;
+        let status = resp.status();
+        let body = session::read_small(resp).await?;
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(error::from_response(status, &body))
+        }
+    }
+
+    /// The first endpoint that answers the ping, authenticated.
+    async fn open(
+        &self,
+        registry: &str,
+        creds: &Credentials,
+        scopes: &[String],
+        for_push: bool,
+    ) -> Result<session::Session, Error> {
+        let mut last = None;
+        for ep in self.config.endpoints(registry, for_push)? {
+            match session::Session::open(&ep, creds, scopes).await {
+                Ok(s) => return Ok(s),
+                Err(e @ Error::Connect { .. }) => last = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.expect("at least one endpoint"))
+    }
+}
