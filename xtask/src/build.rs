@@ -1,29 +1,175 @@
-//! `cargo xtask build`: compile the components into `bundles/<version>/binary/`.
+//! `cargo xtask build`: compile the components into `bundles/<version>/binary/`, by
+//! default inside the dev container (source bind-mounted at its own path, the cargo
+//! home and the target dir in named volumes, run as the caller so the outputs are the
+//! caller's); `--host` builds with the host toolchain.
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
-use crate::{manifest, not_yet, project, step};
+use crate::container::{self, EngineArgs};
+use crate::{image, manifest, mirror, project, step};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Build on the host with the host's toolchain instead of inside the dev container
     #[arg(long)]
     pub host: bool,
+    /// Build only these crates' binaries (container builds; default: every crate of
+    /// packaging/manifest.toml)
+    #[arg(long, short = 'p', value_name = "CRATE")]
+    pub package: Vec<String>,
+    #[command(flatten)]
+    pub engine: EngineArgs,
 }
 
 pub fn run(args: Args) -> Result<()> {
-    if !args.host {
-        return Err(not_yet(
-            "build",
-            "building inside the dev container needs `cargo xtask image`; use `cargo xtask build --host`",
-            8,
-        ));
+    if args.host {
+        if !args.package.is_empty() {
+            bail!("--package selects crates of a container build; `--host` always builds every crate of packaging/manifest.toml");
+        }
+        let out = build_on_host()?;
+        println!("{}", out.display());
+        return Ok(());
     }
-    let out = build_on_host()?;
+    let out = build_in_container(&args.engine, &args.package)?;
     println!("{}", out.display());
     Ok(())
+}
+
+/// The named volumes a container build caches in: cargo's home (registry, git
+/// checkouts) and the target dir, one pair per image repository so that toolchains of
+/// different images never share build artefacts.
+fn volumes(image_tag: &str, uid: u32) -> (String, String) {
+    let repo = image_tag.split(':').next().unwrap_or(image_tag);
+    (
+        format!("{repo}-cargo-home-{uid}"),
+        format!("{repo}-target-{uid}"),
+    )
+}
+
+/// The `docker run` arguments every dev-container run shares: the caller's ids, the
+/// source at its own path, the caches, the toolchain/vendor mounts and the build stamp.
+pub fn container_run_args(
+    image: &image::Image,
+    engine: &container::Engine,
+    as_caller: bool,
+) -> Result<Vec<String>> {
+    let root = project::root();
+    let (uid, gid) = container::caller_ids();
+    let (home_vol, target_vol) = volumes(&image.tag, uid);
+    engine.volume_for(&home_vol, &image.tag, uid, gid)?;
+    engine.volume_for(&target_vol, &image.tag, uid, gid)?;
+    let source = project::source()?;
+    let mut args: Vec<String> = vec![
+        "run".into(),
+        "--rm".into(),
+        // The build reaches package registries the way the host does (test daemons run
+        // with --bridge=none, where only the host network exists).
+        "--network".into(),
+        "host".into(),
+    ];
+    if as_caller {
+        args.extend(["--user".into(), format!("{uid}:{gid}")]);
+    }
+    args.extend(container::bind(&root, &root.display().to_string(), false));
+    args.extend([
+        "-w".into(),
+        root.display().to_string(),
+        "-v".into(),
+        format!("{home_vol}:/cargo-home"),
+        "-v".into(),
+        format!("{target_vol}:/target"),
+        "-e".into(),
+        "CARGO_HOME=/cargo-home".into(),
+        "-e".into(),
+        "CARGO_TARGET_DIR=/target".into(),
+        "-e".into(),
+        "HOME=/tmp".into(),
+    ]);
+    for (k, v) in project::build_env(&source) {
+        args.extend(["-e".into(), format!("{k}={v}")]);
+    }
+    args.extend(image.mounts());
+    Ok(args)
+}
+
+/// Build the component binaries in the dev container and copy them into
+/// `bundles/<version>/binary/`. A failing cargo ends the process with cargo's exit code
+/// (its errors are on stderr already).
+pub fn build_in_container(engine_args: &EngineArgs, packages: &[String]) -> Result<PathBuf> {
+    let engine = engine_args.connect()?;
+    let profile = mirror::selected()?;
+    let image = image::ensure(&engine, &profile, None)?;
+    let binaries = manifest::binaries()?;
+    let mut crates: Vec<&str> = binaries.iter().map(|b| b.krate.as_str()).collect();
+    crates.sort_unstable();
+    crates.dedup();
+    for p in packages {
+        if !crates.contains(&p.as_str()) {
+            bail!(
+                "--package {p}: not a crate of packaging/manifest.toml; known: {}",
+                crates.join(", ")
+            );
+        }
+    }
+    let selected: Vec<&str> = if packages.is_empty() {
+        crates
+    } else {
+        packages.iter().map(String::as_str).collect()
+    };
+    let mut args = container_run_args(&image, &engine, true)?;
+    args.extend([
+        "-e".into(),
+        format!("PATH={}", image.path_with("/usr/local/bin")),
+    ]);
+    args.push(image.tag.clone());
+    let mut cargo = vec!["cargo", "build", "--release", "--locked"];
+    for c in &selected {
+        cargo.extend(["--package", c]);
+    }
+    args.extend(cargo.iter().map(|s| (*s).to_owned()));
+    step(format_args!("{} (in {})", cargo.join(" "), image.tag));
+    let status = engine
+        .cmd(args)
+        .unchecked()
+        .run()
+        .context("cannot run the build container")?
+        .status;
+    if !status.success() {
+        let code = status.code().unwrap_or(1);
+        eprintln!("error: cargo build failed in the dev container (exit code {code}; its errors are above)");
+        std::process::exit(code);
+    }
+
+    // Copy out of the target volume as the caller, so the files in the tree are theirs.
+    let out = project::bundles_dir()?.join("binary");
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    let built: Vec<&manifest::Binary> = binaries
+        .iter()
+        .filter(|b| selected.contains(&b.krate.as_str()))
+        .collect();
+    let mut args = container_run_args(&image, &engine, true)?;
+    args.push(image.tag.clone());
+    args.extend(["install".into(), "-m".into(), "0755".into(), "-t".into()]);
+    args.push(out.display().to_string());
+    args.extend(built.iter().map(|b| format!("/target/release/{}", b.name)));
+    engine
+        .cmd(args)
+        .run()
+        .context("cannot copy the binaries out of the build container")?;
+    step(format_args!(
+        "{} binaries in {}",
+        built.len(),
+        out.display()
+    ));
+    for bin in built.iter().filter(|b| !b.implemented) {
+        step(format_args!(
+            "{} ({}): not implemented yet, never packaged",
+            bin.name, bin.package
+        ));
+    }
+    Ok(out)
 }
 
 /// Release-build every component binary with the host toolchain and copy them to

@@ -9,6 +9,7 @@
 mod bench;
 mod build;
 mod ci;
+mod container;
 mod deb;
 mod distro;
 mod host;

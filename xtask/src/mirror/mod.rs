@@ -104,6 +104,24 @@ pub fn selected() -> Result<Profile> {
     resolve(&file, &name, from)
 }
 
+/// A profile by name (as `--mirror NAME` would select it).
+#[cfg(test)]
+pub fn resolve_named(name: &str) -> Result<Profile> {
+    resolve(&load()?, name, "the command line")
+}
+
+/// Whether the profile's rustup toolchain source answers within `timeout`.
+pub fn toolchain_reachable(profile: &Profile, timeout: std::time::Duration) -> bool {
+    let Toolchain::Rustup { dist_server, .. } = &profile.toolchain else {
+        return false;
+    };
+    let probe = match dist_server {
+        Some(s) => Probe::Http(format!("{s}/dist/channel-rust-stable.toml.sha256")),
+        None => Probe::Rustup,
+    };
+    check::probe(&probe, timeout).reachable
+}
+
 /// The named profile, or the selected one.
 fn named_or_selected(file: &profile::File, name: Option<String>) -> Result<Profile> {
     match name {
@@ -264,7 +282,7 @@ pub fn sources(profile: &Profile) -> Result<Vec<Source>> {
             "flat repository (vendor)",
             format!("file:{}", dir.display()),
             true,
-            Probe::Path(dir.join("Packages")),
+            Probe::Path(dir.join(&host_suite).join("Packages")),
         )),
     }
     match &profile.toolchain {

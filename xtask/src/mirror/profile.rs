@@ -407,8 +407,6 @@ fn resolve(
     })
 }
 
-// The template accessors are read by `image` (issue #8), which lands next.
-#[allow(dead_code)]
 impl Profile {
     /// The `deb` lines of a suite's sources.list, as the build images get them.
     pub fn apt_lines(&self, suite: &str) -> Vec<String> {

@@ -1,0 +1,166 @@
+//! The container engine xtask drives for `image`, `build` and `shell`: `docker` by
+//! default, `podman` with `--engine` or `WORKSPACE_CONTAINER_ENGINE`. It is checked up
+//! front so that a missing engine or a stopped daemon is one line saying how to fix it.
+//! **Invariant:** only this module and its callers in xtask talk to the engine.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EngineKind {
+    Docker,
+    Podman,
+}
+
+/// The `--engine` flag every container command takes.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct EngineArgs {
+    /// Container engine: docker or podman (default: WORKSPACE_CONTAINER_ENGINE, else docker)
+    #[arg(long, value_enum)]
+    pub engine: Option<EngineKind>,
+}
+
+/// A reachable container engine.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    pub program: &'static str,
+}
+
+impl EngineArgs {
+    pub fn connect(&self) -> Result<Engine> {
+        let kind = match self.engine {
+            Some(k) => k,
+            None => match std::env::var("WORKSPACE_CONTAINER_ENGINE").as_deref() {
+                Ok("podman") => EngineKind::Podman,
+                Ok("docker") | Ok("") | Err(_) => EngineKind::Docker,
+                Ok(other) => bail!(
+                    "WORKSPACE_CONTAINER_ENGINE={other:?} is not a known engine; use docker or podman"
+                ),
+            },
+        };
+        let (program, package) = match kind {
+            EngineKind::Docker => ("docker", "docker.io"),
+            EngineKind::Podman => ("podman", "podman"),
+        };
+        if crate::host::find(program).is_none() {
+            bail!("the container engine {program} is not installed; install it with `apt-get install {package}` (or pick one with --engine docker|podman)");
+        }
+        let out = duct::cmd!(program, "version", "--format", "{{.Server.Version}}")
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked()
+            .run()
+            .with_context(|| format!("cannot run {program}"))?;
+        if !out.status.success() {
+            let detail = String::from_utf8_lossy(&out.stderr);
+            let detail = detail.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+            match kind {
+                EngineKind::Docker => bail!(
+                    "the docker daemon is not reachable{} ({}); start it with `dockerd &` (or `service docker start`), or point DOCKER_HOST at a running one",
+                    std::env::var("DOCKER_HOST").map(|h| format!(" at {h}")).unwrap_or_default(),
+                    detail.trim()
+                ),
+                EngineKind::Podman => bail!(
+                    "podman cannot run ({}); check `podman info`",
+                    detail.trim()
+                ),
+            }
+        }
+        Ok(Engine { program })
+    }
+}
+
+impl Engine {
+    pub fn cmd(&self, args: Vec<String>) -> duct::Expression {
+        // The classic builder: it honours `--network host`, needs no buildx plugin, and
+        // the daemons this runs against (Debian's 20.10) support it everywhere.
+        duct::cmd(self.program, args).env("DOCKER_BUILDKIT", "0")
+    }
+
+    /// Whether an image (or tag) exists in the engine.
+    pub fn has_image(&self, reference: &str) -> bool {
+        self.cmd(vec!["image".into(), "inspect".into(), reference.into()])
+            .stdout_null()
+            .stderr_null()
+            .unchecked()
+            .run()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    }
+
+    /// The image id of a reference.
+    pub fn image_id(&self, reference: &str) -> Option<String> {
+        self.cmd(vec![
+            "image".into(),
+            "inspect".into(),
+            "--format".into(),
+            "{{.Id}}".into(),
+            reference.into(),
+        ])
+        .stdout_capture()
+        .stderr_null()
+        .unchecked()
+        .run()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    }
+
+    /// Make sure a named volume exists and that `uid:gid` owns its root, so the caller's
+    /// user can write the caches in it.
+    pub fn volume_for(&self, name: &str, image: &str, uid: u32, gid: u32) -> Result<()> {
+        let exists = self
+            .cmd(vec!["volume".into(), "inspect".into(), name.into()])
+            .stdout_null()
+            .stderr_null()
+            .unchecked()
+            .run()?
+            .status
+            .success();
+        if !exists {
+            self.cmd(vec!["volume".into(), "create".into(), name.into()])
+                .stdout_null()
+                .run()
+                .with_context(|| format!("cannot create volume {name}"))?;
+        }
+        if uid != 0 && !exists {
+            self.cmd(vec![
+                "run".into(),
+                "--rm".into(),
+                "--network".into(),
+                "none".into(),
+                "-v".into(),
+                format!("{name}:/v"),
+                image.into(),
+                "chown".into(),
+                format!("{uid}:{gid}"),
+                "/v".into(),
+            ])
+            .stdout_null()
+            .run()
+            .with_context(|| format!("cannot hand volume {name} to {uid}:{gid}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// The caller's uid and gid (the owner of what a container writes into the tree).
+pub fn caller_ids() -> (u32, u32) {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self")
+        .map(|m| (m.uid(), m.gid()))
+        .unwrap_or((0, 0))
+}
+
+/// A bind mount argument pair (`-v SRC:DST[:ro]`).
+pub fn bind(src: &Path, dst: &str, read_only: bool) -> [String; 2] {
+    [
+        "-v".into(),
+        format!(
+            "{}:{dst}{}",
+            src.display(),
+            if read_only { ":ro" } else { "" }
+        ),
+    ]
+}
