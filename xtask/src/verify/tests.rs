@@ -1,0 +1,125 @@
+//! The install/upgrade/remove/purge cycle in a real bookworm rootfs (debootstrap,
+//! cached), with packages written from the real `debian/` metadata around fixture
+//! binaries (static test programs; the daemons themselves are not run here).
+
+use super::*;
+use crate::deb;
+use crate::manifest::Binary;
+
+fn bookworm() -> Distro {
+    distro::select(&["debian-bookworm".into()])
+        .unwrap()
+        .remove(0)
+}
+
+/// Packages of `version` for bookworm from the real metadata, every binary a fixture.
+fn fixture_debs(dir: &Path, version: &str) -> Vec<PathBuf> {
+    let binaries: Vec<Binary> = manifest::binaries()
+        .unwrap()
+        .into_iter()
+        .map(|b| Binary {
+            implemented: true,
+            ..b
+        })
+        .collect();
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let one = crate::static_tarball::tests::fixture_binary(&bin, "fixture", true);
+    for b in &binaries {
+        std::fs::copy(&one, bin.join(&b.name)).unwrap();
+    }
+    let inputs = deb::Inputs {
+        debian_dir: project::root().join("debian"),
+        binaries,
+        binary_dir: bin,
+        version: buildinfo::Version::parse(version).unwrap(),
+        source: buildinfo::Source {
+            commit: "1a2b3c4".into(),
+            commit_time: 1_795_428_900,
+            dirty: false,
+        },
+        out_dir: dir.join("out"),
+    };
+    deb::write_packages(&inputs, &[bookworm()]).unwrap().built
+}
+
+#[test]
+fn packages_install_upgrade_remove_and_purge_cleanly_in_a_bookworm_rootfs() {
+    crate::host::ensure(&[crate::host::Tool {
+        program: "debootstrap",
+        package: "debootstrap",
+        why: "the verify rootfs",
+    }])
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let previous = fixture_debs(&tmp.path().join("old"), "26.11.0-rc.1");
+    let current = fixture_debs(&tmp.path().join("new"), "26.11.0");
+    let ran_smoke = std::cell::Cell::new(false);
+    let report = verify_distro(&bookworm(), &current, Some(&previous), &|chroot| {
+        // what the smoke test would start is installed where the units expect it
+        for bin in [
+            "/usr/bin/dockerd",
+            "/usr/bin/containerd",
+            "/usr/bin/docker",
+            "/usr/bin/runc",
+        ] {
+            assert!(chroot.path(bin).is_file(), "{bin} not installed");
+        }
+        let out = chroot
+            .run("docker-ce-cli", &["docker", "--version"])
+            .unwrap();
+        assert_eq!(out.trim(), "fixture: test fixture");
+        let versions = chroot
+            .run(
+                "docker-ce",
+                &["dpkg-query", "-W", "-f=${Version}", "docker-ce"],
+            )
+            .unwrap();
+        assert_eq!(
+            versions, "5:26.11.0-1~debian.12~bookworm",
+            "upgraded to the new build"
+        );
+        ran_smoke.set(true);
+        Ok(())
+    })
+    .unwrap();
+    assert!(ran_smoke.get());
+    let text = report.join("\n");
+    assert!(text.contains("group docker"), "{text}");
+    assert!(
+        text.contains(
+            "upgrade kept /etc/docker/daemon.json and the edited conffile /etc/default/docker"
+        ),
+        "{text}"
+    );
+    // purge leaves the user's data and the admin's daemon.json, and nothing else
+    assert!(
+        text.contains("purge: left behind /etc/docker, /etc/docker/daemon.json, /etc/gshadow-, /etc/hosts, /var/lib/docker, /var/lib/docker/verify-marker"),
+        "{text}"
+    );
+    // the rootfs is cached outside the tree for the next run
+    assert!(rootfs::cache_dir().join("bookworm.tar").is_file());
+}
+
+#[test]
+fn a_failing_step_names_the_package_and_the_command() {
+    let tmp = tempfile::tempdir().unwrap();
+    let debs = fixture_debs(tmp.path(), "26.11.0");
+    // A step failing inside the chroot stops the run with one line naming the package
+    // and the command, and the chroot's mounts are gone afterwards.
+    let err = verify_distro(&bookworm(), &debs, None, &|chroot| {
+        chroot.run("docker-ce", &["sh", "-c", "echo broken; exit 3"])?;
+        Ok(())
+    })
+    .unwrap_err()
+    .to_string();
+    assert_eq!(
+        err,
+        "docker-ce: `sh -c echo broken; exit 3` failed (exit status: 3): broken"
+    );
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains("workspace-verify."),
+        "a chroot mount is left:\n{mounts}"
+    );
+}
