@@ -141,13 +141,16 @@ impl Daemon {
             "/containerd.services.namespaces.v1.Namespaces/Get" => {
                 grpc::unary(req, move |r: Request<api::GetNamespaceRequest>| async move {
                     let name = r.into_inner().name;
+                    validate_namespace(&name)?;
+                    // As containerd: an unknown namespace reads as one without labels.
                     let n = d
                         .store
                         .get::<api::Namespace>(&name, NS_BUCKET, &name)
                         .map_err(from_store)?
-                        .ok_or_else(|| {
-                            Status::not_found(format!("namespace {name}: not found"))
-                        })?;
+                        .unwrap_or(api::Namespace {
+                            name: name.clone(),
+                            labels: HashMap::new(),
+                        });
                     Ok(api::GetNamespaceResponse { namespace: Some(n) })
                 })
                 .await

@@ -15,9 +15,9 @@ use super::store::{Store, StoreError};
 
 #[derive(Debug, Error)]
 pub enum SnapshotError {
-    #[error("snapshot {0}: not found")]
+    #[error("snapshot {0} does not exist: not found")]
     NotFound(String),
-    #[error("snapshot {0}: already exists")]
+    #[error("snapshot {0:?}: already exists")]
     AlreadyExists(String),
     #[error("parent snapshot {0} is not committed: invalid argument")]
     ParentNotCommitted(String),

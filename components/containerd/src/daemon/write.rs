@@ -25,6 +25,7 @@ pub fn serve(
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     tokio::spawn(async move {
         let mut ingest: Option<Ingest> = None;
+        let mut committed = false;
         let started = std::time::SystemTime::now();
         loop {
             let req = match reqs.message().await {
@@ -35,10 +36,23 @@ pub fn serve(
                     break;
                 }
             };
+            let action = req.action;
             let res = handle(&d, &ns, &mut ingest, started, req).await;
             let stop = res.is_err();
+            if action == COMMIT && res.is_ok() {
+                committed = true;
+            }
             if tx.send(res).await.is_err() || stop {
                 break;
+            }
+        }
+        // A write abandoned half way (client gone, truncated source) leaves no partial
+        // content behind; a committed one has nothing left to remove.
+        if let Some(w) = ingest.take() {
+            let reference = w.reference.clone();
+            drop(w);
+            if !committed {
+                let _ = d.content.abort(&reference);
             }
         }
     });
