@@ -27,7 +27,7 @@ pub struct Globals {
     pub help: bool,
 }
 
-pub const ROOT_USAGE: &str = "docker [OPTIONS] COMMAND";
+pub const ROOT_USAGE: &str = "docker [OPTIONS] COMMAND [ARG...]";
 
 fn flag_error(msg: String, usage: &str, path: &str) -> Status {
     Status::new(
@@ -207,22 +207,29 @@ pub struct Parsed {
 
 impl Parsed {
     pub fn flag(&self, name: &str) -> bool {
-        self.matches
-            .get_one::<String>(name)
-            .and_then(|v| parse_bool(v))
+        self.value(name)
+            .and_then(|v| parse_bool(&v))
             .unwrap_or(false)
     }
     pub fn value(&self, name: &str) -> Option<String> {
-        self.matches.get_one::<String>(name).cloned()
+        // Commands sharing code ask for flags only some of them define.
+        self.matches
+            .try_get_one::<String>(name)
+            .ok()
+            .flatten()
+            .cloned()
     }
     pub fn values(&self, name: &str) -> Vec<String> {
         self.matches
-            .get_many::<String>(name)
+            .try_get_many::<String>(name)
+            .ok()
+            .flatten()
             .map(|v| v.cloned().collect())
             .unwrap_or_default()
     }
     pub fn given(&self, name: &str) -> bool {
-        self.matches.value_source(name) == Some(clap::parser::ValueSource::CommandLine)
+        self.matches.try_contains_id(name).unwrap_or(false)
+            && self.matches.value_source(name) == Some(clap::parser::ValueSource::CommandLine)
     }
 }
 
@@ -405,6 +412,13 @@ fn clap_error_text(e: &clap::Error, args: &[String]) -> String {
                 .find(|f| f.starts_with('-') && !f.starts_with("--"))
                 .map(str::to_string);
             if value.is_empty() {
+                if let Some(last) = args
+                    .last()
+                    .filter(|a| a.starts_with('-') && !a.starts_with("--"))
+                {
+                    let c = last.chars().last().unwrap_or('?');
+                    return format!("flag needs an argument: '{c}' in {last}");
+                }
                 if let Some(s) = short {
                     if args
                         .last()

@@ -260,7 +260,8 @@ pub fn ps(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
     if p.flag("latest") {
         limit = 1;
     }
-    let want_size = size || fmt_src.contains(".Size");
+    // `json .` marshals every field, Size included, so it asks for sizes too.
+    let want_size = size || fmt_src.contains(".Size") || fmt_src.contains("json .}}");
     let mut q = Query::new();
     if p.flag("all") || limit > 0 {
         q = q.add("all", "1");
@@ -582,7 +583,7 @@ pub fn port(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
             None => {
                 return Err(Status::new(
                     1,
-                    format!("Error: No public port '{key}' published for {name}"),
+                    format!("Error: No public port '{want}' published for {name}"),
                 )
                 .into())
             }

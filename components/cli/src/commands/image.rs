@@ -147,6 +147,7 @@ fn image_rows(img: &Value, trunc: bool, digests: bool) -> Vec<Val> {
             }
         }
     }
+    repos.sort_by(|a, b| a.0.cmp(&b.0));
     let mut rows = Vec::new();
     for (repo, tags, dgs) in repos {
         if tags.is_empty() {
@@ -265,16 +266,6 @@ pub fn rmi(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
 
 pub fn tag(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
     let (repo, tag) = split_ref(&p.args[1]);
-    if repo.chars().any(|c| c.is_ascii_uppercase()) {
-        return Err(Status::new(
-            1,
-            format!(
-                "Error parsing reference: \"{}\" is not a valid repository/tag: invalid reference format: repository name (library/{repo}) must be lowercase",
-                p.args[1]
-            ),
-        )
-        .into());
-    }
     let mut q = Query::new().add("repo", repo);
     q = q.add("tag", tag.unwrap_or_else(|| "latest".into()));
     ctx.client.post(

@@ -87,6 +87,8 @@ fn fetch(
         let (path, q) = k.path(name, size);
         match ctx.client.get_raw(&path, q) {
             Ok(raw) => return Ok(Some(raw)),
+            // With one type the daemon's own error is what docker shows.
+            Err(e) if kinds.len() == 1 => return Err(e),
             Err(e) if e.is_not_found() => continue,
             Err(ClientError::Daemon { status: 400, .. }) => continue,
             Err(e) => return Err(e),
@@ -112,9 +114,11 @@ fn run(
     let mut raws = Vec::new();
     let mut errors = Vec::new();
     for name in &p.args {
-        match fetch(ctx, name, kinds, size)? {
-            Some(raw) => raws.push(raw),
-            None => errors.push(missing(name)),
+        match fetch(ctx, name, kinds, size) {
+            Ok(Some(raw)) => raws.push(raw),
+            Ok(None) => errors.push(missing(name)),
+            Err(e @ ClientError::Daemon { .. }) => errors.push(e.to_string()),
+            Err(e) => return Err(e.into()),
         }
     }
     match &template {
@@ -158,7 +162,7 @@ pub fn inspect(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
         Some("volume") => vec![Kind::Volume],
         Some(other) => {
             return Err(
-                Status::new(1, format!("\"{other}\" is not a valid value for --type")).into(),
+                Status::new(1, format!("unknown type: \"{other}\": must be one of \"config\", \"container\", \"image\", \"network\", \"node\", \"plugin\", \"secret\", \"service\", \"task\", \"volume\"")).into(),
             )
         }
     };

@@ -445,8 +445,15 @@ pub fn lookup(rest: &[String]) -> Result<(&'static Spec, String, usize), Status>
     let first = rest[0].as_str();
     if let Some((group, about)) = GROUPS.iter().find(|(g, _)| *g == first) {
         let Some(sub) = rest.get(1).filter(|s| !s.starts_with('-')) else {
-            if rest.get(1).is_some_and(|s| s == "--help" || s == "-h") || rest.len() == 1 {
+            if rest.get(1).is_some_and(|s| s == "--help" || s == "-h") {
                 return Err(Status::help(group_help(group, about)));
+            }
+            if rest.len() == 1 {
+                // A bare management command prints its usage to stderr, exit 0.
+                return Err(Status::new(
+                    0,
+                    group_help(group, about).trim_end().to_string(),
+                ));
             }
             return Err(Status::new(
                 125,

@@ -200,6 +200,18 @@ pub fn run_flags(c: Command) -> Command {
     )
 }
 
+/// A flag value docker rejects while parsing flags (pflag's format).
+fn flag_value_error(p: &Parsed, msg: impl std::fmt::Display) -> anyhow::Error {
+    Status::new(
+        125,
+        format!(
+            "{msg}\n\nUsage:  {}\n\nRun '{} --help' for more information",
+            p.usage, p.path
+        ),
+    )
+    .into()
+}
+
 fn usage_error(p: &Parsed, msg: impl std::fmt::Display) -> anyhow::Error {
     Status::new(
         125,
@@ -389,7 +401,7 @@ fn build_config(p: &Parsed) -> anyhow::Result<(Value, String)> {
         .unwrap_or_else(|| "default".into());
     let memory = match p.value("memory") {
         Some(m) => ram_bytes(&m).ok_or_else(|| {
-            usage_error(
+            flag_value_error(
                 p,
                 format!("invalid argument \"{m}\" for \"-m, --memory\" flag: invalid size: '{m}'"),
             )
@@ -399,7 +411,7 @@ fn build_config(p: &Parsed) -> anyhow::Result<(Value, String)> {
     let memory_swap = match p.value("memory-swap") {
         Some(m) if m == "-1" => -1,
         Some(m) => ram_bytes(&m).ok_or_else(|| {
-            usage_error(
+            flag_value_error(
                 p,
                 format!("invalid argument \"{m}\" for \"--memory-swap\" flag: invalid size: '{m}'"),
             )
@@ -409,7 +421,7 @@ fn build_config(p: &Parsed) -> anyhow::Result<(Value, String)> {
     let nano_cpus = match p.value("cpus") {
         Some(c) => {
             let f: f64 = c.parse().map_err(|_| {
-                usage_error(p, format!("invalid argument \"{c}\" for \"--cpus\" flag: failed to parse {c} as a rational number"))
+                flag_value_error(p, format!("invalid argument \"{c}\" for \"--cpus\" flag: failed to parse {c} as a rational number"))
             })?;
             (f * 1e9) as i64
         }

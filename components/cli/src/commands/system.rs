@@ -93,6 +93,13 @@ pub fn version(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
         }
     }
     if let Some(t) = template {
+        // Templates name Go's struct fields, which differ from some JSON keys.
+        let mut client = client;
+        client["APIVersion"] = client["ApiVersion"].clone();
+        if let Some(s) = server_json.as_mut() {
+            s["APIVersion"] = s.get("ApiVersion").cloned().unwrap_or(Value::Null);
+            s["MinAPIVersion"] = s.get("MinAPIVersion").cloned().unwrap_or(Value::Null);
+        }
         let data = json!({"Client": client, "Server": server_json});
         let out = t
             .execute(&Val::from_json(&data))
@@ -166,7 +173,7 @@ pub fn version(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
                 }
             }
         }
-        let mut tw = TabWriter::new(0, 1);
+        let mut tw = TabWriter::new(20, 1);
         tw.write(&text);
         print!("{}", tw.finish());
     }
