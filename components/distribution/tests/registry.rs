@@ -410,3 +410,103 @@ async fn pull_through_cache_mirror_and_fallback_to_origin() {
         .unwrap();
     assert_eq!(pulled.digest, Digest::of(&req.manifest));
 }
+
+#[tokio::test]
+async fn partial_download_resumes_with_range_and_limit_is_respected() {
+    let reg = Registry::start(Options::default());
+    let img = make_image("resume");
+    let c = client(RegistryConfig {
+        max_concurrent_downloads: 1,
+        ..Default::default()
+    });
+    let req = PushRequest::docker_schema2(img.config.clone(), img.layers.clone());
+    let target = r(&format!("{}/resume/app:v1", reg.host()));
+    c.push(&target, &Credentials::default(), &req, noop())
+        .await
+        .unwrap();
+
+    // A previous pull got half of the big layer.
+    let store = tempfile::tempdir().unwrap();
+    let (big, big_path) = &img.layers[0];
+    let bytes = std::fs::read(big_path).unwrap();
+    let half = bytes.len() / 2;
+    let partial = distribution::blob_path(store.path(), &big.digest).with_extension("partial");
+    std::fs::create_dir_all(partial.parent().unwrap()).unwrap();
+    std::fs::write(&partial, &bytes[..half]).unwrap();
+
+    let (rec, events) = recorder();
+    let pulled = c
+        .pull(&target, &Credentials::default(), store.path(), rec)
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(&pulled.layers[0].1).unwrap(), bytes);
+    assert!(!partial.exists());
+    let ev = events.lock().unwrap().clone();
+    assert!(
+        ev.contains(&distribution::Progress {
+            digest: big.digest.clone(),
+            event: LayerEvent::Resuming {
+                offset: half as u64
+            }
+        }),
+        "{ev:?}"
+    );
+    // The first progress report of the resumed layer counts from where it resumed.
+    let first = ev
+        .iter()
+        .find_map(|p| match p.event {
+            LayerEvent::Downloading { current, .. } if p.digest == big.digest => Some(current),
+            _ => None,
+        })
+        .unwrap();
+    assert!(first > half as u64);
+    // With one download at a time, a layer's transfer never interleaves with another's.
+    let transfer: Vec<&Digest> = ev
+        .iter()
+        .filter(|p| {
+            matches!(
+                p.event,
+                LayerEvent::Downloading { .. } | LayerEvent::DownloadComplete
+            )
+        })
+        .map(|p| &p.digest)
+        .collect();
+    let mut seen: Vec<&Digest> = Vec::new();
+    for d in transfer {
+        if seen.last() != Some(&d) {
+            assert!(
+                !seen.contains(&d),
+                "downloads interleaved with a limit of 1"
+            );
+            seen.push(d);
+        }
+    }
+    assert_eq!(seen.len(), 2);
+}
+
+#[tokio::test]
+async fn a_garbage_partial_file_fails_verification_then_a_retry_succeeds() {
+    let reg = Registry::start(Options::default());
+    let img = make_image("garbage");
+    let c = client(RegistryConfig::default());
+    let req = PushRequest::docker_schema2(img.config.clone(), img.layers.clone());
+    let target = r(&format!("{}/garbage/app:v1", reg.host()));
+    c.push(&target, &Credentials::default(), &req, noop())
+        .await
+        .unwrap();
+    let store = tempfile::tempdir().unwrap();
+    let (big, _) = &img.layers[0];
+    let partial = distribution::blob_path(store.path(), &big.digest).with_extension("partial");
+    std::fs::create_dir_all(partial.parent().unwrap()).unwrap();
+    std::fs::write(&partial, b"not the start of this blob").unwrap();
+    let err = c
+        .pull(&target, &Credentials::default(), store.path(), noop())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::BlobDigestMismatch { .. }), "{err}");
+    assert!(!partial.exists(), "the bad partial download is removed");
+    assert!(!distribution::blob_path(store.path(), &big.digest).exists());
+    c.pull(&target, &Credentials::default(), store.path(), noop())
+        .await
+        .unwrap();
+}
