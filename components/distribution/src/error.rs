@@ -134,6 +134,24 @@ pub(crate) fn from_response(status: http::StatusCode, body: &[u8]) -> Error {
         #[serde(default)]
         errors: Vec<RegistryError>,
     }
+    // Token servers (Docker Hub's among them) answer `{"details": "..."}`.
+    #[derive(serde::Deserialize)]
+    struct Details {
+        details: String,
+    }
+    if let Ok(Details { details }) = serde_json::from_slice::<Details>(body) {
+        if !details.is_empty() {
+            let code = match status.as_u16() {
+                401 => "UNAUTHORIZED",
+                429 => "TOOMANYREQUESTS",
+                _ => "UNKNOWN",
+            };
+            return Error::Registry(RegistryErrors(vec![RegistryError {
+                code: code.into(),
+                message: details,
+            }]));
+        }
+    }
     let parsed = serde_json::from_slice::<Body>(body)
         .map(|b| b.errors)
         .unwrap_or_default();
@@ -178,6 +196,14 @@ mod tests {
         assert_eq!(
             from_response(http::StatusCode::NOT_FOUND, body).to_string(),
             "errors:\nmanifest unknown: manifest unknown\nname unknown: repository name not known to registry"
+        );
+        assert_eq!(
+            from_response(
+                http::StatusCode::UNAUTHORIZED,
+                br#"{"details":"incorrect username or password"}"#
+            )
+            .to_string(),
+            "unauthorized: incorrect username or password"
         );
         assert_eq!(
             from_response(http::StatusCode::BAD_GATEWAY, b"<html>").to_string(),

@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use base64::Engine as _;
 use bytes::Bytes;
 use distribution::{Descriptor, Digest, Progress, ProgressFn, DOCKER_LAYER_GZIP};
 
@@ -29,6 +30,8 @@ pub struct Options {
     pub auth_tls: Option<(String, String)>,
     /// Run as a pull-through cache of this URL.
     pub proxy_of: Option<String>,
+    /// Bearer tokens from this token server.
+    pub token: Option<TokenServer>,
 }
 
 pub fn free_port() -> u16 {
@@ -67,6 +70,13 @@ impl Registry {
                 format!("{user}:{}\n", bcrypt(password)),
             )
             .unwrap();
+        }
+        if let Some(t) = &opts.token {
+            yaml.push_str(&format!(
+                "auth:\n  token:\n    realm: {}\n    service: {TOKEN_SERVICE}\n    issuer: {TOKEN_ISSUER}\n    rootcertbundle: {}\n",
+                t.realm(),
+                t.cert.display()
+            ));
         }
         if let Some(remote) = &opts.proxy_of {
             yaml.push_str(&format!("proxy:\n  remoteurl: {remote}\n"));
@@ -302,4 +312,184 @@ pub fn sha256_of_gunzipped(path: &Path) -> Digest {
     )
     .unwrap();
     Digest::of(&raw)
+}
+
+pub const TOKEN_SERVICE: &str = "test-registry";
+pub const TOKEN_ISSUER: &str = "test-issuer";
+
+/// A token server as distribution's `auth: token` expects one: Basic credentials in,
+/// an RS256 JWT (signed with `openssl`, key chain in `x5c`) granting the requested
+/// repository scopes out; `{"details": ...}` with 401 for wrong credentials.
+#[derive(Clone)]
+pub struct TokenServer {
+    pub port: u16,
+    pub cert: PathBuf,
+    /// Every `scope` asked for, in order.
+    pub scopes: Arc<Mutex<Vec<String>>>,
+    _dir: Arc<tempfile::TempDir>,
+}
+
+impl TokenServer {
+    pub fn start(user: &str, password: &str) -> TokenServer {
+        let dir = tempfile::tempdir().unwrap();
+        run(Command::new("openssl")
+            .current_dir(dir.path())
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                "token.key",
+            ])
+            .args([
+                "-out",
+                "token.crt",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=token issuer",
+            ]));
+        let der = Command::new("openssl")
+            .current_dir(dir.path())
+            .args(["x509", "-in", "token.crt", "-outform", "DER"])
+            .output()
+            .unwrap()
+            .stdout;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let scopes = Arc::new(Mutex::new(Vec::new()));
+        let server = TokenServer {
+            port,
+            cert: dir.path().join("token.crt"),
+            scopes: Arc::clone(&scopes),
+            _dir: Arc::new(dir),
+        };
+        let key = server.cert.with_file_name("token.key");
+        let expected = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+        );
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let _ = serve_token(conn, &expected, &key, &der, &scopes);
+            }
+        });
+        server
+    }
+
+    pub fn realm(&self) -> String {
+        format!("http://127.0.0.1:{}/token", self.port)
+    }
+}
+
+fn serve_token(
+    mut conn: std::net::TcpStream,
+    expected_auth: &str,
+    key: &Path,
+    der: &[u8],
+    scopes: &Mutex<Vec<String>>,
+) -> std::io::Result<()> {
+    use base64::Engine as _;
+    use std::io::{BufRead, BufReader};
+    let mut reader = BufReader::new(conn.try_clone()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    let mut auth = None;
+    loop {
+        let mut h = String::new();
+        reader.read_line(&mut h)?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            if k.eq_ignore_ascii_case("authorization") {
+                auth = Some(v.trim().to_string());
+            }
+        }
+    }
+    let target = request_line.split_whitespace().nth(1).unwrap_or("");
+    let query = target.split_once('?').map(|(_, q)| q).unwrap_or("");
+    let mut granted = Vec::new();
+    for pair in query.split('&') {
+        if let Some(v) = pair.strip_prefix("scope=") {
+            let scope = percent_decode(v);
+            scopes.lock().unwrap().push(scope.clone());
+            // repository:<name>:<actions>
+            let mut parts = scope.splitn(3, ':');
+            if let (Some("repository"), Some(name), Some(actions)) =
+                (parts.next(), parts.next(), parts.next())
+            {
+                granted.push(serde_json::json!({"type": "repository", "name": name,
+                    "actions": actions.split(',').collect::<Vec<_>>()}));
+            }
+        }
+    }
+    let (status, body) = match auth.as_deref() {
+        Some(a) if a == expected_auth => ("200 OK", None),
+        Some(_) => (
+            "401 Unauthorized",
+            Some(r#"{"details":"incorrect username or password"}"#.to_string()),
+        ),
+        // Anonymous: a token that grants nothing.
+        None => {
+            granted.clear();
+            ("200 OK", None)
+        }
+    };
+    let body = match body {
+        Some(b) => b,
+        None => {
+            let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            let header = serde_json::json!({"typ": "JWT", "alg": "RS256",
+                "x5c": [base64::engine::general_purpose::STANDARD.encode(der)]});
+            let claims = serde_json::json!({"iss": TOKEN_ISSUER, "sub": "alice", "aud": TOKEN_SERVICE,
+                "exp": now + 600, "nbf": now - 60, "iat": now - 60, "jti": format!("{now}-{}", granted.len()),
+                "access": granted});
+            let input = format!(
+                "{}.{}",
+                b64(&serde_json::to_vec(&header).unwrap()),
+                b64(&serde_json::to_vec(&claims).unwrap())
+            );
+            let mut child = Command::new("openssl")
+                .args(["dgst", "-sha256", "-sign"])
+                .arg(key)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()?;
+            child.stdin.take().unwrap().write_all(input.as_bytes())?;
+            let sig = child.wait_with_output()?.stdout;
+            serde_json::json!({"token": format!("{input}.{}", b64(&sig))}).to_string()
+        }
+    };
+    write!(
+        conn,
+        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    conn.flush()
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if b[i] == b'+' { b' ' } else { b[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
