@@ -105,7 +105,7 @@ impl Client {
         store: &Path,
         progress: Arc<ProgressFn>,
     ) -> Result<PulledImage, Error> {
-        let endpoints = self.config.endpoints(reference.registry(), false)?;
+        let endpoints = self.config.endpoints(reference.registry(), false).await?;
         let mut last = None;
         for ep in &endpoints {
             match pull::open_and_pull(
@@ -181,7 +181,7 @@ impl Client {
         for_push: bool,
     ) -> Result<session::Session, Error> {
         let mut last = None;
-        for ep in self.config.endpoints(registry, for_push)? {
+        for ep in self.config.endpoints(registry, for_push).await? {
             match session::Session::open(&ep, creds, scopes).await {
                 Ok(s) => return Ok(s),
                 Err(e @ Error::Connect { .. }) => last = Some(e),

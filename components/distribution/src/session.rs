@@ -210,7 +210,7 @@ impl Session {
         req.headers_mut().extend(headers);
         self.http.request(req).await.map_err(|e| Error::Connect {
             url: url.into(),
-            reason: error_chain(&e),
+            reason: transport_reason(url, &e),
         })
     }
 }
@@ -225,6 +225,72 @@ fn user_agent() -> String {
 fn header_value(s: &str) -> Result<http::HeaderValue, Error> {
     http::HeaderValue::from_str(s)
         .map_err(|_| Error::Protocol("credentials are not valid header text".into()))
+}
+
+/// Why a request got no response, worded as Go's net/http errors read in docker's
+/// messages (`dial tcp 127.0.0.1:1: connect: connection refused`,
+/// `x509: certificate signed by unknown authority`); anything else as the chain.
+fn transport_reason(url: &str, e: &hyper_util::client::legacy::Error) -> String {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cur {
+        if let Some(t) = rustls_error(c) {
+            return match t {
+                rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer) => {
+                    "x509: certificate signed by unknown authority".into()
+                }
+                other => format!("tls: {other}"),
+            };
+        }
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            if e.is_connect() {
+                let what = match io.kind() {
+                    std::io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
+                    std::io::ErrorKind::TimedOut => "i/o timeout".to_string(),
+                    _ => {
+                        let s = io.to_string();
+                        s.split(" (os error")
+                            .next()
+                            .unwrap_or(&s)
+                            .to_ascii_lowercase()
+                    }
+                };
+                return format!("dial tcp {}: connect: {what}", host_port(url));
+            }
+        }
+        cur = c.source();
+    }
+    error_chain(e)
+}
+
+/// The TLS error inside `e`, looking through io::Errors that wrap io::Errors (as the
+/// TLS connector wraps them).
+fn rustls_error<'a>(mut e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    loop {
+        if let Some(t) = e.downcast_ref::<rustls::Error>() {
+            return Some(t);
+        }
+        match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => e = inner,
+            None => return None,
+        }
+    }
+}
+
+/// `host:port` of a URL, with the scheme's default port.
+fn host_port(url: &str) -> String {
+    let o = origin(url);
+    let (scheme, host) = o.split_once("://").unwrap_or(("https", o));
+    if host
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        host.to_string()
+    } else {
+        format!("{host}:{}", if scheme == "http" { 80 } else { 443 })
+    }
 }
 
 /// The whole chain of causes, as Go's wrapped errors print (`dial tcp ...: connection refused`).

@@ -25,6 +25,8 @@ pub(crate) type Http = hyper_util::client::legacy::Client<HttpsConnector<HttpCon
 
 /// Where docker keeps per-registry certificates.
 pub const DEFAULT_CERTS_DIR: &str = "/etc/docker/certs.d";
+/// Always insecure in docker.
+pub const LOOPBACK_CIDR: &str = "127.0.0.0/8";
 /// The API host behind `docker.io`.
 pub const DOCKER_HUB_ENDPOINT: &str = "https://registry-1.docker.io";
 
@@ -32,7 +34,8 @@ pub const DOCKER_HUB_ENDPOINT: &str = "https://registry-1.docker.io";
 #[derive(Debug, Clone)]
 pub struct RegistryConfig {
     /// `insecure-registries`: `host[:port]` or an IPv4 CIDR; http (or unverified https)
-    /// is allowed for these. 127.0.0.0/8 is always insecure, as in docker.
+    /// is allowed for these. The default holds docker's 127.0.0.0/8, which dockerd
+    /// always adds to what daemon.json lists.
     pub insecure_registries: Vec<String>,
     /// `registry-mirrors`: base URLs tried in order before Docker Hub for `docker.io`.
     pub mirrors: Vec<String>,
@@ -51,7 +54,7 @@ pub struct RegistryConfig {
 impl Default for RegistryConfig {
     fn default() -> Self {
         RegistryConfig {
-            insecure_registries: Vec::new(),
+            insecure_registries: vec![LOOPBACK_CIDR.into()],
             mirrors: Vec::new(),
             certs_dir: PathBuf::from(DEFAULT_CERTS_DIR),
             docker_hub_endpoint: DOCKER_HUB_ENDPOINT.into(),
@@ -71,26 +74,49 @@ pub(crate) struct Endpoint {
 }
 
 impl RegistryConfig {
-    /// Whether `host` (`name[:port]`) may be reached without verified TLS.
-    pub fn is_insecure(&self, host: &str) -> bool {
+    /// Whether `host` (`name[:port]`) may be reached without verified TLS: listed as
+    /// is, or an address in a listed CIDR; a name is resolved for that, as docker does
+    /// (so `localhost` falls in the default 127.0.0.0/8).
+    pub async fn is_insecure(&self, host: &str) -> bool {
         let bare = strip_port(host);
-        let ip: Option<Ipv4Addr> = bare.parse().ok();
-        if ip.is_some_and(|ip| ip.is_loopback()) {
+        if self
+            .insecure_registries
+            .iter()
+            .any(|e| e == host || e == bare)
+        {
             return true;
         }
-        self.insecure_registries.iter().any(|entry| {
-            if entry == host || entry == bare {
-                return true;
+        let ips: Vec<Ipv4Addr> = match bare.parse::<Ipv4Addr>() {
+            Ok(ip) => vec![ip],
+            Err(_) if self.insecure_registries.iter().any(|e| e.contains('/')) => {
+                tokio::net::lookup_host((bare, 0))
+                    .await
+                    .map(|addrs| {
+                        addrs
+                            .filter_map(|a| match a.ip() {
+                                std::net::IpAddr::V4(v4) => Some(v4),
+                                std::net::IpAddr::V6(_) => None,
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default()
             }
-            match (entry.split_once('/'), ip) {
-                (Some((net, bits)), Some(ip)) => cidr_contains(net, bits, ip),
-                _ => false,
-            }
-        })
+            Err(_) => Vec::new(),
+        };
+        self.insecure_registries
+            .iter()
+            .any(|entry| match entry.split_once('/') {
+                Some((net, bits)) => ips.iter().any(|ip| cidr_contains(net, bits, *ip)),
+                None => false,
+            })
     }
 
     /// Base URLs for `registry` in the order to try them; `for_push` leaves mirrors out.
-    pub(crate) fn endpoints(&self, registry: &str, for_push: bool) -> Result<Vec<Endpoint>, Error> {
+    pub(crate) async fn endpoints(
+        &self,
+        registry: &str,
+        for_push: bool,
+    ) -> Result<Vec<Endpoint>, Error> {
         let mut out = Vec::new();
         if registry == DOCKER_HUB {
             if !for_push {
@@ -98,7 +124,7 @@ impl RegistryConfig {
                     let base = m.trim_end_matches('/').to_string();
                     let host = base.split_once("://").map(|(_, h)| h).unwrap_or(&base);
                     let host = host.split('/').next().unwrap_or(host).to_string();
-                    let skip = base.starts_with("https://") && self.is_insecure(&host);
+                    let skip = base.starts_with("https://") && self.is_insecure(&host).await;
                     out.push(Endpoint {
                         http: self.http_for(&host, skip)?,
                         base,
@@ -115,7 +141,7 @@ impl RegistryConfig {
                 http: self.http_for(&host, false)?,
                 base,
             });
-        } else if self.is_insecure(registry) {
+        } else if self.is_insecure(registry).await {
             out.push(Endpoint {
                 base: format!("https://{registry}"),
                 http: self.http_for(registry, true)?,
@@ -291,24 +317,33 @@ impl ServerCertVerifier for NoVerify {
 mod tests {
     use super::*;
 
-    #[test]
-    fn insecure_rules() {
+    #[tokio::test]
+    async fn insecure_rules() {
         let c = RegistryConfig {
             insecure_registries: vec![
+                LOOPBACK_CIDR.into(),
                 "reg.local:5000".into(),
                 "10.1.0.0/16".into(),
                 "plain".into(),
             ],
             ..Default::default()
         };
-        assert!(c.is_insecure("127.0.0.1:5000"));
-        assert!(c.is_insecure("127.5.5.5"));
-        assert!(c.is_insecure("reg.local:5000"));
-        assert!(!c.is_insecure("reg.local:5001"));
-        assert!(c.is_insecure("plain:443"));
-        assert!(c.is_insecure("10.1.200.3:80"));
-        assert!(!c.is_insecure("10.2.0.1:80"));
-        assert!(!c.is_insecure("docker.io"));
+        assert!(c.is_insecure("127.0.0.1:5000").await);
+        assert!(c.is_insecure("127.5.5.5").await);
+        assert!(
+            c.is_insecure("localhost:5000").await,
+            "resolved into 127.0.0.0/8"
+        );
+        assert!(c.is_insecure("reg.local:5000").await);
+        assert!(!c.is_insecure("reg.local:5001").await);
+        assert!(c.is_insecure("plain:443").await);
+        assert!(c.is_insecure("10.1.200.3:80").await);
+        assert!(!c.is_insecure("10.2.0.1:80").await);
+        let strict = RegistryConfig {
+            insecure_registries: vec![],
+            ..Default::default()
+        };
+        assert!(!strict.is_insecure("127.0.0.1:5000").await);
     }
 
     #[tokio::test]
@@ -320,26 +355,30 @@ mod tests {
             ],
             ..Default::default()
         };
-        let bases = |r: &str, push: bool| -> Vec<String> {
-            c.endpoints(r, push)
-                .unwrap()
-                .into_iter()
-                .map(|e| e.base)
-                .collect()
+        let bases = |r: &'static str, push: bool| {
+            let c = c.clone();
+            async move {
+                c.endpoints(r, push)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|e| e.base)
+                    .collect::<Vec<String>>()
+            }
         };
         assert_eq!(
-            bases("docker.io", false),
+            bases("docker.io", false).await,
             [
                 "http://127.0.0.1:1",
                 "https://mirror.example",
                 DOCKER_HUB_ENDPOINT
             ]
         );
-        assert_eq!(bases("docker.io", true), [DOCKER_HUB_ENDPOINT]);
+        assert_eq!(bases("docker.io", true).await, [DOCKER_HUB_ENDPOINT]);
         assert_eq!(
-            bases("127.0.0.1:5000", false),
+            bases("127.0.0.1:5000", false).await,
             ["https://127.0.0.1:5000", "http://127.0.0.1:5000"]
         );
-        assert_eq!(bases("quay.io", false), ["https://quay.io"]);
+        assert_eq!(bases("quay.io", false).await, ["https://quay.io"]);
     }
 }

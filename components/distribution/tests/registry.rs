@@ -289,8 +289,9 @@ async fn tls_with_private_ca_and_htpasswd() {
         auth_tls: Some(("alice".into(), "s3cret".into())),
         ..Default::default()
     });
-    // `localhost` is not an IP literal, so it is a secure registry: TLS is verified.
-    let host = format!("localhost:{}", reg.port);
+    // Without docker's default 127.0.0.0/8 in the insecure list, 127.0.0.1 is a
+    // secure registry: TLS is verified.
+    let host = reg.host();
     let img = make_image("tls");
     let req = PushRequest::docker_schema2(img.config.clone(), img.layers.clone());
     let target = r(&format!("{host}/secure/app:v1"));
@@ -300,15 +301,16 @@ async fn tls_with_private_ca_and_htpasswd() {
     let certs = tempfile::tempdir().unwrap();
     let without_ca = client(RegistryConfig {
         certs_dir: certs.path().to_path_buf(),
+        insecure_registries: vec![],
         ..Default::default()
     });
     let err = without_ca
         .push(&target, &good, &req, noop())
         .await
         .unwrap_err();
-    assert!(
-        matches!(err, Error::Connect { .. }) && err.to_string().contains("UnknownIssuer"),
-        "{err}"
+    assert_eq!(
+        err.to_string(),
+        format!("Get \"https://{host}/v2/\": x509: certificate signed by unknown authority")
     );
 
     // With certs.d/<host>/ca.crt it is trusted.
@@ -316,6 +318,7 @@ async fn tls_with_private_ca_and_htpasswd() {
     std::fs::copy(reg.ca(), certs.path().join(&host).join("ca.crt")).unwrap();
     let c = client(RegistryConfig {
         certs_dir: certs.path().to_path_buf(),
+        insecure_registries: vec![],
         ..Default::default()
     });
     let store = tempfile::tempdir().unwrap();
@@ -509,4 +512,25 @@ async fn a_garbage_partial_file_fails_verification_then_a_retry_succeeds() {
     c.pull(&target, &Credentials::default(), store.path(), noop())
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn unreachable_registry_worded_as_docker() {
+    let port = common::free_port();
+    let c = client(RegistryConfig::default());
+    let store = tempfile::tempdir().unwrap();
+    let err = c
+        .pull(
+            &r(&format!("127.0.0.1:{port}/x")),
+            &Credentials::default(),
+            store.path(),
+            noop(),
+        )
+        .await
+        .unwrap_err();
+    // dockerd 20.10 says exactly this after its https attempt falls back to http.
+    assert_eq!(
+        err.to_string(),
+        format!("Get \"http://127.0.0.1:{port}/v2/\": dial tcp 127.0.0.1:{port}: connect: connection refused")
+    );
 }
