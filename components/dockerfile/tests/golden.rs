@@ -191,3 +191,149 @@ fn image_config_matches_debian_dockerd_classic_builder() {
         }
     }
 }
+
+/// Dockerfiles dockerd refuses, each with the message this crate gives. dockerd 20.10
+/// words the line prefix `dockerfile parse error line N` (current docker: `on line N`)
+/// and puts `failed to parse Dockerfile: ` before file-level errors; both are
+/// normalised before comparing, everything else must be equal.
+const BAD: &[&str] = &[
+    "FROM busybox\n\nFORM x\n",
+    "from busybox\nform x\n",
+    "FROM busybox\nRUN true \\\n  && true \\\n\n  && true\nFORM x\n",
+    "FROM busybox\nCOPY a\n",
+    "FROM busybox\nADD a\n",
+    "FROM a b\n",
+    "FROM busybox AS 1bad\n",
+    "FROM busybox\nENV\n",
+    "FROM busybox\nENV =x\n",
+    "FROM busybox\nUSER\n",
+    "FROM busybox\nWORKDIR\n",
+    "FROM busybox\nSTOPSIGNAL\n",
+    "FROM busybox\nMAINTAINER\n",
+    "FROM busybox\nEXPOSE\n",
+    "FROM busybox\nARG\n",
+    "FROM busybox\nVOLUME\n",
+    "FROM busybox\nSHELL /bin/sh\n",
+    "FROM busybox\nHEALTHCHECK NONE x\n",
+    "FROM busybox\nHEALTHCHECK FOO x\n",
+    "FROM busybox\nHEALTHCHECK --interval=1ns CMD x\n",
+    "FROM busybox\nHEALTHCHECK --bogus=1 CMD x\n",
+    "FROM busybox\nONBUILD ONBUILD RUN x\n",
+    "FROM busybox\nONBUILD FROM x\n",
+    "FROM busybox\nCOPY --bogus=1 a b\n",
+    "FROM busybox\nCOPY --chown a b\n",
+    "# escape=x\nFROM busybox\n",
+    "ENV A=b\nFROM busybox\n",
+    "\n# only a comment\n",
+];
+
+#[test]
+fn parse_errors_match_debian_dockerd() {
+    std::env::set_var("DOCKER_BUILDKIT", "0");
+    let d = RefDockerd::start(DockerdOptions::default());
+    d.import_busybox("busybox:latest");
+    for text in BAD {
+        let ctx = tempfile::tempdir().unwrap();
+        std::fs::write(ctx.path().join("Dockerfile"), text).unwrap();
+        let out = d.docker(&["build", "-q", ctx.path().to_str().unwrap()]);
+        assert!(!out.status.success(), "dockerd accepted:\n{text}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let theirs = stderr
+            .lines()
+            .last()
+            .unwrap_or("")
+            .trim_start_matches("Error response from daemon: ")
+            .trim_start_matches("failed to parse Dockerfile: ")
+            .replacen(
+                "dockerfile parse error line ",
+                "dockerfile parse error on line ",
+                1,
+            );
+        let ours = parse(text).map(|_| ()).unwrap_err().to_string();
+        assert_eq!(ours, theirs, "for:\n{text}");
+    }
+}
+
+#[test]
+fn dockerignore_keeps_what_the_docker_cli_sends() {
+    std::env::set_var("DOCKER_BUILDKIT", "0");
+    let d = RefDockerd::start(DockerdOptions::default());
+    d.import_busybox("busybox:latest");
+    let ctx = tempfile::tempdir().unwrap();
+    let files = [
+        "README.md",
+        "CHANGES.md",
+        "docs/guide.md",
+        "docs/keep.txt",
+        "docs/deep/x.txt",
+        "src/main.rs",
+        "src/gen/out.o",
+        "target/debug/app",
+        "a/b/c/file.tmp",
+        "a/b/file.txt",
+        ".git/HEAD",
+        "notes[1].txt",
+        "space name.txt",
+    ];
+    for f in files {
+        let p = ctx.path().join(f);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, f).unwrap();
+    }
+    let ignore = "# build outputs\ntarget\n**/*.o\n*.md\n!README.md\ndocs\n!docs/keep.txt\n**/*.tmp\n.git\nnotes\\[1\\].txt\n/space name.txt\n";
+    std::fs::write(ctx.path().join(".dockerignore"), ignore).unwrap();
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM busybox\nCOPY . /ctx/\n",
+    )
+    .unwrap();
+    let out = d.docker(&[
+        "build",
+        "-q",
+        "-t",
+        "ctx:test",
+        ctx.path().to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = d.docker(&["create", "ctx:test", "/bin/true"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cid = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let tar = ctx.path().join("export.tar");
+    let out = d.docker(&["export", "-o", tar.to_str().unwrap(), &cid]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list = std::process::Command::new("tar")
+        .arg("-tf")
+        .arg(&tar)
+        .output()
+        .unwrap();
+    let mut theirs: Vec<String> = String::from_utf8_lossy(&list.stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix("ctx/"))
+        .filter(|l| !l.is_empty() && !l.ends_with('/'))
+        .filter(|l| *l != "Dockerfile" && *l != ".dockerignore")
+        .map(str::to_string)
+        .collect();
+    theirs.sort();
+
+    let matcher = dockerfile::DockerIgnore::parse(ignore).unwrap();
+    let mut ours: Vec<String> = files
+        .iter()
+        .filter(|f| !matcher.is_excluded(f))
+        .map(|f| f.to_string())
+        .collect();
+    ours.sort();
+    assert_eq!(ours, theirs);
+    assert!(!ours.is_empty() && ours.len() < files.len());
+}
