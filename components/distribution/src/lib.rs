@@ -96,8 +96,8 @@ impl Client {
     }
 
     /// Pull `reference` into `store` (blobs at [`blob_path`]). For `docker.io` the
-    /// mirrors are tried first; any failure there falls back to the next endpoint,
-    /// and the last endpoint's error is returned.
+    /// mirrors are tried first; any failure there falls back to the next one and then
+    /// to the origin, whose error is the one returned.
     pub async fn pull(
         &self,
         reference: &Reference,
@@ -105,24 +105,28 @@ impl Client {
         store: &Path,
         progress: Arc<ProgressFn>,
     ) -> Result<PulledImage, Error> {
-        let endpoints = self.config.endpoints(reference.registry(), false).await?;
+        let scope = format!("repository:{}:pull", reference.repository());
         let mut last = None;
-        for ep in &endpoints {
-            match pull::open_and_pull(
-                ep,
-                creds,
-                reference,
-                store,
-                self.config.max_concurrent_downloads,
-                &*progress,
-            )
-            .await
-            {
+        for candidate in self.config.candidates(reference.registry(), false).await? {
+            let pulled = match open(&candidate, creds, std::slice::from_ref(&scope)).await {
+                Ok(session) => {
+                    pull::pull_from(
+                        &session,
+                        reference,
+                        store,
+                        self.config.max_concurrent_downloads,
+                        &*progress,
+                    )
+                    .await
+                }
+                Err(e) => Err(e),
+            };
+            match pulled {
                 Ok(img) => return Ok(img),
                 Err(e) => last = Some(e),
             }
         }
-        Err(last.expect("at least one endpoint"))
+        Err(last.expect("at least one candidate"))
     }
 
     /// Push `req` as `reference` (its tag, or its digest). Never goes to a mirror.
@@ -172,7 +176,7 @@ impl Client {
         }
     }
 
-    /// The first endpoint that answers the ping, authenticated.
+    /// The session for a push or login: the registry itself, never a mirror.
     async fn open(
         &self,
         registry: &str,
@@ -180,14 +184,30 @@ impl Client {
         scopes: &[String],
         for_push: bool,
     ) -> Result<session::Session, Error> {
-        let mut last = None;
-        for ep in self.config.endpoints(registry, for_push).await? {
-            match session::Session::open(&ep, creds, scopes).await {
-                Ok(s) => return Ok(s),
-                Err(e @ Error::Connect { .. }) => last = Some(e),
-                Err(e) => return Err(e),
-            }
-        }
-        Err(last.expect("at least one endpoint"))
+        let candidates = self.config.candidates(registry, for_push).await?;
+        open(
+            candidates.last().expect("the registry itself"),
+            creds,
+            scopes,
+        )
+        .await
     }
+}
+
+/// The first transport of a candidate that answers the ping, authenticated; the next
+/// one is tried only when the connection itself fails.
+async fn open(
+    endpoints: &[transport::Endpoint],
+    creds: &Credentials,
+    scopes: &[String],
+) -> Result<session::Session, Error> {
+    let mut last = None;
+    for ep in endpoints {
+        match session::Session::open(ep, creds, scopes).await {
+            Ok(s) => return Ok(s),
+            Err(e @ Error::Connect { .. }) => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.expect("at least one endpoint"))
 }

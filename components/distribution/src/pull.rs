@@ -14,7 +14,6 @@ use http::{HeaderMap, Method, StatusCode};
 use http_body_util::BodyExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::auth::Credentials;
 use crate::digest::{Digest, Verifier};
 use crate::error::{from_response, Error};
 use crate::manifest::{Descriptor, ImageManifest, Manifest, Platform, ACCEPT};
@@ -369,18 +368,4 @@ fn content_range_start(resp: &http::Response<hyper::body::Incoming>) -> Option<u
         .trim()
         .parse()
         .ok()
-}
-
-/// Open a session and pull, for [`crate::Client::pull`].
-pub(crate) async fn open_and_pull(
-    endpoint: &crate::transport::Endpoint,
-    creds: &Credentials,
-    reference: &Reference,
-    store: &Path,
-    max_concurrent: usize,
-    progress: &ProgressFn,
-) -> Result<PulledImage, Error> {
-    let scope = format!("repository:{}:pull", reference.repository());
-    let session = Session::open(endpoint, creds, &[scope]).await?;
-    pull_from(&session, reference, store, max_concurrent, progress).await
 }

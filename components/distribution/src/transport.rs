@@ -111,50 +111,50 @@ impl RegistryConfig {
             })
     }
 
-    /// Base URLs for `registry` in the order to try them; `for_push` leaves mirrors out.
-    pub(crate) async fn endpoints(
+    /// The registries to try for `registry`, in order: for `docker.io` pulls each
+    /// mirror then the origin (any failure moves to the next); `for_push` leaves mirrors
+    /// out. Each candidate lists its transports (an insecure registry: https without
+    /// verification, then http), tried in turn only when a connection fails.
+    pub(crate) async fn candidates(
         &self,
         registry: &str,
         for_push: bool,
-    ) -> Result<Vec<Endpoint>, Error> {
+    ) -> Result<Vec<Vec<Endpoint>>, Error> {
         let mut out = Vec::new();
         if registry == DOCKER_HUB {
             if !for_push {
                 for m in &self.mirrors {
                     let base = m.trim_end_matches('/').to_string();
-                    let host = base.split_once("://").map(|(_, h)| h).unwrap_or(&base);
-                    let host = host.split('/').next().unwrap_or(host).to_string();
+                    let host = host_of(&base);
                     let skip = base.starts_with("https://") && self.is_insecure(&host).await;
-                    out.push(Endpoint {
+                    out.push(vec![Endpoint {
                         http: self.http_for(&host, skip)?,
                         base,
-                    });
+                    }]);
                 }
             }
             let base = self.docker_hub_endpoint.trim_end_matches('/').to_string();
-            let host = base
-                .split_once("://")
-                .map(|(_, h)| h)
-                .unwrap_or(&base)
-                .to_string();
-            out.push(Endpoint {
-                http: self.http_for(&host, false)?,
+            out.push(vec![Endpoint {
+                http: self.http_for(&host_of(&base), false)?,
                 base,
-            });
+            }]);
         } else if self.is_insecure(registry).await {
-            out.push(Endpoint {
-                base: format!("https://{registry}"),
-                http: self.http_for(registry, true)?,
-            });
-            out.push(Endpoint {
-                base: format!("http://{registry}"),
-                http: self.http_for(registry, true)?,
-            });
+            let http = self.http_for(registry, true)?;
+            out.push(vec![
+                Endpoint {
+                    base: format!("https://{registry}"),
+                    http: http.clone(),
+                },
+                Endpoint {
+                    base: format!("http://{registry}"),
+                    http,
+                },
+            ]);
         } else {
-            out.push(Endpoint {
+            out.push(vec![Endpoint {
                 base: format!("https://{registry}"),
                 http: self.http_for(registry, false)?,
-            });
+            }]);
         }
         Ok(out)
     }
@@ -176,6 +176,12 @@ impl RegistryConfig {
                 .build(https),
         )
     }
+}
+
+/// `host[:port]` of a base URL.
+fn host_of(base: &str) -> String {
+    let rest = base.split_once("://").map(|(_, h)| h).unwrap_or(base);
+    rest.split('/').next().unwrap_or(rest).to_string()
 }
 
 fn strip_port(host: &str) -> &str {
@@ -358,11 +364,16 @@ mod tests {
         let bases = |r: &'static str, push: bool| {
             let c = c.clone();
             async move {
-                c.endpoints(r, push)
+                c.candidates(r, push)
                     .await
                     .unwrap()
                     .into_iter()
-                    .map(|e| e.base)
+                    .map(|eps| {
+                        eps.into_iter()
+                            .map(|e| e.base)
+                            .collect::<Vec<_>>()
+                            .join(" then ")
+                    })
                     .collect::<Vec<String>>()
             }
         };
@@ -377,7 +388,7 @@ mod tests {
         assert_eq!(bases("docker.io", true).await, [DOCKER_HUB_ENDPOINT]);
         assert_eq!(
             bases("127.0.0.1:5000", false).await,
-            ["https://127.0.0.1:5000", "http://127.0.0.1:5000"]
+            ["https://127.0.0.1:5000 then http://127.0.0.1:5000"]
         );
         assert_eq!(bases("quay.io", false).await, ["https://quay.io"]);
     }

@@ -335,6 +335,37 @@ async fn tls_with_private_ca_and_htpasswd() {
     }
     c.login(&host, &good).await.unwrap();
     let pushed = c.push(&target, &good, &req, noop()).await.unwrap();
+
+    // With docker's defaults 127.0.0.1 is insecure: https without verification is
+    // tried first and works; its errors are not masked by the http fallback.
+    let insecure = client(RegistryConfig {
+        certs_dir: tempfile::tempdir().unwrap().path().to_path_buf(),
+        ..Default::default()
+    });
+    let err = insecure
+        .pull(
+            &target,
+            &Credentials::basic("alice", "wrong"),
+            store.path(),
+            noop(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.to_string(), "unauthorized: authentication required");
+    let err = insecure
+        .pull(&target.with_tag("nope"), &good, store.path(), noop())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "manifest for {host}/secure/app:nope not found: manifest unknown: manifest unknown"
+        )
+    );
+    insecure
+        .pull(&target, &good, store.path(), noop())
+        .await
+        .unwrap();
     let pulled = c.pull(&target, &good, store.path(), noop()).await.unwrap();
     assert_eq!(pulled.digest, pushed.digest);
     let err = c
