@@ -565,3 +565,54 @@ async fn unreachable_registry_worded_as_docker() {
         format!("Get \"http://127.0.0.1:{port}/v2/\": dial tcp 127.0.0.1:{port}: connect: connection refused")
     );
 }
+
+#[tokio::test]
+async fn oci_manifest_round_trip_and_tampered_manifest_rejected() {
+    let reg = Registry::start(Options::default());
+    let img = make_image("oci");
+    let c = client(RegistryConfig::default());
+    // The same image as an OCI manifest with OCI media types.
+    let mut req = PushRequest::docker_schema2(img.config.clone(), img.layers.clone());
+    let mut manifest: serde_json::Value = serde_json::from_slice(&req.manifest).unwrap();
+    manifest["mediaType"] = distribution::OCI_MANIFEST.into();
+    manifest["config"]["mediaType"] = distribution::OCI_CONFIG.into();
+    for l in manifest["layers"].as_array_mut().unwrap() {
+        l["mediaType"] = distribution::OCI_LAYER_GZIP.into();
+    }
+    req.manifest = serde_json::to_vec_pretty(&manifest).unwrap().into();
+    req.manifest_media_type = distribution::OCI_MANIFEST.into();
+    let target = r(&format!("{}/oci/app:v1", reg.host()));
+    let pushed = c
+        .push(&target, &Credentials::default(), &req, noop())
+        .await
+        .unwrap();
+    let store = tempfile::tempdir().unwrap();
+    let pulled = c
+        .pull(&target, &Credentials::default(), store.path(), noop())
+        .await
+        .unwrap();
+    assert_eq!(pulled.manifest_media_type, distribution::OCI_MANIFEST);
+    assert_eq!(pulled.digest, pushed.digest);
+    assert_eq!(pulled.layers[1].0.media_type, distribution::OCI_LAYER_GZIP);
+
+    // Change the stored manifest without changing its length: valid JSON, wrong digest.
+    let file = reg.blob_file(&pushed.digest);
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("\"schemaVersion\": 2,"), "{text}");
+    std::fs::write(
+        &file,
+        text.replacen("\"schemaVersion\": 2,", "\"schemaVersion\":2 ,", 1),
+    )
+    .unwrap();
+    let store = tempfile::tempdir().unwrap();
+    for reference in [target.clone(), target.with_digest(pushed.digest.clone())] {
+        let err = c
+            .pull(&reference, &Credentials::default(), store.path(), noop())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::ManifestDigestMismatch { expected, .. } if *expected == pushed.digest),
+            "{reference}: {err:?}"
+        );
+    }
+}
