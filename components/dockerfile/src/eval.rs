@@ -14,6 +14,39 @@ use crate::instruction::{Command, CommandLine, CopyArgs, HealthcheckArgs, Instru
 use crate::shell::{Env, Lexer, ShellError};
 use crate::Dockerfile;
 
+/// Build args every RUN sees without an ARG declaring them (and that are never
+/// reported as unused), as docker defines them.
+pub const PREDEFINED_ARGS: &[&str] = &[
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "FTP_PROXY",
+    "ftp_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
+
+/// Build args that no ARG of the Dockerfile declares (docker warns: `[Warning] One or
+/// more build-args [..] were not consumed`), sorted.
+pub fn unused_build_args(df: &Dockerfile, build_args: &HashMap<String, String>) -> Vec<String> {
+    let declared = |name: &str| {
+        df.meta_args
+            .iter()
+            .chain(df.stages.iter().flat_map(|s| s.instructions.iter()))
+            .any(|i| matches!(&i.command, Command::Arg(a) if a.iter().any(|(n, _)| n == name)))
+    };
+    let mut unused: Vec<String> = build_args
+        .keys()
+        .filter(|k| !PREDEFINED_ARGS.contains(&k.as_str()) && !declared(k))
+        .cloned()
+        .collect();
+    unused.sort();
+    unused
+}
+
 /// Linux's default PATH, added to every stage whose base has none.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const DEFAULT_SHELL: [&str; 2] = ["/bin/sh", "-c"];
@@ -224,12 +257,19 @@ impl StageState<'_> {
                     }
                 };
                 let env_keys = config.env_map();
-                let build_env = self
+                let mut build_env: Vec<String> = self
                     .args
                     .iter()
                     .filter(|(k, _)| !env_keys.contains_key(k))
                     .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
                     .collect();
+                for k in PREDEFINED_ARGS {
+                    if let Some(v) = self.build_args.get(*k) {
+                        if !self.args.iter().any(|(n, _)| n == k) && !env_keys.contains_key(*k) {
+                            build_env.push(format!("{k}={v}"));
+                        }
+                    }
+                }
                 return Ok(Step::Run { argv, build_env });
             }
             Command::Cmd(cl) => {
@@ -478,6 +518,28 @@ mod tests {
             (c.sources.as_slice(), c.dest.as_str(), c.chown.as_deref()),
             (&["a1".to_string()][..], "/dst/", Some("1:1"))
         );
+    }
+
+    #[test]
+    fn proxies_reach_run_and_unused_args_are_reported() {
+        let text = "ARG G\nFROM scratch\nARG X\nRUN true\n";
+        let df = crate::parse(text).unwrap();
+        let args: HashMap<String, String> = [
+            ("X", "1"),
+            ("http_proxy", "p"),
+            ("NOPE", "n"),
+            ("G", "g"),
+            ("ALSO", "a"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(unused_build_args(&df, &args), ["ALSO", "NOPE"]);
+        let st = evaluate(&df, &args, &|_| None).unwrap();
+        let Step::Run { build_env, .. } = &st[0].steps[1].1 else {
+            panic!()
+        };
+        assert_eq!(build_env, &["X=1", "http_proxy=p"]);
     }
 
     #[test]

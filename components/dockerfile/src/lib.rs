@@ -18,7 +18,10 @@ mod parser;
 mod shell;
 
 pub use error::ParseError;
-pub use eval::{evaluate, EvalError, ImageConfig, StageResult, Step, DEFAULT_PATH};
+pub use eval::{
+    evaluate, unused_build_args, EvalError, ImageConfig, StageResult, Step, DEFAULT_PATH,
+    PREDEFINED_ARGS,
+};
 pub use ignore::{DockerIgnore, IgnoreError};
 pub use instruction::{Command, CommandLine, CopyArgs, HealthcheckArgs, Instruction};
 pub use parser::Directives;
