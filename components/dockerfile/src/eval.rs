@@ -277,7 +277,13 @@ impl StageState<'_> {
                 self.cmd_set = true;
             }
             Command::Entrypoint(cl) => {
-                config.entrypoint = Some(self.command_line(cl, config));
+                // An empty ENTRYPOINT (either form) clears it, as docker's parser maps
+                // empty to nil for ENTRYPOINT only.
+                let empty = match cl {
+                    CommandLine::Exec(v) => v.is_empty(),
+                    CommandLine::Shell(s) => s.is_empty(),
+                };
+                config.entrypoint = (!empty).then(|| self.command_line(cl, config));
                 if !self.cmd_set {
                     config.cmd = None;
                 }
@@ -364,7 +370,10 @@ impl StageState<'_> {
             CommandLine::Exec(v) => v.clone(),
             CommandLine::Shell(s) => {
                 let mut v = config.shell_prefix();
-                v.push(s.clone());
+                // `CMD` alone is the shell with no command line, not an empty argument.
+                if !s.is_empty() {
+                    v.push(s.clone());
+                }
                 v
             }
         }

@@ -174,6 +174,14 @@ const CASES: &[Case] = &[
         &[],
         None,
     ),
+    ("FROM busybox\nCMD\n", &[], None),
+    ("FROM busybox\nENTRYPOINT\n", &[], None),
+    ("FROM busybox\nENTRYPOINT []\nCMD []\n", &[], None),
+    (
+        "FROM busybox\nARG A=1\nARG A=2\nENV X=$A Y=a\\\\b Z=\"a\\\\b\" Q=a\\\"b\nWORKDIR /a\nWORKDIR ../../b\nWORKDIR $HOME/c\nUSER  \"quoted user\"\nEXPOSE 80/TCP 8080/Udp\n",
+        &[],
+        None,
+    ),
 ];
 
 #[test]
