@@ -174,6 +174,11 @@ const CASES: &[Case] = &[
         &[],
         None,
     ),
+    (
+        "FROM busybox\n   # an indented comment\nENV PORTS=\"80 81/udp\" SIG=SIGQUIT V=/vol DIR=rel   \nLABEL legacy value with  spaces\nEXPOSE $PORTS\nSTOPSIGNAL $SIG\nVOLUME [\"$V\", \"/x\"]\nWORKDIR /base\nWORKDIR $DIR\nSHELL [\"/bin/ash\", \"-c\"]\nENTRYPOINT exec app \\   \n  --flag\nONBUILD RUN echo $SIG\n",
+        &[],
+        None,
+    ),
     ("FROM busybox\nCMD\n", &[], None),
     ("FROM busybox\nENTRYPOINT\n", &[], None),
     ("FROM busybox\nENTRYPOINT []\nCMD []\n", &[], None),
