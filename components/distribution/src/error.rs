@@ -97,8 +97,13 @@ pub enum Error {
     Manifest(#[from] crate::manifest::ManifestError),
     #[error("invalid token response from {realm}: {reason}")]
     Token { realm: String, reason: String },
-    #[error("Get \"{url}\": {reason}")]
-    Connect { url: String, reason: String },
+    /// No response: `<Method> "<url>": <reason>`, as Go's url.Error reads.
+    #[error("{op} \"{url}\": {reason}")]
+    Connect {
+        op: String,
+        url: String,
+        reason: String,
+    },
     #[error("{what}: {source}")]
     Io {
         what: String,

@@ -209,10 +209,19 @@ impl Session {
             .map_err(|e| Error::Protocol(format!("invalid request to {url}: {e}")))?;
         req.headers_mut().extend(headers);
         self.http.request(req).await.map_err(|e| Error::Connect {
+            op: go_op(&method),
             url: url.into(),
             reason: transport_reason(url, &e),
         })
     }
+}
+
+/// `GET` → `Get`, as Go names the operation in its errors.
+fn go_op(m: &Method) -> String {
+    let s = m.as_str();
+    let mut out = s[..1].to_string();
+    out.push_str(&s[1..].to_ascii_lowercase());
+    out
 }
 
 fn user_agent() -> String {
