@@ -137,6 +137,62 @@ pub fn detach_keys(spec: &str) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
+/// Signal handling for an attached session: proxies catchable signals to the
+/// container (`--sig-proxy`, not with a tty) and turns SIGWINCH into resize calls.
+///
+/// Must be called before any other thread starts, so every thread inherits the
+/// blocked mask and only the waiting thread receives these signals.
+pub fn handle_signals(
+    host: crate::transport::Host,
+    version: String,
+    container: String,
+    proxy: bool,
+    resize_path: Option<String>,
+) {
+    if !proxy && resize_path.is_none() {
+        return;
+    }
+    let mut signals = vec![libc::SIGWINCH];
+    if proxy {
+        signals.extend([
+            libc::SIGINT,
+            libc::SIGTERM,
+            libc::SIGHUP,
+            libc::SIGQUIT,
+            libc::SIGUSR1,
+            libc::SIGUSR2,
+        ]);
+    }
+    // SAFETY: building and applying a signal mask for this thread with libc's own
+    // initialisers; `set` lives for the duration of the calls.
+    let set = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in &signals {
+            libc::sigaddset(&mut set, *s);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        set
+    };
+    std::thread::spawn(move || loop {
+        let mut sig: libc::c_int = 0;
+        // SAFETY: sigwait on the mask blocked above, writing into our own int.
+        if unsafe { libc::sigwait(&set, &mut sig) } != 0 {
+            return;
+        }
+        let path = if sig == libc::SIGWINCH {
+            match (&resize_path, terminal_size(1)) {
+                (Some(p), Some((h, w))) => format!("/v{version}{p}?h={h}&w={w}"),
+                _ => continue,
+            }
+        } else {
+            format!("/v{version}/containers/{container}/kill?signal={sig}")
+        };
+        let _ = crate::transport::request(&host, "POST", &path, &[], crate::transport::Body::Empty)
+            .and_then(|r| r.bytes());
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -762,3 +762,137 @@ pub fn prune(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
     let _ = (list_format, render_list);
     Ok(0)
 }
+
+pub fn update_flags(c: Command) -> Command {
+    let c = value_flag(c, "cpu-shares", Some('c'), "CPU shares (relative weight)");
+    let c = value_flag(c, "cpus", None, "Number of CPUs");
+    let c = value_flag(
+        c,
+        "cpuset-cpus",
+        None,
+        "CPUs in which to allow execution (0-3, 0,1)",
+    );
+    let c = value_flag(c, "memory", Some('m'), "Memory limit");
+    let c = value_flag(
+        c,
+        "memory-swap",
+        None,
+        "Swap limit equal to memory plus swap: -1 to enable unlimited swap",
+    );
+    let c = value_flag(
+        c,
+        "pids-limit",
+        None,
+        "Tune container pids limit (set -1 for unlimited)",
+    );
+    value_flag(
+        c,
+        "restart",
+        None,
+        "Restart policy to apply when a container exits",
+    )
+}
+
+pub fn update(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
+    let mut body = serde_json::Map::new();
+    let bad = |flag: &str, v: &str, why: &str| -> anyhow::Error {
+        Status::new(
+            125,
+            format!(
+                "invalid argument \"{v}\" for \"{flag}\" flag: {why}\n\nUsage:  {}\n\nRun '{} --help' for more information",
+                p.usage, p.path
+            ),
+        )
+        .into()
+    };
+    if let Some(m) = p.value("memory") {
+        let n = super::run::ram_bytes(&m)
+            .ok_or_else(|| bad("-m, --memory", &m, &format!("invalid size: '{m}'")))?;
+        body.insert("Memory".into(), n.into());
+    }
+    if let Some(m) = p.value("memory-swap") {
+        let n = if m == "-1" {
+            -1
+        } else {
+            super::run::ram_bytes(&m)
+                .ok_or_else(|| bad("--memory-swap", &m, &format!("invalid size: '{m}'")))?
+        };
+        body.insert("MemorySwap".into(), n.into());
+    }
+    if let Some(c) = p.value("cpus") {
+        let f: f64 = c.parse().map_err(|_| {
+            bad(
+                "--cpus",
+                &c,
+                &format!("failed to parse {c} as a rational number"),
+            )
+        })?;
+        body.insert("NanoCpus".into(), ((f * 1e9) as i64).into());
+    }
+    if let Some(c) = p.value("cpu-shares") {
+        let n: i64 = c.parse().map_err(|_| {
+            bad(
+                "-c, --cpu-shares",
+                &c,
+                &format!("strconv.ParseInt: parsing \"{c}\": invalid syntax"),
+            )
+        })?;
+        body.insert("CpuShares".into(), n.into());
+    }
+    if let Some(c) = p.value("cpuset-cpus") {
+        body.insert("CpusetCpus".into(), c.into());
+    }
+    if let Some(c) = p.value("pids-limit") {
+        let n: i64 = c.parse().map_err(|_| {
+            bad(
+                "--pids-limit",
+                &c,
+                &format!("strconv.ParseInt: parsing \"{c}\": invalid syntax"),
+            )
+        })?;
+        body.insert("PidsLimit".into(), n.into());
+    }
+    if let Some(r) = p.value("restart") {
+        let (name, retries) = r.split_once(':').unwrap_or((&r, "0"));
+        body.insert(
+            "RestartPolicy".into(),
+            serde_json::json!({"Name": name, "MaximumRetryCount": retries.parse::<i64>().unwrap_or(0)}),
+        );
+    }
+    if body.is_empty() {
+        return Err(Status::new(
+            1,
+            "you must provide one or more flags when using this command",
+        )
+        .into());
+    }
+    let body = Value::Object(body);
+    let mut failed = Vec::new();
+    for name in &p.args {
+        match ctx.client.post(
+            &format!("/containers/{}/update", crate::client::encode(name)),
+            Query::new(),
+            Some(&body),
+        ) {
+            Ok(v) => {
+                for w in v
+                    .get("Warnings")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(w) = w.as_str() {
+                        eprintln!("{w}");
+                    }
+                }
+                println!("{name}");
+            }
+            Err(e) => failed.push(e.to_string()),
+        }
+    }
+    if failed.is_empty() {
+        Ok(0)
+    } else {
+        Err(Status::new(1, failed.join("\n")).into())
+    }
+}

@@ -443,3 +443,50 @@ pub fn network_rm(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
         }
     })
 }
+
+pub fn network_connect_flags(c: Command) -> Command {
+    let c = list_flag(
+        c,
+        "alias",
+        None,
+        "Add network-scoped alias for the container",
+    );
+    let c = value_flag(c, "ip", None, "IPv4 address (e.g., \"172.30.100.104\")");
+    value_flag(c, "ip6", None, "IPv6 address (e.g., \"2001:db8::33\")")
+}
+
+pub fn network_connect(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
+    let mut endpoint = serde_json::json!({"Aliases": p.values("alias")});
+    if p.value("ip").is_some() || p.value("ip6").is_some() {
+        endpoint["IPAMConfig"] = serde_json::json!({
+            "IPv4Address": p.value("ip").unwrap_or_default(),
+            "IPv6Address": p.value("ip6").unwrap_or_default(),
+        });
+    }
+    let body = serde_json::json!({"Container": p.args[1], "EndpointConfig": endpoint});
+    ctx.client.post(
+        &format!("/networks/{}/connect", crate::client::encode(&p.args[0])),
+        Query::new(),
+        Some(&body),
+    )?;
+    Ok(0)
+}
+
+pub fn network_disconnect_flags(c: Command) -> Command {
+    bool_flag(
+        c,
+        "force",
+        Some('f'),
+        "Force the container to disconnect from a network",
+    )
+}
+
+pub fn network_disconnect(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
+    let body = serde_json::json!({"Container": p.args[1], "Force": p.flag("force")});
+    ctx.client.post(
+        &format!("/networks/{}/disconnect", crate::client::encode(&p.args[0])),
+        Query::new(),
+        Some(&body),
+    )?;
+    Ok(0)
+}

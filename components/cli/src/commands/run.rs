@@ -224,7 +224,7 @@ fn usage_error(p: &Parsed, msg: impl std::fmt::Display) -> anyhow::Error {
 }
 
 /// `units.RAMInBytes`: `512m`, `1g`, `100k` (binary multiples).
-fn ram_bytes(s: &str) -> Option<i64> {
+pub(super) fn ram_bytes(s: &str) -> Option<i64> {
     let s = s.trim().to_lowercase();
     let digits_end = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -585,7 +585,16 @@ fn create_container(ctx: &Ctx, p: &Parsed) -> anyhow::Result<String> {
 }
 
 pub fn create(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
-    let id = create_container(ctx, p)?;
+    // `create` reports the daemon's errors plainly (exit 1); `run` adds its usage hint.
+    let id = create_container(ctx, p).map_err(|e| match e.downcast::<Status>() {
+        Ok(s) if s.code == 125 && s.msg.starts_with("docker: Error response from daemon") => {
+            let msg = s.msg.trim_start_matches("docker: ");
+            let msg = msg.split("\n\nRun '").next().unwrap_or(msg).to_string();
+            Status::new(1, msg).into()
+        }
+        Ok(s) => s.into(),
+        Err(e) => e,
+    })?;
     println!("{id}");
     Ok(0)
 }
@@ -700,10 +709,18 @@ pub fn run(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
         println!("{id}");
         return Ok(0);
     }
+    let version = ctx.client.api_version()?;
+    let sig_proxy = !p.given("sig-proxy") || p.flag("sig-proxy");
+    streams::handle_signals(
+        ctx.client.host.clone(),
+        version.clone(),
+        id.clone(),
+        sig_proxy && !tty,
+        tty.then(|| format!("{cpath}/resize")),
+    );
     // Wait first so the exit is not missed, then attach, then start.
     let condition = if p.flag("rm") { "removed" } else { "next-exit" };
     let wait_host = ctx.client.host.clone();
-    let version = ctx.client.api_version()?;
     let wait_path = format!("/v{version}{cpath}/wait?condition={condition}");
     let waiter = std::thread::spawn(move || -> Result<Value, String> {
         let resp = transport::request(&wait_host, "POST", &wait_path, &[], Body::Empty)
@@ -962,6 +979,97 @@ pub fn exec(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
         .client
         .get(&format!("/exec/{exec_id}/json"), Query::new())?;
     Ok(info.get("ExitCode").and_then(Value::as_i64).unwrap_or(0) as i32)
+}
+
+pub fn attach_flags(c: Command) -> Command {
+    let c = value_flag(
+        c,
+        "detach-keys",
+        None,
+        "Override the key sequence for detaching a container",
+    );
+    let c = bool_flag(c, "no-stdin", None, "Do not attach STDIN");
+    bool_flag(
+        c,
+        "sig-proxy",
+        None,
+        "Proxy all received signals to the process",
+    )
+}
+
+pub fn attach(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
+    let name = &p.args[0];
+    let info = ctx
+        .client
+        .get(&format!("/containers/{}/json", encode(name)), Query::new())?;
+    if !info
+        .pointer("/State/Running")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+    {
+        return Err(Status::new(
+            1,
+            "You cannot attach to a stopped container, start it first",
+        )
+        .into());
+    }
+    if info
+        .pointer("/State/Paused")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+    {
+        return Err(Status::new(
+            1,
+            "You cannot attach to a paused container, unpause it first",
+        )
+        .into());
+    }
+    let tty = info
+        .pointer("/Config/Tty")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let stdin = !p.flag("no-stdin")
+        && info
+            .pointer("/Config/OpenStdin")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+    let id = info
+        .get("Id")
+        .and_then(Value::as_str)
+        .unwrap_or(name)
+        .to_string();
+    let q = Query::new()
+        .add("stream", "1")
+        .flag("stdin", stdin)
+        .add("stdout", "1")
+        .add("stderr", "1");
+    let sig_proxy = !p.given("sig-proxy") || p.flag("sig-proxy");
+    streams::handle_signals(
+        ctx.client.host.clone(),
+        ctx.client.api_version()?,
+        id.clone(),
+        sig_proxy && !tty,
+        tty.then(|| format!("/containers/{id}/resize")),
+    );
+    let (reader, writer) = hijack(ctx, &format!("/containers/{id}/attach"), q, None)?;
+    if tty {
+        resize(ctx, &format!("/containers/{id}/resize"));
+    }
+    let keys = streams::detach_keys(
+        &p.value("detach-keys")
+            .unwrap_or_else(|| "ctrl-p,ctrl-q".into()),
+    )
+    .map_err(|e| Status::new(1, e))?;
+    if pump(reader, writer, tty, stdin, keys)? {
+        return Ok(0);
+    }
+    let status = ctx
+        .client
+        .post(&format!("/containers/{id}/wait"), Query::new(), None)?;
+    Ok(status
+        .get("StatusCode")
+        .and_then(Value::as_i64)
+        .unwrap_or(0) as i32)
 }
 
 #[cfg(test)]

@@ -458,3 +458,124 @@ pub fn completion(_ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
     clap_complete::generate(shell, &mut cmd, "docker", &mut std::io::stdout());
     Ok(0)
 }
+
+pub fn prune_flags(c: Command) -> Command {
+    let c = bool_flag(
+        c,
+        "all",
+        Some('a'),
+        "Remove all unused images not just dangling ones",
+    );
+    let c = crate::cmdline::list_flag(
+        c,
+        "filter",
+        None,
+        "Provide filter values (e.g. \"label=<key>=<value>\")",
+    );
+    let c = bool_flag(c, "force", Some('f'), "Do not prompt for confirmation");
+    bool_flag(c, "volumes", None, "Prune anonymous volumes")
+}
+
+pub fn prune(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
+    let mut warning = String::from("WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n");
+    if p.flag("volumes") {
+        warning.push_str("  - all anonymous volumes not used by at least one container\n");
+    }
+    if p.flag("all") {
+        warning.push_str("  - all images without at least one container associated to them\n");
+    } else {
+        warning.push_str("  - all dangling images\n");
+    }
+    warning.push_str("  - unused build cache\n\nAre you sure you want to continue?");
+    if !super::resources::confirm(p, &warning)? {
+        return Ok(0);
+    }
+    let filters = super::filters_json(&p.values("filter"))?;
+    let q = || match &filters {
+        Some(f) => Query::new().add("filters", f.clone()),
+        None => Query::new(),
+    };
+    let mut total = 0u64;
+    let list = |v: &Value, key: &str| -> Vec<String> {
+        v.get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect()
+    };
+    let c = ctx.client.post("/containers/prune", q(), None)?;
+    let deleted = list(&c, "ContainersDeleted");
+    if !deleted.is_empty() {
+        println!("Deleted Containers:\n{}\n", deleted.join("\n"));
+    }
+    total += c.get("SpaceReclaimed").and_then(Value::as_u64).unwrap_or(0);
+    let n = ctx.client.post("/networks/prune", q(), None)?;
+    let deleted = list(&n, "NetworksDeleted");
+    if !deleted.is_empty() {
+        println!("Deleted Networks:\n{}\n", deleted.join("\n"));
+    }
+    if p.flag("volumes") {
+        let v = ctx.client.post("/volumes/prune", q(), None)?;
+        let deleted = list(&v, "VolumesDeleted");
+        if !deleted.is_empty() {
+            println!("Deleted Volumes:\n{}\n", deleted.join("\n"));
+        }
+        total += v.get("SpaceReclaimed").and_then(Value::as_u64).unwrap_or(0);
+    }
+    let mut iq = Query::new();
+    let mut f = p.values("filter");
+    f.push(format!("dangling={}", !p.flag("all")));
+    if let Some(j) = super::filters_json(&f)? {
+        iq = iq.add("filters", j);
+    }
+    let i = ctx.client.post("/images/prune", iq, None)?;
+    let imgs = i
+        .get("ImagesDeleted")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if !imgs.is_empty() {
+        println!("Deleted Images:");
+        for d in &imgs {
+            if let Some(u) = d.get("Untagged").and_then(Value::as_str) {
+                println!("untagged: {u}");
+            }
+            if let Some(x) = d.get("Deleted").and_then(Value::as_str) {
+                println!("deleted: {x}");
+            }
+        }
+        println!();
+    }
+    total += i.get("SpaceReclaimed").and_then(Value::as_u64).unwrap_or(0);
+    if let Ok(b) = ctx.client.post("/build/prune", Query::new(), None) {
+        total += b.get("SpaceReclaimed").and_then(Value::as_u64).unwrap_or(0);
+    }
+    println!("Total reclaimed space: {}", units::human_size(total as f64));
+    Ok(0)
+}
+
+/// Hidden: writes one man page per command into a directory (for packaging).
+pub fn manpages(_ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
+    let dir = std::path::PathBuf::from(&p.args[0]);
+    std::fs::create_dir_all(&dir)?;
+    let root = super::full_command();
+    let mut pages = vec![("docker".to_string(), root.clone())];
+    for sub in root.get_subcommands() {
+        let name = format!("docker-{}", sub.get_name());
+        for subsub in sub.get_subcommands() {
+            pages.push((
+                format!("{name}-{}", subsub.get_name()),
+                subsub.clone().name(format!("{name}-{}", subsub.get_name())),
+            ));
+        }
+        pages.push((name.clone(), sub.clone().name(name)));
+    }
+    for (name, cmd) in pages {
+        let mut out = Vec::new();
+        clap_mangen::Man::new(cmd).render(&mut out)?;
+        std::fs::write(dir.join(format!("{name}.1")), out)?;
+    }
+    Ok(0)
+}

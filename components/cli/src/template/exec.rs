@@ -307,6 +307,12 @@ impl<'a> Exec<'a> {
             }
             return Ok(base);
         }
+        // Go positions a chain at its first chained element: `.B` in `.A.B`, `.A` in `$x.A`.
+        let pos = match op {
+            Operand::Field(p) if p.len() > 1 => pos + p[0].len() + 1,
+            Operand::Var(name, p) if !p.is_empty() => pos + name.len(),
+            _ => pos,
+        };
         let mut cur = base;
         for (i, name) in path.iter().enumerate() {
             let last = i + 1 == path.len();

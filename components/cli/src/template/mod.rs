@@ -131,7 +131,7 @@ mod tests {
         let e = render("{{.A.B}}", serde_json::json!({"A": "s"})).unwrap_err();
         assert_eq!(
             e,
-            "template: :1:2: executing \"\" at <.A.B>: can't evaluate field B in type string"
+            "template: :1:4: executing \"\" at <.A.B>: can't evaluate field B in type string"
         );
     }
 }
