@@ -616,3 +616,21 @@ async fn oci_manifest_round_trip_and_tampered_manifest_rejected() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_system_store_is_trusted() {
+    let reg = Registry::start(Options {
+        auth_tls: Some(("bob".into(), "pw".into())),
+        ..Default::default()
+    });
+    // The system store as rustls-native-certs reads it; this test process only.
+    std::env::set_var("SSL_CERT_FILE", reg.ca());
+    let c = client(RegistryConfig {
+        certs_dir: tempfile::tempdir().unwrap().path().to_path_buf(),
+        insecure_registries: vec![],
+        ..Default::default()
+    });
+    c.login(&reg.host(), &Credentials::basic("bob", "pw"))
+        .await
+        .unwrap();
+}
