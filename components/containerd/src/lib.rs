@@ -3,3 +3,4 @@
 //! protocol (types from `containerd-shim-protos`), and `ctr` is a client of the daemon.
 
 pub mod daemon;
+pub mod shim;

@@ -22,6 +22,32 @@ pub fn debian_ctr() -> PathBuf {
     p
 }
 
+/// A directory holding only our shim, to put first on a daemon's PATH.
+pub fn our_shim_dir(dir: &Path) -> PathBuf {
+    let d = dir.join("our-shim");
+    std::fs::create_dir_all(&d).unwrap();
+    let link = d.join("containerd-shim-runc-v2");
+    if !link.exists() {
+        std::os::unix::fs::symlink(testbed::workspace_bin("containerd-shim-runc-v2"), link)
+            .unwrap();
+    }
+    d
+}
+
+/// The command lines of running processes whose executable is `exe`.
+pub fn processes_of(exe: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(target) = std::fs::read_link(e.path().join("exe")) {
+            if target == exe {
+                let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+                out.push(String::from_utf8_lossy(&cmd).replace('\0', " "));
+            }
+        }
+    }
+    out
+}
+
 /// A containerd (ours unless told otherwise) on private directories.
 pub struct Daemon {
     pub dir: tempfile::TempDir,
