@@ -7,7 +7,20 @@ use testbed::{DockerdOptions, RefDockerd};
 
 #[test]
 fn debian_dockerd_runs_containers_through_our_containerd() {
-    let c = Daemon::start();
+    check(&Daemon::start(), false);
+}
+
+#[test]
+fn debian_dockerd_through_our_containerd_and_our_shim() {
+    let tmp = tempfile::tempdir().unwrap();
+    let c = Daemon::start_with(
+        testbed::workspace_bin("containerd"),
+        Some(common::our_shim_dir(tmp.path())),
+    );
+    check(&c, true);
+}
+
+fn check(c: &Daemon, our_shim: bool) {
     let dockerd = RefDockerd::start(DockerdOptions {
         args: vec![format!("--containerd={}", c.socket().display())],
         ..Default::default()
@@ -46,6 +59,13 @@ fn debian_dockerd_runs_containers_through_our_containerd() {
     // The task is in dockerd's namespace of our containerd.
     let tasks = c.ctr(&["-n", "moby", "tasks", "ls"]);
     assert!(tasks.contains("RUNNING"), "{tasks}");
+    if our_shim {
+        let shims = common::processes_of(&testbed::workspace_bin("containerd-shim-runc-v2"));
+        assert!(
+            shims.iter().any(|c| c.contains("-namespace moby")),
+            "{shims:?}"
+        );
+    }
     let out = dockerd.docker(&["exec", "bg", "echo", "exec-ok"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "exec-ok\n");
     let out = dockerd.docker(&["rm", "-f", "bg"]);
