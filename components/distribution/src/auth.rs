@@ -84,6 +84,8 @@ pub(crate) enum Challenge {
     Bearer {
         realm: String,
         service: Option<String>,
+        /// What the registry says the request needs (`repository:x:pull`).
+        scope: Option<String>,
     },
 }
 
@@ -103,6 +105,7 @@ pub(crate) fn parse_challenge(header: &str) -> Option<Challenge> {
         "bearer" => Some(Challenge::Bearer {
             realm: get("realm")?,
             service: get("service"),
+            scope: get("scope"),
         }),
         _ => None,
     }
@@ -170,7 +173,8 @@ mod tests {
             ),
             Some(Challenge::Bearer {
                 realm: "https://auth.docker.io/token".into(),
-                service: Some("registry.docker.io".into())
+                service: Some("registry.docker.io".into()),
+                scope: Some("repository:library/busybox:pull".into())
             })
         );
         assert_eq!(
@@ -181,7 +185,8 @@ mod tests {
             parse_challenge(r#"bearer realm="http://a/t\"x", service=svc"#),
             Some(Challenge::Bearer {
                 realm: "http://a/t\"x".into(),
-                service: Some("svc".into())
+                service: Some("svc".into()),
+                scope: None
             })
         );
         assert_eq!(parse_challenge("Negotiate abc"), None);

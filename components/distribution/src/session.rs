@@ -17,7 +17,10 @@ const MAX_REDIRECTS: usize = 5;
 pub(crate) struct Session {
     pub(crate) base: String,
     http: crate::transport::Http,
-    authorization: Option<String>,
+    creds: Credentials,
+    scopes: Vec<String>,
+    /// Replaced when the registry asks again (an expired token, a wider scope).
+    authorization: std::sync::Mutex<Option<String>>,
 }
 
 pub(crate) fn empty() -> Body {
@@ -37,35 +40,50 @@ impl Session {
         creds: &Credentials,
         scopes: &[String],
     ) -> Result<Session, Error> {
-        let mut s = Session {
+        let s = Session {
             base: endpoint.base.clone(),
             http: endpoint.http.clone(),
-            authorization: None,
+            creds: creds.clone(),
+            scopes: scopes.to_vec(),
+            authorization: std::sync::Mutex::new(None),
         };
         let url = format!("{}/v2/", s.base);
         let resp = s.raw(Method::GET, &url, HeaderMap::new(), empty()).await?;
         let status = resp.status();
-        let challenge = resp
-            .headers()
-            .get_all(http::header::WWW_AUTHENTICATE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .filter_map(parse_challenge)
-            .next();
+        let challenge = challenge_of(&resp);
         let body = read_small(resp).await?;
-        match status {
-            StatusCode::OK => {}
-            StatusCode::UNAUTHORIZED => match challenge {
-                Some(Challenge::Basic) => s.authorization = creds.basic_header(),
-                Some(Challenge::Bearer { realm, service }) => {
-                    s.authorization =
-                        Some(s.token(&realm, service.as_deref(), scopes, creds).await?);
-                }
-                None => return Err(from_response(status, &body)),
-            },
+        match (status, challenge) {
+            (StatusCode::OK, _) => {}
+            (StatusCode::UNAUTHORIZED, Some(ch)) => {
+                *s.authorization.lock().expect("not poisoned") = s.authorize(&ch).await?;
+            }
             _ => return Err(from_response(status, &body)),
         }
         Ok(s)
+    }
+
+    /// The Authorization value that answers `challenge`, for the session's scopes plus
+    /// the one the challenge names.
+    async fn authorize(&self, challenge: &Challenge) -> Result<Option<String>, Error> {
+        match challenge {
+            Challenge::Basic => Ok(self.creds.basic_header()),
+            Challenge::Bearer {
+                realm,
+                service,
+                scope,
+            } => {
+                let mut scopes = self.scopes.clone();
+                if let Some(sc) = scope {
+                    if !scopes.contains(sc) {
+                        scopes.push(sc.clone());
+                    }
+                }
+                let t = self
+                    .token(realm, service.as_deref(), &scopes, &self.creds)
+                    .await?;
+                Ok(Some(t))
+            }
+        }
     }
 
     async fn token(
@@ -143,16 +161,54 @@ impl Session {
     }
 
     /// A request to a path under `/v2/` (or an absolute URL the registry handed out,
-    /// e.g. an upload location), authenticated, following redirects for GET/HEAD.
+    /// e.g. an upload location), authenticated, following redirects for GET/HEAD. A
+    /// GET or HEAD answered 401 is retried once with fresh credentials for the
+    /// challenge (an expired token, a registry that only challenges per repository).
     pub(crate) async fn request(
         &self,
         method: Method,
         path_or_url: &str,
-        mut headers: HeaderMap,
+        headers: HeaderMap,
         body: Body,
     ) -> Result<Response<Incoming>, Error> {
-        let mut url = self.absolute(path_or_url);
-        if let Some(a) = &self.authorization {
+        let url = self.absolute(path_or_url);
+        let current = self.authorization.lock().expect("not poisoned").clone();
+        let resp = self
+            .send(
+                method.clone(),
+                &url,
+                headers.clone(),
+                body,
+                current.as_deref(),
+            )
+            .await?;
+        let replayable = method == Method::GET || method == Method::HEAD;
+        if resp.status() != StatusCode::UNAUTHORIZED || !replayable {
+            return Ok(resp);
+        }
+        let Some(challenge) = challenge_of(&resp) else {
+            return Ok(resp);
+        };
+        let fresh = self.authorize(&challenge).await?;
+        if fresh.is_none() || fresh == current {
+            return Ok(resp);
+        }
+        drop(resp);
+        *self.authorization.lock().expect("not poisoned") = fresh.clone();
+        self.send(method, &url, headers, empty(), fresh.as_deref())
+            .await
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        mut headers: HeaderMap,
+        body: Body,
+        authorization: Option<&str>,
+    ) -> Result<Response<Incoming>, Error> {
+        let mut url = url.to_string();
+        if let Some(a) = authorization {
             if same_origin(&url, &self.base) {
                 headers.insert(http::header::AUTHORIZATION, header_value(a)?);
             }
@@ -222,6 +278,15 @@ fn go_op(m: &Method) -> String {
     let mut out = s[..1].to_string();
     out.push_str(&s[1..].to_ascii_lowercase());
     out
+}
+
+/// The first challenge of a response that this client understands.
+fn challenge_of(resp: &Response<Incoming>) -> Option<Challenge> {
+    resp.headers()
+        .get_all(http::header::WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(parse_challenge)
 }
 
 fn user_agent() -> String {

@@ -65,6 +65,18 @@ async fn bearer_token_from_the_challenge() {
     let pulled = c.pull(&other, &good, store.path(), noop()).await.unwrap();
     assert_eq!(pulled.digest, pushed.digest);
     assert_eq!(pulled.digest, Digest::of(&req.manifest));
+    // A token that turns out useless (as an expired one): the 401 on the manifest is
+    // answered with a fresh token for the challenge's scope, and the pull goes on.
+    tokens.grant_nothing_next(1);
+    let asked = tokens.scopes.lock().unwrap().len();
+    let store = tempfile::tempdir().unwrap();
+    let again = c.pull(&other, &good, store.path(), noop()).await.unwrap();
+    assert_eq!(again.digest, pushed.digest);
+    assert!(
+        tokens.scopes.lock().unwrap().len() >= asked + 2,
+        "a second token was fetched"
+    );
+
     c.login(&reg.host(), &good).await.unwrap();
     let err = c
         .login(&reg.host(), &Credentials::basic("alice", "nope"))

@@ -326,6 +326,8 @@ pub struct TokenServer {
     pub cert: PathBuf,
     /// Every `scope` asked for, in order.
     pub scopes: Arc<Mutex<Vec<String>>>,
+    /// How many of the next tokens grant nothing (as an expired one would).
+    useless: Arc<std::sync::atomic::AtomicUsize>,
     _dir: Arc<tempfile::TempDir>,
 }
 
@@ -360,10 +362,12 @@ impl TokenServer {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let scopes = Arc::new(Mutex::new(Vec::new()));
+        let useless = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let server = TokenServer {
             port,
             cert: dir.path().join("token.crt"),
             scopes: Arc::clone(&scopes),
+            useless: Arc::clone(&useless),
             _dir: Arc::new(dir),
         };
         let key = server.cert.with_file_name("token.key");
@@ -373,10 +377,15 @@ impl TokenServer {
         );
         std::thread::spawn(move || {
             for conn in listener.incoming().flatten() {
-                let _ = serve_token(conn, &expected, &key, &der, &scopes);
+                let _ = serve_token(conn, &expected, &key, &der, &scopes, &useless);
             }
         });
         server
+    }
+
+    /// Make the next `n` tokens grant no access.
+    pub fn grant_nothing_next(&self, n: usize) {
+        self.useless.store(n, std::sync::atomic::Ordering::SeqCst);
     }
 
     pub fn realm(&self) -> String {
@@ -390,6 +399,7 @@ fn serve_token(
     key: &Path,
     der: &[u8],
     scopes: &Mutex<Vec<String>>,
+    useless: &std::sync::atomic::AtomicUsize,
 ) -> std::io::Result<()> {
     use base64::Engine as _;
     use std::io::{BufRead, BufReader};
@@ -439,6 +449,17 @@ fn serve_token(
             ("200 OK", None)
         }
     };
+    if body.is_none()
+        && useless
+            .fetch_update(
+                std::sync::atomic::Ordering::SeqCst,
+                std::sync::atomic::Ordering::SeqCst,
+                |n| n.checked_sub(1),
+            )
+            .is_ok()
+    {
+        granted.clear();
+    }
     let body = match body {
         Some(b) => b,
         None => {
