@@ -110,6 +110,17 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// `docker login` refused: the registry answered the authenticated ping with
+    /// `status` (docker's wording for Basic-auth registries).
+    #[error("login attempt to {url} failed with status: {status}")]
+    LoginRejected { url: String, status: String },
+    /// `docker login` failed on the way to a token (docker's wording for token servers).
+    #[error("Get \"{url}\": {source}")]
+    LoginFailed {
+        url: String,
+        #[source]
+        source: Box<Error>,
+    },
     #[error("invalid TLS configuration for {host}: {reason}")]
     Tls { host: String, reason: String },
     #[error("registry response: {0}")]
@@ -128,7 +139,12 @@ impl Error {
 
     /// Whether the registry said "unauthorized" (wrong or missing credentials).
     pub fn is_unauthorized(&self) -> bool {
-        matches!(self, Error::Registry(e) if e.has("UNAUTHORIZED"))
+        match self {
+            Error::Registry(e) => e.has("UNAUTHORIZED"),
+            Error::LoginRejected { status, .. } => status.starts_with("401"),
+            Error::LoginFailed { source, .. } => source.is_unauthorized(),
+            _ => false,
+        }
     }
 }
 

@@ -155,10 +155,32 @@ impl Client {
         .await
     }
 
-    /// Check `creds` against `registry` (`host[:port]`, or `docker.io`): Ok when the
-    /// registry accepts them, `unauthorized: ...` when it does not.
+    /// Check `creds` against `registry` (`host[:port]`, or `docker.io`) as `docker
+    /// login` does: Ok when the registry accepts them; otherwise docker's wording,
+    /// `login attempt to <url> failed with status: 401 Unauthorized` (Basic) or
+    /// `Get "<url>": unauthorized: ...` (token server).
     pub async fn login(&self, registry: &str, creds: &Credentials) -> Result<(), Error> {
-        let session = self.open(registry, creds, &[], true).await?;
+        let candidates = self.config.candidates(registry, true).await?;
+        let mut last = None;
+        let mut session = None;
+        for ep in candidates.last().expect("the registry itself") {
+            match session::Session::open(ep, creds, &[]).await {
+                Ok(s) => {
+                    session = Some(s);
+                    break;
+                }
+                Err(e @ Error::Connect { .. }) => last = Some(e),
+                Err(e) => {
+                    return Err(Error::LoginFailed {
+                        url: format!("{}/v2/", ep.base),
+                        source: Box::new(e),
+                    })
+                }
+            }
+        }
+        let Some(session) = session else {
+            return Err(last.expect("at least one endpoint"));
+        };
         let resp = session
             .request(
                 http::Method::GET,
@@ -168,12 +190,20 @@ impl Client {
             )
             .await?;
         let status = resp.status();
-        let body = session::read_small(resp).await?;
+        drop(resp);
         if status.is_success() {
-            Ok(())
-        } else {
-            Err(error::from_response(status, &body))
+            return Ok(());
         }
+        Err(Error::LoginRejected {
+            url: format!("{}/v2/", session.base),
+            status: format!(
+                "{} {}",
+                status.as_u16(),
+                status.canonical_reason().unwrap_or("")
+            )
+            .trim_end()
+            .to_string(),
+        })
     }
 
     /// The session for a push or login: the registry itself, never a mirror.

@@ -84,6 +84,10 @@ async fn bearer_token_from_the_challenge() {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "unauthorized: incorrect username or password"
+        format!(
+            "Get \"http://{}/v2/\": unauthorized: incorrect username or password",
+            reg.host()
+        )
     );
+    assert!(err.is_unauthorized());
 }

@@ -150,3 +150,37 @@ async fn missing_tag_worded_as_dockerd_words_it() {
     let theirs = String::from_utf8_lossy(&out.stderr);
     assert_eq!(theirs.trim(), format!("Error response from daemon: {ours}"));
 }
+
+#[tokio::test]
+async fn login_errors_worded_as_dockerd_words_them() {
+    let reg = Registry::start(Options {
+        auth_tls: Some(("alice".into(), "s3cret".into())),
+        ..Default::default()
+    });
+    let d = dockerd_for(&reg);
+    let c = Client::new(RegistryConfig {
+        certs_dir: tempfile::tempdir().unwrap().path().to_path_buf(),
+        ..Default::default()
+    });
+    for (user, password) in [("alice", "wrong"), ("mallory", "s3cret")] {
+        let out = d.docker(&["login", "-u", user, "-p", password, &reg.host()]);
+        assert!(!out.status.success());
+        let theirs = String::from_utf8_lossy(&out.stderr);
+        let theirs = theirs.lines().last().unwrap_or("").to_string();
+        let ours = c
+            .login(&reg.host(), &Credentials::basic(user, password))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert_eq!(theirs, format!("Error response from daemon: {ours}"));
+    }
+    let out = d.docker(&["login", "-u", "alice", "-p", "s3cret", &reg.host()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    c.login(&reg.host(), &Credentials::basic("alice", "s3cret"))
+        .await
+        .unwrap();
+}

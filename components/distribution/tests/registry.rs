@@ -331,7 +331,11 @@ async fn tls_with_private_ca_and_htpasswd() {
         );
         assert!(err.is_unauthorized());
         let err = c.login(&host, &creds).await.unwrap_err();
-        assert_eq!(err.to_string(), "unauthorized: authentication required");
+        assert_eq!(
+            err.to_string(),
+            format!("login attempt to https://{host}/v2/ failed with status: 401 Unauthorized")
+        );
+        assert!(err.is_unauthorized());
     }
     c.login(&host, &good).await.unwrap();
     let pushed = c.push(&target, &good, &req, noop()).await.unwrap();
