@@ -184,3 +184,44 @@ async fn login_errors_worded_as_dockerd_words_them() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn wrong_credentials_on_pull_worded_as_dockerd_words_them() {
+    let reg = Registry::start(Options {
+        auth_tls: Some(("alice".into(), "s3cret".into())),
+        ..Default::default()
+    });
+    let d = dockerd_for(&reg);
+    let c = Client::new(RegistryConfig {
+        certs_dir: tempfile::tempdir().unwrap().path().to_path_buf(),
+        ..Default::default()
+    });
+    let name = format!("{}/secure/app:v1", reg.host());
+    let out = d.docker(&["login", "-u", "alice", "-p", "s3cret", &reg.host()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The password changes on the registry: the CLI's stored credentials are wrong now.
+    std::fs::write(
+        reg.dir.path().join("htpasswd"),
+        "alice:$2b$05$abcdefghijklmnopqrstuuQ1gLhPqUq8cKdd3ZfJmvGpyV8vUS3K6\n",
+    )
+    .unwrap();
+    let out = d.docker(&["pull", &name]);
+    assert!(!out.status.success());
+    let theirs = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    let store = tempfile::tempdir().unwrap();
+    let ours = c
+        .pull(
+            &Reference::parse(&name).unwrap(),
+            &Credentials::basic("alice", "s3cret"),
+            store.path(),
+            noop(),
+        )
+        .await
+        .unwrap_err();
+    assert!(ours.is_unauthorized());
+    assert_eq!(theirs, format!("Error response from daemon: {ours}"));
+}
