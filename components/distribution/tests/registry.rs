@@ -638,3 +638,51 @@ async fn the_system_store_is_trusted() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_transfer_cut_mid_blob_resumes_where_it_broke() {
+    let reg = Registry::start(Options::default());
+    let img = make_image("cut");
+    let c = client(RegistryConfig::default());
+    let req = PushRequest::docker_schema2(img.config.clone(), img.layers.clone());
+    c.push(
+        &r(&format!("{}/cut/app:v1", reg.host())),
+        &Credentials::default(),
+        &req,
+        noop(),
+    )
+    .await
+    .unwrap();
+    let big = &img.layers[0].0;
+    assert!(
+        big.size > 300_000,
+        "the busybox layer is large enough to cut"
+    );
+    // Through a relay that breaks the connection once, 200 kB into the responses.
+    let (port, cut) = common::flaky_relay(reg.port, 200_000);
+    let target = r(&format!("127.0.0.1:{port}/cut/app:v1"));
+    let store = tempfile::tempdir().unwrap();
+    let (rec, events) = recorder();
+    let pulled = c
+        .pull(&target, &Credentials::default(), store.path(), rec)
+        .await
+        .unwrap();
+    assert!(
+        cut.load(std::sync::atomic::Ordering::SeqCst),
+        "the relay cut a transfer"
+    );
+    assert_eq!(
+        std::fs::read(&pulled.layers[0].1).unwrap(),
+        std::fs::read(&img.layers[0].1).unwrap()
+    );
+    let resumed = events
+        .lock()
+        .unwrap()
+        .iter()
+        .find_map(|p| match p.event {
+            LayerEvent::Resuming { offset } if p.digest == big.digest => Some(offset),
+            _ => None,
+        })
+        .expect("the big layer resumed");
+    assert!(resumed > 0 && resumed < big.size);
+}

@@ -514,3 +514,51 @@ fn percent_decode(s: &str) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
+
+/// A TCP relay to `upstream` on 127.0.0.1 that cuts the first connection whose
+/// responses pass `cut_after` bytes, mid-stream, once: a registry whose transfer breaks.
+pub fn flaky_relay(upstream: u16, cut_after: usize) -> (u16, Arc<std::sync::atomic::AtomicBool>) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let cut = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&cut);
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", upstream)) else {
+                continue;
+            };
+            let (mut c_read, mut s_write) =
+                (client.try_clone().unwrap(), server.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut c_read, &mut s_write);
+                let _ = s_write.shutdown(std::net::Shutdown::Write);
+            });
+            let flag = Arc::clone(&flag);
+            std::thread::spawn(move || {
+                let (mut server, mut client) = (server, client);
+                let mut buf = [0u8; 16 * 1024];
+                let mut sent = 0usize;
+                loop {
+                    let n = match std::io::Read::read(&mut server, &mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    if !flag.load(Ordering::SeqCst) && sent + n > cut_after {
+                        flag.store(true, Ordering::SeqCst);
+                        let _ = client.write_all(&buf[..cut_after - sent]);
+                        let _ = client.shutdown(std::net::Shutdown::Both);
+                        let _ = server.shutdown(std::net::Shutdown::Both);
+                        return;
+                    }
+                    if client.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                    sent += n;
+                }
+                let _ = client.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    (port, cut)
+}
