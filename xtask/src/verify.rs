@@ -71,15 +71,20 @@ pub fn run(args: Args) -> Result<()> {
                 None
             }
         };
-        let report = verify_distro(distro, &debs, previous.as_deref(), &|chroot| {
-            if !missing.is_empty() {
-                bail!(
+        let report = verify_distro(
+            distro,
+            &debs,
+            previous.as_deref(),
+            &|chroot: &mut Chroot| {
+                if !missing.is_empty() {
+                    bail!(
                     "smoke test: cannot start the daemons: {} not implemented yet (packaging/manifest.toml), so their packages hold no such binary",
                     missing.join(", ")
                 );
-            }
-            smoke(chroot)
-        })?;
+                }
+                smoke(chroot)
+            },
+        )?;
         println!("verify {}: ok", distro.name);
         for line in report {
             println!("  {line}");
@@ -114,11 +119,11 @@ pub fn verify_distro(
     distro: &Distro,
     debs: &[PathBuf],
     previous: Option<&[PathBuf]>,
-    smoke: &dyn Fn(&Chroot) -> Result<()>,
+    smoke: &dyn Fn(&mut Chroot) -> Result<()>,
 ) -> Result<Vec<String>> {
     let archive = archive_for(distro);
     let tarball = rootfs::ensure(&rootfs::cache_dir(), &distro.suite, archive.as_deref())?;
-    let chroot = Chroot::new(&tarball)?;
+    let mut chroot = Chroot::new(&tarball)?;
     let mut report = Vec::new();
     chroot.run("apt", &["apt-get", "update", "-q"])?;
     let before = snapshot(&chroot.root())?;
@@ -185,7 +190,7 @@ pub fn verify_distro(
         );
     }
 
-    smoke(&chroot)?;
+    smoke(&mut chroot)?;
     report.push("smoke test passed".into());
 
     // Data the daemon would have written, which remove and purge must leave alone.
@@ -321,10 +326,125 @@ fn check_docker_ce_installed(chroot: &Chroot) -> Result<()> {
     Ok(())
 }
 
-/// Start containerd and dockerd in the chroot and drive them with the packaged CLI.
-fn smoke(chroot: &Chroot) -> Result<()> {
-    let _ = chroot;
-    bail!("smoke test: starting the packaged daemons in the chroot is not written yet (issue #7)")
+/// Start containerd and dockerd in the chroot, as the units would (but on the chroot's
+/// own paths, without iptables, so that they cannot disturb the host's daemons), and
+/// drive them with the packaged CLI: `docker version`, `docker info`, `docker import`
+/// of a busybox rootfs, `docker run --rm`. The daemons are stopped afterwards.
+pub fn smoke(chroot: &mut Chroot) -> Result<()> {
+    chroot.bind_system()?;
+    let containerd = chroot.spawn(&["containerd"], "/var/log/verify-containerd.log")?;
+    wait_for(
+        chroot,
+        "containerd.io",
+        &containerd,
+        "/var/log/verify-containerd.log",
+        |c| c.path("/run/containerd/containerd.sock").exists(),
+    )?;
+    let dockerd = chroot.spawn(
+        &[
+            "dockerd",
+            "-H",
+            "unix:///var/run/docker.sock",
+            "--containerd=/run/containerd/containerd.sock",
+            "--iptables=false",
+            "--bridge=none",
+        ],
+        "/var/log/verify-dockerd.log",
+    )?;
+    wait_for(
+        chroot,
+        "docker-ce",
+        &dockerd,
+        "/var/log/verify-dockerd.log",
+        |c| c.run("docker-ce-cli", &["docker", "version"]).is_ok(),
+    )?;
+    chroot.run("docker-ce-cli", &["docker", "version"])?;
+    chroot.run("docker-ce-cli", &["docker", "info"])?;
+    let mut image = crate::deb::Tree::new();
+    image.file(
+        "bin/busybox",
+        0o755,
+        std::fs::read("/bin/busybox").context(
+            "the smoke test imports /bin/busybox as an image: apt-get install busybox-static",
+        )?,
+    );
+    std::fs::write(chroot.path("/tmp/busybox.tar"), image.to_tar("", 0)?)?;
+    chroot.run(
+        "docker-ce-cli",
+        &["docker", "import", "/tmp/busybox.tar", "busybox:latest"],
+    )?;
+    let out = chroot.run(
+        "docker-ce",
+        &[
+            "docker",
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "busybox:latest",
+            "/bin/busybox",
+            "echo",
+            "verify-ok",
+        ],
+    )?;
+    if out.trim() != "verify-ok" {
+        bail!("docker-ce: `docker run --rm busybox:latest /bin/busybox echo verify-ok` printed {out:?}");
+    }
+    stop(&dockerd, "dockerd")?;
+    stop(&containerd, "containerd")?;
+    Ok(())
+}
+
+/// Wait (a minute at most) until `ready`, failing early when the daemon exits; the
+/// error names the package and ends with the daemon's last log line.
+fn wait_for(
+    chroot: &Chroot,
+    package: &str,
+    daemon: &duct::Handle,
+    log: &str,
+    ready: impl Fn(&Chroot) -> bool,
+) -> Result<()> {
+    let last_line = || {
+        std::fs::read_to_string(chroot.path(log))
+            .unwrap_or_default()
+            .lines()
+            .last()
+            .unwrap_or("")
+            .to_owned()
+    };
+    for _ in 0..300 {
+        if ready(chroot) {
+            return Ok(());
+        }
+        if let Some(out) = daemon.try_wait()? {
+            bail!(
+                "{package}: the daemon exited ({}) before it was ready: {}",
+                out.status,
+                last_line()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    bail!(
+        "{package}: the daemon was not ready within a minute: {}",
+        last_line()
+    )
+}
+
+/// SIGTERM a daemon and wait for it (SIGKILL after half a minute).
+fn stop(daemon: &duct::Handle, name: &str) -> Result<()> {
+    for pid in daemon.pids() {
+        // SAFETY: kill(2) on the pid of our own child; no memory involved.
+        unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    }
+    for _ in 0..150 {
+        if daemon.try_wait()?.is_some() {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    daemon.kill()?;
+    bail!("{name} did not stop within half a minute of SIGTERM")
 }
 
 /// The Debian archive of the selected mirror profile (`None`: debootstrap's default).

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
+const CHROOT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 pub struct Chroot {
     dir: tempfile::TempDir,
     mounted: Vec<PathBuf>,
@@ -23,6 +25,11 @@ impl Chroot {
             mounted: Vec::new(),
         };
         super::rootfs::unpack(tarball, &chroot.root())?;
+        // The root is a mount point of its own: dockerd remounts `/` (private) when it
+        // unpacks layers, which fails on a plain directory.
+        let root = chroot.root().display().to_string();
+        chroot.mount(&["--bind", &root], "/")?;
+        chroot.mount_flags(&["--make-private"], "/")?;
         chroot.mount(&["-t", "proc", "proc"], "proc")?;
         if let Ok(resolv) = std::fs::read("/etc/resolv.conf") {
             let path = chroot.root().join("etc/resolv.conf");
@@ -39,6 +46,73 @@ impl Chroot {
     /// A path inside the root (`/etc/group` → `<root>/etc/group`).
     pub fn path(&self, inside: &str) -> PathBuf {
         self.root().join(inside.trim_start_matches('/'))
+    }
+
+    /// Bind the host's /dev and /sys (with the cgroup hierarchies) into the root, as
+    /// the daemons need them.
+    pub fn bind_system(&mut self) -> Result<()> {
+        for dir in ["dev", "sys"] {
+            self.mount(&["--rbind", &format!("/{dir}")], dir)?;
+            // Nothing done below the copy may reach back to the host's mounts (an
+            // unmount under a shared rbind would unmount the host's own).
+            self.mount_flags(&["--make-rslave"], dir)?;
+        }
+        self.mount(&["-t", "tmpfs", "-o", "mode=0755", "tmpfs"], "run")?;
+        Ok(())
+    }
+
+    /// Start a long-running command in the root; its output goes to `log` (a path
+    /// inside the root). Every process left in the root is killed on drop.
+    pub fn spawn(&self, args: &[&str], log: &str) -> Result<duct::Handle> {
+        let log_path = self.path(log);
+        let file = std::fs::File::create(&log_path)
+            .with_context(|| format!("cannot create {}", log_path.display()))?;
+        let mut all: Vec<std::ffi::OsString> = vec![self.root().into_os_string()];
+        all.extend(args.iter().map(|a| a.into()));
+        duct::cmd("chroot", all)
+            .env("PATH", CHROOT_PATH)
+            .stdin_null()
+            .stdout_file(file.try_clone()?)
+            .stderr_file(file)
+            .unchecked()
+            .start()
+            .with_context(|| format!("cannot start {}", args.join(" ")))
+    }
+
+    /// SIGKILL every process whose root directory is this chroot (daemons, shims,
+    /// containers' processes), then wait until none is left.
+    fn kill_processes_inside(&self) {
+        let root = self.root();
+        for _ in 0..50 {
+            let mut found = false;
+            for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+                let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                    continue;
+                };
+                let Ok(proc_root) = std::fs::read_link(entry.path().join("root")) else {
+                    continue;
+                };
+                if proc_root.starts_with(&root) {
+                    found = true;
+                    // SAFETY: kill(2) with a pid and a signal number; no memory involved.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+            }
+            if !found {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
+    fn mount_flags(&self, args: &[&str], target: &str) -> Result<()> {
+        let target = self.path(target);
+        let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        all.push(target.display().to_string());
+        duct::cmd("mount", &all)
+            .run()
+            .with_context(|| format!("cannot change the mount {}", target.display()))?;
+        Ok(())
     }
 
     fn mount(&mut self, args: &[&str], target: &str) -> Result<()> {
@@ -89,8 +163,46 @@ impl Chroot {
 
 impl Drop for Chroot {
     fn drop(&mut self) {
-        for target in self.mounted.iter().rev() {
-            let _ = duct::cmd!("umount", "--lazy", target).stderr_null().run();
+        self.kill_processes_inside();
+        // Everything mounted below the root: ours, and what the daemons mounted there.
+        let root = self.root();
+        let mut targets: Vec<PathBuf> = std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .map(|p| PathBuf::from(unescape_mountinfo(p)))
+            .filter(|p| p.starts_with(&root))
+            .collect();
+        targets.extend(self.mounted.iter().cloned());
+        targets.sort();
+        targets.dedup();
+        targets.sort_by_key(|p| std::cmp::Reverse(p.as_os_str().len()));
+        for target in targets {
+            let _ = duct::cmd!("umount", "--lazy", target)
+                .stderr_null()
+                .unchecked()
+                .run();
         }
     }
+}
+
+/// mountinfo escapes space, tab, newline and backslash as octal (`\040`).
+fn unescape_mountinfo(field: &str) -> String {
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\'
+            && i + 3 < bytes.len()
+            && bytes[i + 1..i + 4].iter().all(u8::is_ascii_digit)
+        {
+            let code = u8::from_str_radix(&field[i + 1..i + 4], 8).unwrap_or(b'?');
+            out.push(code);
+            i += 4;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }

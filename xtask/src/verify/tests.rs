@@ -55,33 +55,38 @@ fn packages_install_upgrade_remove_and_purge_cleanly_in_a_bookworm_rootfs() {
     let previous = fixture_debs(&tmp.path().join("old"), "26.11.0-rc.1");
     let current = fixture_debs(&tmp.path().join("new"), "26.11.0");
     let ran_smoke = std::cell::Cell::new(false);
-    let report = verify_distro(&bookworm(), &current, Some(&previous), &|chroot| {
-        // what the smoke test would start is installed where the units expect it
-        for bin in [
-            "/usr/bin/dockerd",
-            "/usr/bin/containerd",
-            "/usr/bin/docker",
-            "/usr/bin/runc",
-        ] {
-            assert!(chroot.path(bin).is_file(), "{bin} not installed");
-        }
-        let out = chroot
-            .run("docker-ce-cli", &["docker", "--version"])
-            .unwrap();
-        assert_eq!(out.trim(), "fixture: test fixture");
-        let versions = chroot
-            .run(
-                "docker-ce",
-                &["dpkg-query", "-W", "-f=${Version}", "docker-ce"],
-            )
-            .unwrap();
-        assert_eq!(
-            versions, "5:26.11.0-1~debian.12~bookworm",
-            "upgraded to the new build"
-        );
-        ran_smoke.set(true);
-        Ok(())
-    })
+    let report = verify_distro(
+        &bookworm(),
+        &current,
+        Some(&previous),
+        &|chroot: &mut Chroot| {
+            // what the smoke test would start is installed where the units expect it
+            for bin in [
+                "/usr/bin/dockerd",
+                "/usr/bin/containerd",
+                "/usr/bin/docker",
+                "/usr/bin/runc",
+            ] {
+                assert!(chroot.path(bin).is_file(), "{bin} not installed");
+            }
+            let out = chroot
+                .run("docker-ce-cli", &["docker", "--version"])
+                .unwrap();
+            assert_eq!(out.trim(), "fixture: test fixture");
+            let versions = chroot
+                .run(
+                    "docker-ce",
+                    &["dpkg-query", "-W", "-f=${Version}", "docker-ce"],
+                )
+                .unwrap();
+            assert_eq!(
+                versions, "5:26.11.0-1~debian.12~bookworm",
+                "upgraded to the new build"
+            );
+            ran_smoke.set(true);
+            Ok(())
+        },
+    )
     .unwrap();
     assert!(ran_smoke.get());
     let text = report.join("\n");
@@ -107,7 +112,7 @@ fn a_failing_step_names_the_package_and_the_command() {
     let debs = fixture_debs(tmp.path(), "26.11.0");
     // A step failing inside the chroot stops the run with one line naming the package
     // and the command, and the chroot's mounts are gone afterwards.
-    let err = verify_distro(&bookworm(), &debs, None, &|chroot| {
+    let err = verify_distro(&bookworm(), &debs, None, &|chroot: &mut Chroot| {
         chroot.run("docker-ce", &["sh", "-c", "echo broken; exit 3"])?;
         Ok(())
     })
@@ -122,4 +127,46 @@ fn a_failing_step_names_the_package_and_the_command() {
         !mounts.contains("workspace-verify."),
         "a chroot mount is left:\n{mounts}"
     );
+}
+
+/// The smoke step itself, run against Debian's docker.io stack (dockerd 20.10,
+/// containerd, runc) installed in a clean bookworm rootfs: the same code `verify` runs
+/// on our packages once the daemons are implemented.
+#[test]
+fn smoke_step_drives_debians_docker_stack_in_a_chroot() {
+    testbed::subreaper();
+    let tarball = rootfs::ensure(&rootfs::cache_dir(), "bookworm", None).unwrap();
+    let mut chroot = Chroot::new(&tarball).unwrap();
+    // docker.io's postinst would start its init script: not in a test chroot
+    std::fs::write(
+        chroot.path("/usr/sbin/policy-rc.d"),
+        "#!/bin/sh\nexit 101\n",
+    )
+    .unwrap();
+    duct::cmd!("chmod", "0755", chroot.path("/usr/sbin/policy-rc.d"))
+        .run()
+        .unwrap();
+    chroot.run("apt", &["apt-get", "update", "-q"]).unwrap();
+    chroot
+        .run(
+            "docker.io",
+            &[
+                "apt-get",
+                "install",
+                "-y",
+                "-q",
+                "--no-install-recommends",
+                "docker.io",
+            ],
+        )
+        .unwrap();
+    smoke(&mut chroot).unwrap();
+    let root = chroot.root();
+    drop(chroot);
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains(&root.display().to_string()),
+        "mounts left under the chroot:\n{mounts}"
+    );
+    assert!(!root.exists(), "the chroot directory is removed");
 }
