@@ -11,6 +11,7 @@ mod config;
 mod format;
 mod streams;
 mod template;
+mod tls;
 mod transport;
 
 use std::io::Write;
@@ -98,7 +99,25 @@ fn run(argv: &[String]) -> anyhow::Result<i32> {
     let (spec, path, consumed) = commands::lookup(rest)?;
     let parsed = cmdline::parse_command(spec, &path, &rest[consumed..])?;
     let config = config::Config::load(globals.config.as_deref());
-    let host = resolve_host(&globals, &config)?;
+    let mut host = resolve_host(&globals, &config)?;
+    if let Host::Tcp(addr, tls) = &mut host {
+        *tls = tls::options(
+            globals.tls,
+            globals.tlsverify,
+            globals.tlscacert.as_deref(),
+            globals.tlscert.as_deref(),
+            globals.tlskey.as_deref(),
+            &config.dir,
+        );
+        if let Some(t) = tls.as_ref() {
+            t.check_files().map_err(|e| Status::new(1, e))?;
+        }
+        // TLS daemons listen on 2376 when the address names no port.
+        if tls.is_some() && addr.ends_with(":2375") && !explicit_port(&globals) {
+            addr.truncate(addr.len() - ":2375".len());
+            addr.push_str(":2376");
+        }
+    }
     let pinned = std::env::var("DOCKER_API_VERSION")
         .ok()
         .filter(|v| !v.is_empty());
@@ -143,4 +162,17 @@ fn resolve_host(g: &cmdline::Globals, config: &config::Config) -> anyhow::Result
         None | Some("default") => Ok(Host::parse(transport::DEFAULT_HOST)?),
         Some(name) => Ok(Host::parse(&config.context_host(name)?)?),
     }
+}
+
+/// Whether the host the user gave (`-H` or `DOCKER_HOST`) spells out a port.
+fn explicit_port(g: &cmdline::Globals) -> bool {
+    let given = g
+        .hosts
+        .first()
+        .cloned()
+        .or_else(|| std::env::var("DOCKER_HOST").ok())
+        .unwrap_or_default();
+    let rest = given.split("://").last().unwrap_or("");
+    rest.rsplit_once(':')
+        .is_some_and(|(_, p)| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
 }

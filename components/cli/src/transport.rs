@@ -15,7 +15,8 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Host {
     Unix(PathBuf),
-    Tcp(String),
+    /// `host:port`, and TLS settings when `--tls`/`--tlsverify` ask for it.
+    Tcp(String, Option<crate::tls::TlsOptions>),
 }
 
 pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
@@ -30,6 +31,8 @@ pub enum TransportError {
     Io(#[from] io::Error),
     #[error("malformed response from the daemon: {0}")]
     Protocol(String),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 impl Host {
@@ -55,14 +58,14 @@ impl Host {
         } else {
             format!("{}:2375", rest.trim_end_matches(':'))
         };
-        Ok(Host::Tcp(addr))
+        Ok(Host::Tcp(addr, None))
     }
 
     /// The form error messages show: `unix:///var/run/docker.sock`, `tcp://1.2.3.4:2375`.
     pub fn display(&self) -> String {
         match self {
             Host::Unix(p) => format!("unix://{}", p.display()),
-            Host::Tcp(a) => format!("tcp://{a}"),
+            Host::Tcp(a, _) => format!("tcp://{a}"),
         }
     }
 
@@ -70,7 +73,11 @@ impl Host {
         let refused = |_| TransportError::Connect(self.display());
         match self {
             Host::Unix(p) => Ok(Stream::Unix(UnixStream::connect(p).map_err(refused)?)),
-            Host::Tcp(a) => Ok(Stream::Tcp(TcpStream::connect(a).map_err(refused)?)),
+            Host::Tcp(a, None) => Ok(Stream::Tcp(TcpStream::connect(a).map_err(refused)?)),
+            Host::Tcp(a, Some(tls)) => {
+                let tcp = TcpStream::connect(a).map_err(refused)?;
+                Ok(Stream::Tls(crate::tls::TlsStream::connect(tcp, a, tls)?))
+            }
         }
     }
 }
@@ -79,6 +86,7 @@ impl Host {
 pub enum Stream {
     Unix(UnixStream),
     Tcp(TcpStream),
+    Tls(crate::tls::TlsStream),
 }
 
 impl Stream {
@@ -86,6 +94,7 @@ impl Stream {
         Ok(match self {
             Stream::Unix(s) => Stream::Unix(s.try_clone()?),
             Stream::Tcp(s) => Stream::Tcp(s.try_clone()?),
+            Stream::Tls(s) => Stream::Tls(s.clone()),
         })
     }
 
@@ -94,6 +103,7 @@ impl Stream {
         match self {
             Stream::Unix(s) => s.shutdown(std::net::Shutdown::Write),
             Stream::Tcp(s) => s.shutdown(std::net::Shutdown::Write),
+            Stream::Tls(s) => s.shutdown_write(),
         }
     }
 }
@@ -103,6 +113,7 @@ impl Read for Stream {
         match self {
             Stream::Unix(s) => s.read(buf),
             Stream::Tcp(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
         }
     }
 }
@@ -112,12 +123,14 @@ impl Write for Stream {
         match self {
             Stream::Unix(s) => s.write(buf),
             Stream::Tcp(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Stream::Unix(s) => s.flush(),
             Stream::Tcp(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
         }
     }
 }
@@ -350,11 +363,11 @@ mod tests {
         );
         assert_eq!(
             Host::parse("tcp://127.0.0.1:2376").unwrap(),
-            Host::Tcp("127.0.0.1:2376".into())
+            Host::Tcp("127.0.0.1:2376".into(), None)
         );
         assert_eq!(
             Host::parse("tcp://10.0.0.1").unwrap(),
-            Host::Tcp("10.0.0.1:2375".into())
+            Host::Tcp("10.0.0.1:2375".into(), None)
         );
         assert!(Host::parse("ssh2://x").is_err());
         assert_eq!(
