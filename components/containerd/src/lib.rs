@@ -2,5 +2,6 @@
 //! API (message types from `containerd-client`), the shim speaks the shim v2 ttrpc
 //! protocol (types from `containerd-shim-protos`), and `ctr` is a client of the daemon.
 
+pub mod ctr;
 pub mod daemon;
 pub mod shim;

@@ -8,6 +8,8 @@ mod runc;
 mod service;
 mod stdio;
 
+pub use service::RuncOptions;
+
 use std::io::Write;
 use std::os::fd::{AsRawFd, IntoRawFd};
 use std::os::unix::process::CommandExt;

@@ -172,6 +172,17 @@ pub fn tail(s: &str) -> String {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
+        // A failed test may leave tasks behind: kill and delete them so no container,
+        // runc state or cgroup outlives the test.
+        if self.child.is_some() && Path::new("/usr/bin/ctr").exists() {
+            let ns = self.ctr_with(&debian_ctr(), &["namespaces", "ls", "-q"]);
+            for ns in String::from_utf8_lossy(&ns.stdout).split_whitespace() {
+                let ids = self.ctr_with(&debian_ctr(), &["-n", ns, "tasks", "ls", "-q"]);
+                for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
+                    let _ = self.ctr_with(&debian_ctr(), &["-n", ns, "tasks", "rm", "-f", id]);
+                }
+            }
+        }
         if let Some(mut c) = self.child.take() {
             // SAFETY: signalling our own child.
             unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
