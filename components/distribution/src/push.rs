@@ -297,9 +297,7 @@ async fn push_blob(
     );
     let len = if chunk.is_none() { total } else { 0 };
     h.insert(http::header::CONTENT_LENGTH, HeaderValue::from(len));
-    let resp = session
-        .request(Method::PUT, &location_abs(session, &url), h, final_body)
-        .await?;
+    let resp = session.request(Method::PUT, &url, h, final_body).await?;
     let status = resp.status();
     let body = read_small(resp).await?;
     if status != StatusCode::CREATED {
@@ -307,10 +305,6 @@ async fn push_blob(
     }
     report(LayerEvent::Pushed);
     Ok(())
-}
-
-fn location_abs(session: &Session, url: &str) -> String {
-    session.absolute(url)
 }
 
 fn location_of(resp: &http::Response<hyper::body::Incoming>) -> Option<String> {
