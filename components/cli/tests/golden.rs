@@ -119,6 +119,15 @@ fn normalise(text: &str, dir: &Path) -> String {
     for (re, with) in rules {
         out = Regex::new(re).unwrap().replace_all(&out, with).into_owned();
     }
+    // `info` lists runtimes in Go's map order, which varies from run to run.
+    out = Regex::new(r"(?m)^ Runtimes: (.*)$")
+        .unwrap()
+        .replace_all(&out, |c: &regex_lite::Captures| {
+            let mut names: Vec<&str> = c[1].split(' ').collect();
+            names.sort_unstable();
+            format!(" Runtimes: {}", names.join(" "))
+        })
+        .into_owned();
     if had_time {
         // Column widths follow the lengths of the times, so spacing is normalised too
         // in outputs that contained one.

@@ -222,56 +222,232 @@ pub fn info(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
     let info = match info {
         Ok(i) => i,
         Err(e) => {
-            return Err(Status::new(1, format!("{e}\nerrors pretty printing info")).into());
+            return Err(Status::new(1, e.to_string()).into());
         }
     };
-    let s = |k: &str| {
-        info.get(k)
-            .map(|v| match v {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            })
-            .unwrap_or_default()
-    };
-    println!(" Containers: {}", s("Containers"));
-    println!("  Running: {}", s("ContainersRunning"));
-    println!("  Paused: {}", s("ContainersPaused"));
-    println!("  Stopped: {}", s("ContainersStopped"));
-    println!(" Images: {}", s("Images"));
-    println!(" Server Version: {}", s("ServerVersion"));
-    println!(" Storage Driver: {}", s("Driver"));
-    for pair in info
-        .get("DriverStatus")
+    print!("{}", server_info_text(&info));
+    for w in info
+        .get("Warnings")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
     {
-        if let Some([k, v]) = pair.as_array().map(|a| a.as_slice()) {
-            println!(
-                "  {}: {}",
-                k.as_str().unwrap_or(""),
-                v.as_str().unwrap_or("")
-            );
+        if let Some(w) = w.as_str() {
+            eprintln!("{w}");
         }
     }
-    println!(" Logging Driver: {}", s("LoggingDriver"));
-    println!(" Cgroup Driver: {}", s("CgroupDriver"));
-    println!(" Cgroup Version: {}", s("CgroupVersion"));
-    println!(" Kernel Version: {}", s("KernelVersion"));
-    println!(" Operating System: {}", s("OperatingSystem"));
-    println!(" OSType: {}", s("OSType"));
-    println!(" Architecture: {}", s("Architecture"));
-    println!(" CPUs: {}", s("NCPU"));
-    let mem = info.get("MemTotal").and_then(Value::as_f64).unwrap_or(0.0);
-    println!(" Total Memory: {}", units::bytes_size(mem));
-    println!(" Name: {}", s("Name"));
-    println!(" ID: {}", s("ID"));
-    println!(" Docker Root Dir: {}", s("DockerRootDir"));
-    println!(" Debug Mode: {}", s("Debug"));
-    println!(" Experimental: {}", s("ExperimentalBuild"));
-    println!(" Live Restore Enabled: {}", s("LiveRestoreEnabled"));
-    println!();
     Ok(0)
+}
+
+/// The server part of `docker info`, line by line as the real CLI prints it.
+fn server_info_text(info: &Value) -> String {
+    let mut out = String::new();
+    let s = |k: &str| -> String {
+        info.pointer(k)
+            .map(|v| match v {
+                Value::String(s) => s.clone(),
+                Value::Null => String::new(),
+                other => other.to_string(),
+            })
+            .unwrap_or_default()
+    };
+    let strs = |k: &str| -> Vec<String> {
+        info.pointer(k)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect()
+    };
+    let mut line = |text: String| {
+        out.push_str(&text);
+        out.push('\n');
+    };
+    let non_empty = |line: &mut dyn FnMut(String), label: &str, v: String| {
+        if !v.is_empty() {
+            line(format!("{label} {v}"));
+        }
+    };
+    line(format!(" Containers: {}", s("/Containers")));
+    line(format!("  Running: {}", s("/ContainersRunning")));
+    line(format!("  Paused: {}", s("/ContainersPaused")));
+    line(format!("  Stopped: {}", s("/ContainersStopped")));
+    line(format!(" Images: {}", s("/Images")));
+    non_empty(&mut line, " Server Version:", s("/ServerVersion"));
+    non_empty(&mut line, " Storage Driver:", s("/Driver"));
+    for key in ["/DriverStatus", "/SystemStatus"] {
+        let indent = if key == "/DriverStatus" { "  " } else { " " };
+        for pair in info
+            .pointer(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some([k, v]) = pair.as_array().map(Vec::as_slice) {
+                line(format!(
+                    "{indent}{}: {}",
+                    k.as_str().unwrap_or(""),
+                    v.as_str().unwrap_or("")
+                ));
+            }
+        }
+    }
+    non_empty(&mut line, " Logging Driver:", s("/LoggingDriver"));
+    non_empty(&mut line, " Cgroup Driver:", s("/CgroupDriver"));
+    non_empty(&mut line, " Cgroup Version:", s("/CgroupVersion"));
+    line(" Plugins:".into());
+    line(format!("  Volume: {}", strs("/Plugins/Volume").join(" ")));
+    line(format!("  Network: {}", strs("/Plugins/Network").join(" ")));
+    let authz = strs("/Plugins/Authorization");
+    if !authz.is_empty() {
+        line(format!("  Authorization: {}", authz.join(" ")));
+    }
+    line(format!("  Log: {}", strs("/Plugins/Log").join(" ")));
+    let cdi = strs("/CDISpecDirs");
+    if !cdi.is_empty() {
+        line(" CDI spec directories:".into());
+        for d in cdi {
+            line(format!("  {d}"));
+        }
+    }
+    let swarm = s("/Swarm/LocalNodeState");
+    line(format!(" Swarm: {swarm}"));
+    if swarm != "inactive" && swarm != "locked" {
+        line(format!("  NodeID: {}", s("/Swarm/NodeID")));
+        line(format!("  Is Manager: {}", s("/Swarm/ControlAvailable")));
+    }
+    if let Some(rt) = info
+        .get("Runtimes")
+        .and_then(Value::as_object)
+        .filter(|r| !r.is_empty())
+    {
+        // Go prints these in map order; sorted is the stable choice.
+        let mut names: Vec<&String> = rt.keys().collect();
+        names.sort();
+        let names: Vec<&str> = names.into_iter().map(String::as_str).collect();
+        line(format!(" Runtimes: {}", names.join(" ")));
+        line(format!(" Default Runtime: {}", s("/DefaultRuntime")));
+    }
+    if s("/OSType") == "linux" {
+        line(format!(" Init Binary: {}", s("/InitBinary")));
+        line(format!(
+            " containerd version: {}",
+            s("/ContainerdCommit/ID")
+        ));
+        line(format!(" runc version: {}", s("/RuncCommit/ID")));
+        line(format!(" init version: {}", s("/InitCommit/ID")));
+        let opts = strs("/SecurityOptions");
+        if !opts.is_empty() {
+            line(" Security Options:".into());
+            for o in opts {
+                let mut name = String::new();
+                let mut profile = None;
+                for kv in o.split(',') {
+                    match kv.split_once('=') {
+                        Some(("name", v)) => name = v.to_string(),
+                        Some(("profile", v)) => profile = Some(v.to_string()),
+                        _ => {}
+                    }
+                }
+                line(format!("  {name}"));
+                if let Some(p) = profile {
+                    line(format!("   Profile: {p}"));
+                }
+            }
+        }
+    }
+    non_empty(&mut line, " Kernel Version:", s("/KernelVersion"));
+    non_empty(&mut line, " Operating System:", s("/OperatingSystem"));
+    non_empty(&mut line, " OSType:", s("/OSType"));
+    non_empty(&mut line, " Architecture:", s("/Architecture"));
+    line(format!(" CPUs: {}", s("/NCPU")));
+    let mem = info.get("MemTotal").and_then(Value::as_f64).unwrap_or(0.0);
+    line(format!(" Total Memory: {}", units::bytes_size(mem)));
+    non_empty(&mut line, " Name:", s("/Name"));
+    non_empty(&mut line, " ID:", s("/ID"));
+    line(format!(" Docker Root Dir: {}", s("/DockerRootDir")));
+    line(format!(" Debug Mode: {}", s("/Debug")));
+    if info.get("Debug").and_then(Value::as_bool).unwrap_or(false) {
+        line(format!("  File Descriptors: {}", s("/NFd")));
+        line(format!("  Goroutines: {}", s("/NGoroutines")));
+        line(format!("  System Time: {}", s("/SystemTime")));
+        line(format!("  EventsListeners: {}", s("/NEventsListener")));
+    }
+    non_empty(&mut line, " HTTP Proxy:", s("/HttpProxy"));
+    non_empty(&mut line, " HTTPS Proxy:", s("/HttpsProxy"));
+    non_empty(&mut line, " No Proxy:", s("/NoProxy"));
+    let labels = strs("/Labels");
+    if !labels.is_empty() {
+        line(" Labels:".into());
+        for l in labels {
+            line(format!("  {l}"));
+        }
+    }
+    line(format!(" Experimental: {}", s("/ExperimentalBuild")));
+    let cidrs = strs("/RegistryConfig/InsecureRegistryCIDRs");
+    let insecure: Vec<String> = info
+        .pointer("/RegistryConfig/IndexConfigs")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter(|(_, c)| !c.get("Secure").and_then(Value::as_bool).unwrap_or(true))
+        .map(|(n, _)| n.clone())
+        .collect();
+    let has_index = info
+        .pointer("/RegistryConfig/IndexConfigs")
+        .and_then(Value::as_object)
+        .is_some_and(|o| !o.is_empty());
+    if !cidrs.is_empty() || has_index {
+        line(" Insecure Registries:".into());
+        for n in insecure {
+            line(format!("  {n}"));
+        }
+        for c in cidrs {
+            line(format!("  {c}"));
+        }
+    }
+    let mirrors = strs("/RegistryConfig/Mirrors");
+    if !mirrors.is_empty() {
+        line(" Registry Mirrors:".into());
+        for m in mirrors {
+            line(format!("  {m}"));
+        }
+    }
+    line(format!(
+        " Live Restore Enabled: {}",
+        s("/LiveRestoreEnabled")
+    ));
+    let license = s("/ProductLicense");
+    if !license.is_empty() {
+        line(format!(" Product License: {license}"));
+    }
+    let pools = info
+        .get("DefaultAddressPools")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if !pools.is_empty() {
+        line(" Default Address Pools:".into());
+    }
+    for pool in &pools {
+        line(format!(
+            "   Base: {}, Size: {}",
+            s_of(pool, "Base"),
+            s_of(pool, "Size")
+        ));
+    }
+    line(String::new());
+    out
+}
+
+fn s_of(v: &Value, k: &str) -> String {
+    v.get(k)
+        .map(|x| match x {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .unwrap_or_default()
 }
 
 pub fn df_flags(c: Command) -> Command {
