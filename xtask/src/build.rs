@@ -64,10 +64,8 @@ pub fn container_run_args(
     let mut args: Vec<String> = vec![
         "run".into(),
         "--rm".into(),
-        // The build reaches package registries the way the host does (test daemons run
-        // with --bridge=none, where only the host network exists).
         "--network".into(),
-        "host".into(),
+        image.network().into(),
     ];
     if as_caller {
         args.extend(["--user".into(), format!("{uid}:{gid}")]);
@@ -144,7 +142,7 @@ pub fn build_in_container(engine_args: &EngineArgs, packages: &[String]) -> Resu
 
     // Copy out of the target volume as the caller, so the files in the tree are theirs.
     let out = project::bundles_dir()?.join("binary");
-    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    container::create_dir_for_caller(&project::root().join("bundles"), &out)?;
     let built: Vec<&manifest::Binary> = binaries
         .iter()
         .filter(|b| selected.contains(&b.krate.as_str()))

@@ -145,12 +145,39 @@ impl Engine {
     }
 }
 
-/// The caller's uid and gid (the owner of what a container writes into the tree).
+/// The invoking user's uid and gid: the owner of what a container writes into the
+/// tree. Under `sudo` that is the user who ran sudo (`SUDO_UID`/`SUDO_GID`), not root.
 pub fn caller_ids() -> (u32, u32) {
     use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self")
+    let (uid, gid) = std::fs::metadata("/proc/self")
         .map(|m| (m.uid(), m.gid()))
-        .unwrap_or((0, 0))
+        .unwrap_or((0, 0));
+    if uid == 0 {
+        let id = |var| std::env::var(var).ok().and_then(|v| v.parse::<u32>().ok());
+        if let (Some(u), Some(g)) = (id("SUDO_UID"), id("SUDO_GID")) {
+            return (u, g);
+        }
+    }
+    (uid, gid)
+}
+
+/// Create a directory of the tree for the caller: missing directories below `top` are
+/// handed to the caller (when we run as root for someone else).
+pub fn create_dir_for_caller(top: &std::path::Path, dir: &std::path::Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let (uid, gid) = caller_ids();
+    if crate::host::is_root() && uid != 0 {
+        let mut d = Some(dir);
+        while let Some(p) = d {
+            if !p.starts_with(top) || p == top.parent().unwrap_or(top) {
+                break;
+            }
+            std::os::unix::fs::chown(p, Some(uid), Some(gid))
+                .with_context(|| format!("cannot hand {} to {uid}:{gid}", p.display()))?;
+            d = p.parent();
+        }
+    }
+    Ok(())
 }
 
 /// A bind mount argument pair (`-v SRC:DST[:ro]`).

@@ -45,9 +45,22 @@ pub struct Image {
     pub host_toolchain: Option<PathBuf>,
     /// The vendor directory, mounted read-only at /workspace-vendor (vendored crates).
     pub vendor: Option<PathBuf>,
+    /// Offline profiles build and run with no network at all.
+    pub offline: bool,
 }
 
 impl Image {
+    /// The network of containers of this image: none for offline profiles, else the
+    /// host's (builds reach package registries the way the host does; test daemons run
+    /// with --bridge=none, where only the host network exists).
+    pub fn network(&self) -> &'static str {
+        if self.offline {
+            "none"
+        } else {
+            "host"
+        }
+    }
+
     /// The `docker run` arguments for the toolchain and vendor mounts.
     pub fn mounts(&self) -> Vec<String> {
         let mut args = Vec::new();
@@ -126,6 +139,7 @@ pub fn ensure(engine: &Engine, profile: &Profile, distro: Option<&str>) -> Resul
             Crates::Vendored { .. } => profile.vendor.clone(),
             _ => None,
         },
+        offline: profile.vendor.is_some(),
     };
     if engine.has_image(&tag) {
         step(format_args!(
@@ -142,7 +156,7 @@ pub fn ensure(engine: &Engine, profile: &Profile, distro: Option<&str>) -> Resul
         .cmd(vec![
             "build".into(),
             "--network".into(),
-            "host".into(),
+            image.network().into(),
             "--tag".into(),
             tag.clone(),
             context.path().display().to_string(),

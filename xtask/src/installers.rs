@@ -413,6 +413,23 @@ mod tests {
     }
 
     #[test]
+    fn an_unreachable_mirror_names_the_url_the_error_and_mirror_check() {
+        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = free.local_addr().unwrap().port();
+        drop(free);
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("http://127.0.0.1:{port}/debian/pool/main/t/tini/x.deb");
+        let dest = dir.path().join("x.deb");
+        let err = download(&url, &dest).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("cannot download {url}: curl: (7)")),
+            "{err}"
+        );
+        assert!(err.contains("run `cargo xtask mirror check`"), "{err}");
+        assert!(!dest.exists(), "a failed download left {}", dest.display());
+    }
+
+    #[test]
     fn a_pin_without_a_checksum_is_rejected() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bad.toml");

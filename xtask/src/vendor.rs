@@ -23,9 +23,10 @@ use crate::{host, image, installers, project, step};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Where to gather the inputs (relative to the workspace root)
-    #[arg(long, default_value = "vendor")]
-    out: PathBuf,
+    /// Where to gather the inputs, relative to the workspace root (default: vendor/;
+    /// with --check, the selected profile's vendor directory)
+    #[arg(long)]
+    out: Option<PathBuf>,
     /// Only check that the directory holds everything the tree needs
     #[arg(long)]
     check: bool,
@@ -35,13 +36,19 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let out = project::root().join(&args.out);
     let distros = distro::select(&args.distro)?;
     if args.check {
+        let out = match &args.out {
+            Some(dir) => project::root().join(dir),
+            None => mirror::selected()?
+                .vendor
+                .unwrap_or_else(|| project::root().join("vendor")),
+        };
         check(&out, &distros)?;
         step(format_args!("{} is complete", out.display()));
         return Ok(());
     }
+    let out = project::root().join(args.out.as_deref().unwrap_or("vendor".as_ref()));
     let profile = mirror::selected()?;
     if profile.vendor.is_some() {
         bail!(
@@ -66,7 +73,7 @@ pub fn run(args: Args) -> Result<()> {
 
     step("cargo vendor (crates of the workspace)");
     let crates = out.join("crates");
-    duct::cmd!(
+    let vendored = duct::cmd!(
         "cargo",
         "vendor",
         "--locked",
@@ -76,8 +83,16 @@ pub fn run(args: Args) -> Result<()> {
         &crates
     )
     .stdout_null()
+    .stderr_capture()
+    .unchecked()
     .run()
-    .context("cargo vendor failed")?;
+    .context("cannot run cargo vendor")?;
+    if !vendored.status.success() {
+        bail!(
+            "cargo vendor failed: {}",
+            String::from_utf8_lossy(&vendored.stderr).trim()
+        );
+    }
     for entry in std::fs::read_dir(&crates)? {
         let dir = entry?.path();
         let sum = crate_checksum(&dir).unwrap_or_default();
@@ -177,7 +192,16 @@ pub fn apt_packages() -> Result<Vec<String>> {
         .collect();
     let control = project::root().join("debian/control");
     if let Ok(text) = std::fs::read_to_string(&control) {
-        names.extend(control_depends(&text));
+        // Our own packages (control's and the manifest's) are built, not downloaded.
+        let ours: Vec<String> = crate::manifest::binaries()?
+            .into_iter()
+            .map(|b| b.package)
+            .collect();
+        names.extend(
+            control_depends(&text)
+                .into_iter()
+                .filter(|n| !ours.contains(n)),
+        );
     }
     names.sort();
     names.dedup();

@@ -251,7 +251,13 @@ fn resolve(
         value: value.to_owned(),
         hint,
     };
-    let vendor = raw.vendor.as_deref().map(|v| root.join(v));
+    // WORKSPACE_VENDOR points a vendoring profile at another directory.
+    let vendor = raw.vendor.as_deref().map(|v| {
+        match std::env::var_os("WORKSPACE_VENDOR").filter(|v| !v.is_empty()) {
+            Some(dir) => root.join(dir),
+            None => root.join(v),
+        }
+    });
     let vendor_dir = |kind: &'static str| {
         vendor.clone().ok_or_else(|| ProfileError::Invalid {
             profile: profile.clone(),

@@ -1,0 +1,149 @@
+//! The dev container end to end, against Debian's dockerd on a private socket (no
+//! registry is reachable here, so the base image is bootstrapped): `xtask image`,
+//! `xtask build` in the container as the invoking user, `xtask shell -- CMD`, and the
+//! cache hits of an unchanged image and an unchanged tree. Plus the one-line errors of
+//! a missing engine or a stopped daemon.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use testbed::{DockerdOptions, RefDockerd};
+
+fn xtask(dockerd: Option<&RefDockerd>, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    cmd.args(args).env_remove("WORKSPACE_MIRROR");
+    // The pipeline under test picks its engine from the environment, as a user's would.
+    cmd.env_remove("WORKSPACE_CONTAINER_ENGINE");
+    if let Some(d) = dockerd {
+        cmd.env("DOCKER_HOST", d.host())
+            .env("DOCKER_CONFIG", d.dir.path().join("cli-config"));
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run xtask")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn bundle_binary(name: &str) -> PathBuf {
+    let version = std::fs::read_to_string(root().join("VERSION")).unwrap();
+    root()
+        .join("bundles")
+        .join(version.trim())
+        .join("binary")
+        .join(name)
+}
+
+#[test]
+fn dev_container_builds_and_runs_our_binaries() {
+    testbed::require_root();
+    let dockerd = RefDockerd::start(DockerdOptions::default());
+    let upstream = [("WORKSPACE_MIRROR", "upstream")];
+
+    // The image, from a bootstrapped base: no registry answers here.
+    let first = xtask(Some(&dockerd), &["image"], &upstream);
+    assert!(
+        first.status.success(),
+        "xtask image failed:\n{}",
+        text(&first.stderr)
+    );
+    let tag = text(&first.stdout).trim().to_owned();
+    assert!(tag.starts_with("workspace-dev:"), "{tag}");
+    let base = dockerd.docker(&["image", "inspect", "debian:bookworm"]);
+    assert!(
+        base.status.success(),
+        "the bootstrapped base was not imported as debian:bookworm"
+    );
+    let again = xtask(Some(&dockerd), &["image"], &upstream);
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    assert_eq!(text(&again.stdout).trim(), tag);
+    assert!(
+        text(&again.stderr).contains("is up to date"),
+        "an unchanged image was rebuilt:\n{}",
+        text(&again.stderr)
+    );
+
+    // A build as someone else (as under sudo): the outputs are theirs, not root's.
+    let caller = [
+        ("WORKSPACE_MIRROR", "upstream"),
+        ("SUDO_UID", "4321"),
+        ("SUDO_GID", "4322"),
+    ];
+    let build = xtask(Some(&dockerd), &["build", "-p", "runc"], &caller);
+    assert!(
+        build.status.success(),
+        "xtask build failed:\n{}",
+        text(&build.stderr)
+    );
+    let runc = bundle_binary("runc");
+    let meta = std::fs::metadata(&runc).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (4321, 4322), "{}", runc.display());
+    let host_run = Command::new(&runc).arg("--version").output().unwrap();
+    assert!(host_run.status.success());
+    let stamp = text(&host_run.stdout);
+    assert!(stamp.starts_with("runc version"), "{stamp}");
+
+    // Nothing changed: cargo finds everything fresh in the target volume.
+    let rebuild = xtask(Some(&dockerd), &["build", "-p", "runc"], &caller);
+    assert!(rebuild.status.success(), "{}", text(&rebuild.stderr));
+    let log = text(&rebuild.stderr);
+    assert!(
+        !log.contains("Compiling"),
+        "the rebuild compiled again:\n{log}"
+    );
+    assert!(log.contains("Finished"), "{log}");
+
+    // Our runc, on PATH inside the dev container.
+    let shell = xtask(
+        Some(&dockerd),
+        &["shell", "--", "runc", "--version"],
+        &upstream,
+    );
+    assert!(shell.status.success(), "{}", text(&shell.stderr));
+    assert_eq!(text(&shell.stdout), stamp);
+
+    // A failing command's exit code comes back.
+    let fail = xtask(
+        Some(&dockerd),
+        &["shell", "--", "sh", "-c", "exit 7"],
+        &upstream,
+    );
+    assert_eq!(fail.status.code(), Some(7));
+}
+
+#[test]
+fn a_stopped_daemon_or_missing_engine_is_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = format!("unix://{}", dir.path().join("none.sock").display());
+    let out = xtask(None, &["image"], &[("DOCKER_HOST", &socket)]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("docker daemon is not reachable"), "{err}");
+    assert!(err.contains("start it with"), "{err}");
+
+    // No engine on PATH at all.
+    let empty = dir.path().to_str().unwrap();
+    for (engine, package) in [("docker", "docker.io"), ("podman", "podman")] {
+        let out = xtask(None, &["shell", "--engine", engine], &[("PATH", empty)]);
+        assert_eq!(out.status.code(), Some(1));
+        let err = text(&out.stderr);
+        assert!(
+            err.contains(&format!(
+                "the container engine {engine} is not installed; install it with `apt-get install {package}`"
+            )),
+            "{err}"
+        );
+    }
+}
