@@ -6,6 +6,7 @@
 
 mod auth;
 mod container;
+mod context;
 mod cp;
 mod image;
 mod inspect;
@@ -24,6 +25,7 @@ use crate::Status;
 /// Management commands: `docker container ...` etc.
 const GROUPS: &[(&str, &str)] = &[
     ("container", "Manage containers"),
+    ("context", "Manage contexts"),
     ("image", "Manage images"),
     ("network", "Manage networks"),
     ("system", "Manage Docker"),
@@ -99,6 +101,12 @@ pub static TABLE: &[Spec] = &[
     Spec { names: &["login"], usage: "[OPTIONS] [SERVER]", about: "Authenticate to a registry", arity: Arity::Max(1), interspersed: true, flags: auth::login_flags, run: auth::login, },
     Spec { names: &["logout"], usage: "[SERVER]", about: "Log out from a registry", arity: Arity::Max(1), interspersed: true, flags: no_flags, run: auth::logout, },
     Spec { names: &["__manpages"], usage: "DIR", about: "Write man pages (for packaging)", arity: Arity::Exact(1), interspersed: true, flags: no_flags, run: system::manpages, },
+    Spec { names: &["context ls", "context list"], usage: "[OPTIONS]", about: "List contexts", arity: Arity::None, interspersed: true, flags: context::ls_flags, run: context::ls, },
+    Spec { names: &["context show"], usage: "", about: "Print the name of the current context", arity: Arity::None, interspersed: true, flags: no_flags, run: context::show, },
+    Spec { names: &["context use"], usage: "CONTEXT", about: "Set the current docker context", arity: Arity::Exact(1), interspersed: true, flags: no_flags, run: context::use_, },
+    Spec { names: &["context create"], usage: "[OPTIONS] CONTEXT", about: "Create a context", arity: Arity::Exact(1), interspersed: true, flags: context::create_flags, run: context::create, },
+    Spec { names: &["context rm", "context remove"], usage: "CONTEXT [CONTEXT...]", about: "Remove one or more contexts", arity: Arity::Min(1), interspersed: true, flags: context::rm_flags, run: context::rm, },
+    Spec { names: &["context inspect"], usage: "[OPTIONS] [CONTEXT] [CONTEXT...]", about: "Display detailed information on one or more contexts", arity: Arity::Min(0), interspersed: true, flags: context::inspect_flags, run: context::inspect, },
     Spec { names: &["completion"], usage: "[bash|zsh|fish]", about: "Generate the autocompletion script for the specified shell", arity: Arity::Exact(1), interspersed: true, flags: no_flags, run: system::completion, },
 ];
 

@@ -8,7 +8,7 @@ mod exec;
 mod parse;
 mod value;
 
-pub use value::{Fields, Val};
+pub use value::{go_json_escaped, Fields, Val};
 
 /// A parsed template.
 pub struct Template {
