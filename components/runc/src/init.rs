@@ -178,6 +178,12 @@ fn create_inner(opts: &CreateOpts, undo: &mut Undo) -> Result<i32, CreateError> 
         if unsafe { libc::mkfifo(c.as_ptr(), 0o622) } < 0 {
             return Err(io_err("create exec fifo")(std::io::Error::last_os_error()));
         }
+        // Writable by the container user whatever our umask was.
+        std::fs::set_permissions(
+            &fifo_path,
+            std::os::unix::fs::PermissionsExt::from_mode(0o622),
+        )
+        .map_err(io_err("chmod exec fifo"))?;
         Some(sys::open_path(&fifo_path, libc::O_PATH).map_err(io_err("open exec fifo"))?)
     };
 
@@ -412,12 +418,19 @@ fn child_main(ctx: &ChildCtx) -> ! {
             // Wait for `runc start`: opening the fifo for writing blocks until a
             // reader comes.
             if let Some(fifo) = ctx.fifo {
+                // /proc/self/fd of a non-dumpable process belongs to root; after the
+                // switch to the container user it must be ours again. The binary the
+                // container could reach through /proc/1/exe is the sealed memfd copy.
+                let _ = sys::prctl(libc::PR_SET_DUMPABLE, 1);
                 let p = PathBuf::from(format!("/proc/self/fd/{fifo}"));
                 match sys::open_path(&p, libc::O_WRONLY) {
                     Ok(f) => {
                         let _ = sys::write_all(f.as_raw_fd(), b"0");
                     }
-                    Err(_) => sys::exit_now(1),
+                    Err(e) => {
+                        eprintln!("runc: open exec fifo: {e}");
+                        sys::exit_now(1)
+                    }
                 }
             }
             let state = hook_state_in_child(ctx, "created");

@@ -183,7 +183,10 @@ mod tests {
         ];
         assert_eq!(
             tabulate(&rows),
-            format!("{:<19}{:<12}OWNER\n{:<19}{:<12}root\n", "ID", "PID", "a-long-container", "1")
+            format!(
+                "{:<19}{:<12}OWNER\n{:<19}{:<12}root\n",
+                "ID", "PID", "a-long-container", "1"
+            )
         );
     }
 }
