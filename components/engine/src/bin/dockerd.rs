@@ -1,5 +1,5 @@
-//! `dockerd` (issue #10). Not written yet.
+//! `dockerd`: the Docker Engine daemon.
 
 fn main() {
-    buildinfo::unimplemented_main("dockerd", &buildinfo::docker_version_line(), 10)
+    std::process::exit(engine::main());
 }

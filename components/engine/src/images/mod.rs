@@ -1,0 +1,399 @@
+//! The image store: image configs addressed by the sha256 of their bytes, tags, and the
+//! layer store (each layer unpacked once under `overlay2/<cache-id>/diff` and shared by
+//! every image and container above it; the original layer tar is kept for `save`).
+
+pub mod archive;
+pub mod layers;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::ids;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    #[error("No such image: {0}")]
+    NotFound(String),
+    #[error("invalid reference format: {0}")]
+    BadReference(String),
+    #[error(transparent)]
+    Layer(#[from] layers::LayerError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Layer {
+    pub chain_id: String,
+    pub diff_id: String,
+    pub cache_id: String,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Image {
+    /// `sha256:<hex>` of `raw`.
+    pub id: String,
+    pub raw: Vec<u8>,
+    pub config: Value,
+    /// Chain ids, bottom layer first.
+    pub chain: Vec<String>,
+}
+
+pub struct ImageStore {
+    root: PathBuf,
+    layers_dir: PathBuf,
+    images: HashMap<String, Image>,
+    layers: HashMap<String, Layer>,
+    /// `repo:tag` -> image id.
+    tags: BTreeMap<String, String>,
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    ids::hex(&Sha256::digest(data))
+}
+
+fn strip(id: &str) -> &str {
+    id.strip_prefix("sha256:").unwrap_or(id)
+}
+
+/// The chain id of `diff_id` stacked on `parent` (OCI image spec).
+pub fn chain_id(parent: Option<&str>, diff_id: &str) -> String {
+    match parent {
+        None => diff_id.to_string(),
+        Some(p) => format!("sha256:{}", sha256_hex(format!("{p} {diff_id}").as_bytes())),
+    }
+}
+
+/// Normalize a reference to its familiar `repo:tag` form (`docker.io/library/x` -> `x`).
+pub fn normalize(reference: &str) -> Result<String, ImageError> {
+    if reference.contains('@') {
+        return Err(ImageError::BadReference(format!(
+            "{reference}: digest references are not supported"
+        )));
+    }
+    let bad = || ImageError::BadReference(reference.to_string());
+    if reference.is_empty() || reference.contains(char::is_whitespace) {
+        return Err(bad());
+    }
+    let (name, tag) = match reference.rfind(':') {
+        Some(i) if !reference[i..].contains('/') => (&reference[..i], &reference[i + 1..]),
+        _ => (reference, "latest"),
+    };
+    if name.is_empty() || tag.is_empty() || name.chars().any(|c| c.is_ascii_uppercase()) {
+        return Err(bad());
+    }
+    let name = name
+        .strip_prefix("docker.io/")
+        .or_else(|| name.strip_prefix("index.docker.io/"))
+        .unwrap_or(name);
+    let name = name.strip_prefix("library/").unwrap_or(name);
+    Ok(format!("{name}:{tag}"))
+}
+
+impl ImageStore {
+    pub fn open(data_root: &Path) -> std::io::Result<ImageStore> {
+        let root = data_root.join("image/overlay2");
+        let layers_dir = data_root.join("overlay2");
+        for d in ["imagedb/content/sha256", "layerdb/sha256", "layerdb/tmp"] {
+            std::fs::create_dir_all(root.join(d))?;
+        }
+        std::fs::create_dir_all(&layers_dir)?;
+        let mut s = ImageStore {
+            root,
+            layers_dir,
+            images: HashMap::new(),
+            layers: HashMap::new(),
+            tags: BTreeMap::new(),
+        };
+        for e in std::fs::read_dir(s.root.join("layerdb/sha256"))?.flatten() {
+            let dir = e.path();
+            let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
+            let chain = format!("sha256:{}", e.file_name().to_string_lossy());
+            s.layers.insert(
+                chain.clone(),
+                Layer {
+                    chain_id: chain,
+                    diff_id: read("diff"),
+                    cache_id: read("cache-id"),
+                    size: read("size").trim().parse().unwrap_or(0),
+                },
+            );
+        }
+        for e in std::fs::read_dir(s.root.join("imagedb/content/sha256"))?.flatten() {
+            let raw = std::fs::read(e.path())?;
+            if let Ok(img) = ImageStore::parse(raw) {
+                s.images.insert(img.id.clone(), img);
+            }
+        }
+        if let Ok(text) = std::fs::read_to_string(s.root.join("repositories.json")) {
+            if let Ok(v) = serde_json::from_str::<Value>(&text) {
+                if let Some(repos) = v.get("Repositories").and_then(Value::as_object) {
+                    for tags in repos.values().filter_map(Value::as_object) {
+                        for (r, id) in tags {
+                            if let Some(id) = id.as_str() {
+                                s.tags.insert(r.clone(), id.to_string());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(s)
+    }
+
+    fn parse(raw: Vec<u8>) -> Result<Image, ImageError> {
+        let config: Value = serde_json::from_slice(&raw)
+            .map_err(|e| ImageError::Invalid(format!("invalid image config: {e}")))?;
+        let diff_ids: Vec<String> = config
+            .pointer("/rootfs/diff_ids")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut chain = Vec::new();
+        let mut parent: Option<String> = None;
+        for d in &diff_ids {
+            let c = chain_id(parent.as_deref(), d);
+            chain.push(c.clone());
+            parent = Some(c);
+        }
+        Ok(Image {
+            id: format!("sha256:{}", sha256_hex(&raw)),
+            raw,
+            config,
+            chain,
+        })
+    }
+
+    /// Where a layer lands while it is unpacked; renamed into place once complete.
+    pub fn staging_dir(&self) -> PathBuf {
+        self.layers_dir
+            .join(format!("tmp-{}", &ids::random_id()[..16]))
+    }
+
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.root.join("layerdb/tmp")
+    }
+
+    pub fn layer(&self, chain: &str) -> Option<&Layer> {
+        self.layers.get(chain)
+    }
+
+    /// Register a layer unpacked at `staged/diff` with its original tar at `tar`.
+    /// If the same layer already exists, the staged copy is dropped.
+    pub fn commit_layer(
+        &mut self,
+        parent: Option<&str>,
+        diff_id: &str,
+        size: u64,
+        staged: &Path,
+        tar: Option<&Path>,
+    ) -> std::io::Result<(Layer, bool)> {
+        let chain = chain_id(parent, diff_id);
+        if let Some(l) = self.layers.get(&chain) {
+            let _ = std::fs::remove_dir_all(staged);
+            if let Some(t) = tar {
+                let _ = std::fs::remove_file(t);
+            }
+            return Ok((l.clone(), false));
+        }
+        let cache_id = ids::random_id();
+        std::fs::rename(staged, self.layers_dir.join(&cache_id))?;
+        let meta = self.root.join("layerdb/sha256").join(strip(&chain));
+        std::fs::create_dir_all(&meta)?;
+        if let Some(t) = tar {
+            std::fs::rename(t, meta.join("layer.tar"))?;
+        }
+        std::fs::write(meta.join("diff"), diff_id)?;
+        std::fs::write(meta.join("size"), size.to_string())?;
+        std::fs::write(meta.join("cache-id"), &cache_id)?;
+        if let Some(p) = parent {
+            std::fs::write(meta.join("parent"), p)?;
+        }
+        let l = Layer {
+            chain_id: chain.clone(),
+            diff_id: diff_id.to_string(),
+            cache_id,
+            size,
+        };
+        self.layers.insert(chain, l.clone());
+        Ok((l, true))
+    }
+
+    /// Drop a layer registered by a load that failed later on.
+    pub fn forget_layer(&mut self, chain: &str) {
+        if let Some(l) = self.layers.remove(chain) {
+            let _ = std::fs::remove_dir_all(self.layers_dir.join(&l.cache_id));
+            let _ = std::fs::remove_dir_all(self.root.join("layerdb/sha256").join(strip(chain)));
+        }
+    }
+
+    pub fn layer_tar(&self, chain: &str) -> PathBuf {
+        self.root
+            .join("layerdb/sha256")
+            .join(strip(chain))
+            .join("layer.tar")
+    }
+
+    /// The unpacked directories of an image's layers, bottom first.
+    pub fn layer_dirs(&self, img: &Image) -> Result<Vec<PathBuf>, ImageError> {
+        img.chain
+            .iter()
+            .map(|c| {
+                self.layers
+                    .get(c)
+                    .map(|l| self.layers_dir.join(&l.cache_id).join("diff"))
+                    .ok_or_else(|| {
+                        ImageError::Invalid(format!("layer {c} of image {} is missing", img.id))
+                    })
+            })
+            .collect()
+    }
+
+    pub fn add_image(&mut self, raw: Vec<u8>) -> Result<Image, ImageError> {
+        let img = ImageStore::parse(raw)?;
+        for c in &img.chain {
+            if !self.layers.contains_key(c) {
+                return Err(ImageError::Invalid(format!("layer {c} is missing")));
+            }
+        }
+        std::fs::write(
+            self.root
+                .join("imagedb/content/sha256")
+                .join(strip(&img.id)),
+            &img.raw,
+        )?;
+        self.images.insert(img.id.clone(), img.clone());
+        Ok(img)
+    }
+
+    pub fn size(&self, img: &Image) -> u64 {
+        img.chain
+            .iter()
+            .filter_map(|c| self.layers.get(c))
+            .map(|l| l.size)
+            .sum()
+    }
+
+    /// Resolve a name, `repo:tag`, full id or unique id prefix to an image id.
+    pub fn resolve(&self, reference: &str) -> Result<String, ImageError> {
+        let nf = || ImageError::NotFound(reference.to_string());
+        if let Ok(r) = normalize(reference) {
+            if let Some(id) = self.tags.get(&r) {
+                return Ok(id.clone());
+            }
+        }
+        let hex = strip(reference);
+        if hex.len() >= 4 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            let found: Vec<&String> = self
+                .images
+                .keys()
+                .filter(|id| strip(id).starts_with(hex))
+                .collect();
+            if found.len() == 1 {
+                return Ok(found[0].clone());
+            }
+        }
+        Err(nf())
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Image> {
+        self.images.get(id)
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = &Image> {
+        self.images.values()
+    }
+
+    pub fn tags_of(&self, id: &str) -> Vec<String> {
+        self.tags
+            .iter()
+            .filter(|(_, v)| *v == id)
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    /// Point `repo:tag` at `id`; the tag's previous image, if another.
+    pub fn tag(&mut self, reference: &str, id: &str) -> Result<Option<String>, ImageError> {
+        let r = normalize(reference)?;
+        let old = self.tags.insert(r, id.to_string()).filter(|o| o != id);
+        self.save_tags()?;
+        Ok(old)
+    }
+
+    pub fn untag(&mut self, reference: &str) -> Result<Option<String>, ImageError> {
+        let r = normalize(reference)?;
+        let old = self.tags.remove(&r);
+        self.save_tags()?;
+        Ok(old)
+    }
+
+    /// Remove an image config and the layers no other image uses.
+    pub fn delete(&mut self, id: &str) -> Result<Vec<String>, ImageError> {
+        let img = self
+            .images
+            .remove(id)
+            .ok_or_else(|| ImageError::NotFound(id.to_string()))?;
+        let _ = std::fs::remove_file(self.root.join("imagedb/content/sha256").join(strip(id)));
+        self.tags.retain(|_, v| v != id);
+        self.save_tags()?;
+        let mut deleted = Vec::new();
+        for c in img.chain.iter().rev() {
+            if self.images.values().any(|i| i.chain.contains(c)) {
+                continue;
+            }
+            self.forget_layer(c);
+            deleted.push(c.clone());
+        }
+        Ok(deleted)
+    }
+
+    fn save_tags(&self) -> std::io::Result<()> {
+        let mut repos: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+        for (r, id) in &self.tags {
+            let repo = r.rsplit_once(':').map(|(a, _)| a).unwrap_or(r);
+            repos
+                .entry(repo.to_string())
+                .or_default()
+                .insert(r.clone(), id.clone());
+        }
+        let tmp = self.root.join("repositories.json.tmp");
+        std::fs::write(&tmp, serde_json::to_vec(&json!({ "Repositories": repos }))?)?;
+        std::fs::rename(tmp, self.root.join("repositories.json"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references() {
+        assert_eq!(normalize("busybox").unwrap(), "busybox:latest");
+        assert_eq!(
+            normalize("docker.io/library/busybox:1").unwrap(),
+            "busybox:1"
+        );
+        assert_eq!(
+            normalize("localhost:5000/a/b").unwrap(),
+            "localhost:5000/a/b:latest"
+        );
+        assert!(normalize("Bad").is_err());
+    }
+
+    #[test]
+    fn chain_ids() {
+        let a = "sha256:aa";
+        assert_eq!(chain_id(None, a), a);
+        assert_ne!(chain_id(Some(a), "sha256:bb"), "sha256:bb");
+    }
+}
