@@ -39,8 +39,9 @@ pub fn open_pty() -> io::Result<(OwnedFd, OwnedFd, String)> {
 /// Send the master to the console socket, make the slave our stdio and controlling
 /// terminal.
 pub fn setup(console_sock: RawFd) -> io::Result<()> {
-    let (master, slave, name) = open_pty()?;
-    sys::send_fd(console_sock, master.as_raw_fd(), name.as_bytes())?;
+    let ctx = |what: &'static str| move |e: io::Error| io::Error::new(e.kind(), format!("{what}: {e}"));
+    let (master, slave, name) = open_pty().map_err(ctx("open pty"))?;
+    sys::send_fd(console_sock, master.as_raw_fd(), name.as_bytes()).map_err(ctx("send pty master"))?;
     drop(master);
     let s = slave.as_raw_fd();
     for target in 0..3 {
@@ -51,7 +52,7 @@ pub fn setup(console_sock: RawFd) -> io::Result<()> {
     }
     // SAFETY: TIOCSCTTY on a tty we just opened, in a new session.
     if unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } < 0 {
-        return Err(io::Error::last_os_error());
+        return Err(ctx("set controlling terminal")(io::Error::last_os_error()));
     }
     Ok(())
 }

@@ -61,6 +61,21 @@ pub fn hierarchies() -> Vec<(String, PathBuf)> {
     out
 }
 
+const ALWAYS_ALLOWED: &[&str] = &[
+    "c *:* m",
+    "b *:* m",
+    "c 1:3 rwm",
+    "c 1:8 rwm",
+    "c 1:7 rwm",
+    "c 5:0 rwm",
+    "c 1:5 rwm",
+    "c 1:9 rwm",
+    "c 5:1 rwm",
+    "c 136:* rwm",
+    "c 5:2 rwm",
+    "c 10:200 rwm",
+];
+
 pub fn create(ctrl: &str, dir: &Path) -> Result<(), CgroupError> {
     if ctrl == "cpuset" {
         // New cpuset groups start empty and refuse tasks: copy each missing level's
@@ -211,6 +226,11 @@ pub fn set(paths: &BTreeMap<String, PathBuf>, res: &LinuxResources) -> Result<()
             for d in devs {
                 let (file, rule) = device_rule(d);
                 write(&dir.join(file), &rule)?;
+            }
+            // runc appends its always-allowed devices after the spec's rules (the
+            // standard nodes, ptys, tun); callers such as dockerd rely on that.
+            for rule in ALWAYS_ALLOWED {
+                write(&dir.join("devices.allow"), rule)?;
             }
         }
     }
