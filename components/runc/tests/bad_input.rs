@@ -1,0 +1,146 @@
+//! Bad input: one clear error line, exit 1, and nothing left behind (state dir,
+//! cgroup, mounts, processes).
+
+mod common;
+
+use common::{text, Bundle};
+
+fn assert_clean_failure(b: &Bundle, o: &std::process::Output, id: &str, want: &str) {
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "stdout {:?} stderr {:?}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    // On stderr runc logs logfmt-style, with quotes escaped.
+    let err = text(&o.stderr).replace("\\\"", "\"");
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one line expected: {err}"
+    );
+    assert!(err.contains(want), "{err:?} does not contain {want:?}");
+    testbed::reap_zombies();
+    if !id.is_empty() && !id.contains('/') && id != ".." {
+        assert!(!b.root.join(id).exists(), "state dir left for {id}");
+    }
+    assert!(b.leftovers().is_empty(), "left behind: {:?}", b.leftovers());
+}
+
+#[test]
+fn malformed_config_names_the_json_path() {
+    let b = Bundle::new(&["true"], |cfg| {
+        cfg["process"]["args"] = serde_json::json!("not-a-list");
+    });
+    let o = b.runc(&["run", "bad1"]);
+    assert_clean_failure(&b, &o, "bad1", "process.args");
+    let b = Bundle::new(&["true"], |cfg| {
+        cfg["linux"]["resources"] = serde_json::json!({"memory": {"limit": "lots"}});
+    });
+    let o = b.runc(&["create", "bad2"]);
+    assert_clean_failure(&b, &o, "bad2", "linux.resources.memory.limit");
+}
+
+#[test]
+fn missing_rootfs() {
+    let b = Bundle::new(&["true"], |cfg| {
+        cfg["root"]["path"] = serde_json::json!("no-such-rootfs");
+    });
+    let o = b.runc(&["run", "bad3"]);
+    assert_clean_failure(&b, &o, "bad3", "no-such-rootfs");
+}
+
+#[test]
+fn existing_and_invalid_ids() {
+    let b = Bundle::new(&["sleep", "1000"], |_| {});
+    assert!(b.create("dup").status.success());
+    let o = b.runc(&["create", "dup"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("container with id exists: dup"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(
+        b.state("dup")["status"],
+        "created",
+        "the first container must survive"
+    );
+    assert!(b.runc(&["delete", "--force", "dup"]).status.success());
+    for id in ["a/b", "..", "../escape"] {
+        let o = b.runc(&["create", id]);
+        assert_clean_failure(&b, &o, id, "invalid container id");
+    }
+    assert!(!b.path().join("escape").exists());
+}
+
+#[test]
+fn unknown_container() {
+    let b = Bundle::new(&["true"], |_| {});
+    for verb in [
+        &["state"][..],
+        &["start"],
+        &["kill"],
+        &["delete"],
+        &["pause"],
+        &["exec"],
+        &["ps"],
+    ] {
+        let mut args: Vec<&str> = verb.to_vec();
+        args.push("ghost");
+        if verb == ["exec"] {
+            args.push("true");
+        }
+        let o = b.runc(&args);
+        assert!(
+            o.status.code() == Some(1) || (verb == ["exec"] && o.status.code() == Some(255)),
+            "{args:?}: {:?}",
+            o.status
+        );
+        assert!(
+            text(&o.stderr).contains("does not exist"),
+            "{args:?}: {}",
+            text(&o.stderr)
+        );
+    }
+    // delete --force of nothing succeeds, as runc.
+    assert!(b.runc(&["delete", "--force", "ghost"]).status.success());
+}
+
+#[test]
+fn process_that_cannot_start() {
+    let b = Bundle::new(&["nope"], |_| {});
+    let o = b.runc(&["run", "bad4"]);
+    assert_clean_failure(
+        &b,
+        &o,
+        "bad4",
+        r#"runc run failed: unable to start container process: exec: "nope": executable file not found in $PATH"#,
+    );
+    let o = b.runc(&["create", "bad5"]);
+    assert_clean_failure(
+        &b,
+        &o,
+        "bad5",
+        r#"runc create failed: unable to start container process: exec: "nope""#,
+    );
+    // The shim reads the reason from the json log.
+    let log = b.path().join("log.json");
+    let o = b.runc(&[
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "create",
+        "bad6",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let last = std::fs::read_to_string(&log).unwrap();
+    let v: serde_json::Value = serde_json::from_str(last.lines().last().unwrap()).unwrap();
+    assert_eq!(v["level"], "error");
+    assert!(v["msg"]
+        .as_str()
+        .unwrap()
+        .contains("executable file not found in $PATH"));
+}

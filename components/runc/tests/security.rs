@@ -1,0 +1,144 @@
+//! The protections the runtime owes its host, each checked by an attempt that
+//! would succeed without it.
+
+mod common;
+
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+
+use common::{text, Bundle};
+use serde_json::Value;
+
+/// CVE-2024-21626 class: an fd the caller leaked (not close-on-exec) must not reach
+/// the container, and a cwd through it must be refused.
+#[test]
+fn no_host_fd_or_cwd_leaks_into_the_container() {
+    let b = Bundle::new(&["ls", "/proc/self/fd"], |_| {});
+    let host_dir = std::fs::File::open("/tmp").unwrap();
+    let raw = host_dir.as_raw_fd();
+    let run = |id: &str| {
+        let mut c = b.cmd(&["run", id]);
+        c.stdin(std::process::Stdio::null());
+        // SAFETY: dup2 in the forked child before exec; it clears close-on-exec.
+        unsafe {
+            c.pre_exec(move || {
+                libc::dup2(raw, 7);
+                Ok(())
+            });
+        }
+        c.output().unwrap()
+    };
+    let o = run("leak1");
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let fds: Vec<String> = text(&o.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    assert!(
+        !fds.contains(&"7".to_string()),
+        "host fd 7 reached the container: {fds:?}"
+    );
+    assert!(fds.len() <= 4, "{fds:?}");
+
+    let mut cfg = b.config();
+    cfg["process"]["cwd"] = Value::from("/proc/self/fd/7");
+    cfg["process"]["args"] = serde_json::json!(["pwd"]);
+    std::fs::write(b.path().join("config.json"), cfg.to_string()).unwrap();
+    let o = run("leak2");
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "pwd printed {:?}",
+        text(&o.stdout)
+    );
+    assert!(!text(&o.stdout).contains("tmp"), "{}", text(&o.stdout));
+    assert!(!b.root.join("leak2").exists());
+}
+
+/// CVE-2021-30465 class: a symlink in the image cannot redirect a mount onto the host.
+#[test]
+fn mount_destination_symlink_stays_inside_rootfs() {
+    let host = tempfile::Builder::new()
+        .prefix("runc-host-target-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let target = host.path().to_path_buf();
+    let b = Bundle::new(&["sh", "-c", "touch /evil/inside && echo ok"], |cfg| {
+        let mounts = cfg["mounts"].as_array_mut().unwrap();
+        mounts.push(serde_json::json!({"destination": "/evil", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]}));
+    });
+    std::os::unix::fs::symlink(&target, b.path().join("rootfs/evil")).unwrap();
+    let o = b.runc(&["run", "sym"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "ok\n");
+    assert!(
+        !target.join("inside").exists(),
+        "the container wrote into the host directory"
+    );
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !info.contains(target.to_str().unwrap()),
+        "a mount landed on the host path"
+    );
+    // The link was followed inside the rootfs instead.
+    let inside = b
+        .path()
+        .join("rootfs")
+        .join(target.strip_prefix("/").unwrap());
+    assert!(inside.is_dir(), "{} not created", inside.display());
+}
+
+/// CVE-2019-5736 class: what a container sees as the runtime's executable is a
+/// sealed in-memory copy, not the file on the host.
+#[test]
+fn runtime_binary_is_not_reachable_from_the_container() {
+    let b = Bundle::new(&["sleep", "1000"], |_| {});
+    assert!(
+        b.create("exe").status.success(),
+        "{}",
+        b.container_stderr("exe")
+    );
+    let o = b.runc(&["exec", "exe", "readlink", "/proc/1/exe"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let link = text(&o.stdout);
+    assert!(
+        link.starts_with("/memfd:runc_cloned"),
+        "init runs from {link:?}"
+    );
+    // Writing through it fails (sealed, and busy).
+    let o = b.runc(&[
+        "exec",
+        "exe",
+        "sh",
+        "-c",
+        "echo x >> /proc/1/exe && echo wrote || echo denied",
+    ]);
+    assert_eq!(text(&o.stdout), "denied\n");
+}
+
+/// maskedPaths and readonlyPaths: the /proc and /sys files that reach the host.
+#[test]
+fn proc_and_sys_escapes_are_masked() {
+    // Probe only what this kernel has (a VM kernel may lack kcore or sysrq).
+    let script = "if [ -e /proc/kcore ]; then wc -c < /proc/kcore; else echo 0; fi; \
+                  ls /proc/acpi 2>/dev/null | wc -l; \
+                  (echo h > /proc/sys/kernel/hostname) 2>&1; \
+                  if [ -e /proc/sysrq-trigger ]; then (echo s > /proc/sysrq-trigger) 2>&1; fi; \
+                  (touch /sys/x) 2>&1; true";
+    let expect_ro = if std::path::Path::new("/proc/sysrq-trigger").exists() {
+        3
+    } else {
+        2
+    };
+    let b = Bundle::new(&["sh", "-c", script], |_| {});
+    let o = b.runc(&["run", "mask"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0].trim(), "0", "{out}");
+    assert_eq!(lines[1].trim(), "0", "{out}");
+    assert!(
+        out.matches("Read-only file system").count() >= expect_ro,
+        "{out}"
+    );
+}
