@@ -97,6 +97,9 @@ fn run(argv: &[String]) -> anyhow::Result<i32> {
         return Ok(0);
     }
     let (spec, path, consumed) = commands::lookup(rest)?;
+    if spec.names[0] == "build" {
+        commands::build::warn_legacy();
+    }
     let parsed = cmdline::parse_command(spec, &path, &rest[consumed..])?;
     let config = config::Config::load(globals.config.as_deref());
     let mut host = resolve_host(&globals, &config)?;

@@ -162,6 +162,19 @@ fn golden_cases_match_the_real_cli() {
     let badcfg = env.dir.join("badcfg");
     std::fs::create_dir_all(&badcfg).unwrap();
     std::fs::write(badcfg.join("config.json"), "{bad").unwrap();
+    // Build contexts: one that builds, one whose COPY source is excluded.
+    for (name, dockerfile) in [
+        ("bctx", "FROM busybox\nARG X=1\nRUN echo hello $X > /f\nCOPY a.txt /a.txt\nCMD [\"cat\", \"/f\"]\n"),
+        ("bctx-bad", "FROM busybox\nCOPY ignored.txt /\n"),
+    ] {
+        let ctx = env.dir.join(name);
+        std::fs::create_dir_all(ctx.join("sub")).unwrap();
+        std::fs::write(ctx.join("Dockerfile"), dockerfile).unwrap();
+        std::fs::write(ctx.join("a.txt"), "A\n").unwrap();
+        std::fs::write(ctx.join("sub/b.txt"), "B\n").unwrap();
+        std::fs::write(ctx.join("ignored.txt"), "secret\n").unwrap();
+        std::fs::write(ctx.join(".dockerignore"), "ignored.txt\n").unwrap();
+    }
     // Shared fixtures every listing sees.
     for setup in [
         vec!["tag", "busybox:latest", "golden/tagged:v1"],

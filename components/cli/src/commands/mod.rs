@@ -5,6 +5,7 @@
 //! the function that runs it. One module per group of commands.
 
 mod auth;
+pub mod build;
 mod container;
 mod context;
 mod cp;
@@ -107,6 +108,7 @@ pub static TABLE: &[Spec] = &[
     Spec { names: &["context create"], usage: "[OPTIONS] CONTEXT", about: "Create a context", arity: Arity::Exact(1), interspersed: true, flags: context::create_flags, run: context::create, },
     Spec { names: &["context rm", "context remove"], usage: "CONTEXT [CONTEXT...]", about: "Remove one or more contexts", arity: Arity::Min(1), interspersed: true, flags: context::rm_flags, run: context::rm, },
     Spec { names: &["context inspect"], usage: "[OPTIONS] [CONTEXT] [CONTEXT...]", about: "Display detailed information on one or more contexts", arity: Arity::Min(0), interspersed: true, flags: context::inspect_flags, run: context::inspect, },
+    Spec { names: &["build", "image build", "builder build"], usage: "[OPTIONS] PATH | URL | -", about: "Build an image from a Dockerfile", arity: Arity::Exact(1), interspersed: true, flags: build::flags, run: build::build, },
     Spec { names: &["completion"], usage: "[bash|zsh|fish]", about: "Generate the autocompletion script for the specified shell", arity: Arity::Exact(1), interspersed: true, flags: no_flags, run: system::completion, },
 ];
 
