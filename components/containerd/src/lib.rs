@@ -5,3 +5,4 @@
 pub mod ctr;
 pub mod daemon;
 pub mod shim;
+mod timefmt;

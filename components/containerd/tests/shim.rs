@@ -173,3 +173,73 @@ fn shim_rejects_unknown_flags_and_actions() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown action \"explode\""));
 }
+
+#[test]
+fn whole_stack_in_rust_with_our_runc() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = Daemon::start_with(
+        testbed::workspace_bin("containerd"),
+        Some(common::our_shim_dir(tmp.path())),
+    );
+    d.import_busybox();
+    let ctr = testbed::workspace_bin("ctr");
+    let runc = testbed::workspace_bin("runc");
+    let runc = runc.to_str().unwrap();
+    let out = d.ctr_with(
+        &ctr,
+        &[
+            "run",
+            "--rm",
+            "--runc-binary",
+            runc,
+            IMAGE,
+            "rs-echo",
+            "echo",
+            "hi",
+        ],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "hi\n",
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        common::tail(&d.log())
+    );
+    let out = d.ctr_with(
+        &ctr,
+        &[
+            "run",
+            "-d",
+            "--runc-binary",
+            runc,
+            IMAGE,
+            "rs-bg",
+            "sleep",
+            "1000",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = d.ctr_with(
+        &ctr,
+        &[
+            "tasks",
+            "exec",
+            "--exec-id",
+            "e",
+            "rs-bg",
+            "echo",
+            "exec-ok",
+        ],
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "exec-ok\n");
+    d.ctr(&["tasks", "kill", "-s", "KILL", "rs-bg"]);
+    testbed::wait_for("task to stop", Duration::from_secs(20), || {
+        d.ctr(&["tasks", "ls"]).contains("STOPPED")
+    });
+    d.ctr(&["tasks", "rm", "rs-bg"]);
+    d.ctr(&["containers", "rm", "rs-bg"]);
+}

@@ -248,27 +248,9 @@ fn signal_number(s: &str) -> anyhow::Result<u32> {
 }
 
 fn fmt_time(t: &Option<prost_types::Timestamp>) -> String {
-    let Some(t) = t else { return String::new() };
-    let secs = t.seconds;
-    let days = secs.div_euclid(86400);
-    let rem = secs.rem_euclid(86400);
-    // Civil date from days since the epoch (Howard Hinnant's algorithm).
-    let z = days + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{:09} +0000 UTC",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        t.nanos
-    )
+    t.as_ref()
+        .map(|t| crate::timefmt::go_string(t.seconds, t.nanos))
+        .unwrap_or_default()
 }
 
 fn status_name(s: i32) -> &'static str {

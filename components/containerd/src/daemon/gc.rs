@@ -26,10 +26,16 @@ impl Daemon {
     }
 
     fn collect(&self, ns: &str) -> Result<(), Box<dyn std::error::Error>> {
-        if !self.store.list::<LeaseRecord>(ns, "leases")?.is_empty() {
-            return Ok(());
-        }
         let mut roots: VecDeque<Node> = VecDeque::new();
+        for (_, l) in self.store.list::<LeaseRecord>(ns, "leases")? {
+            for r in l.resources {
+                if r.r#type == "content" {
+                    roots.push_back(Node::Content(r.id));
+                } else if let Some(sn) = r.r#type.strip_prefix("snapshots/") {
+                    roots.push_back(Node::Snapshot(sn.to_owned(), r.id));
+                }
+            }
+        }
         for (_, img) in self.store.list::<api::Image>(ns, "images")? {
             if let Some(t) = img.target {
                 roots.push_back(Node::Content(t.digest));

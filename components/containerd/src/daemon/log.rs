@@ -24,9 +24,8 @@ fn emit(level: usize, msg: &str) {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
         eprintln!(
-            "time=\"{}.{:09}\" level={} msg={:?}",
-            now.as_secs(),
-            now.subsec_nanos(),
+            "time=\"{}\" level={} msg={:?}",
+            crate::timefmt::rfc3339(now.as_secs() as i64, now.subsec_nanos()),
             if LEVELS[level] == "warn" {
                 "warning"
             } else {

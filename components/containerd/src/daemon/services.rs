@@ -38,6 +38,15 @@ pub fn namespace<T>(req: &Request<T>) -> Result<String, Status> {
     Ok(ns)
 }
 
+/// The lease a request works under (`containerd-lease`), if any.
+pub fn lease_of<T>(req: &Request<T>) -> Option<String> {
+    req.metadata()
+        .get("containerd-lease")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+}
+
 fn validate_namespace(ns: &str) -> Result<(), Status> {
     let ok = ns.len() <= 76
         && ns
@@ -89,6 +98,35 @@ fn stream<T: Send + 'static>(items: Vec<T>) -> BoxStream<T> {
 }
 
 impl Daemon {
+    /// Hold `id` of `kind` (`content`, `snapshots/<name>`) in a lease, so garbage
+    /// collection keeps what a client is still assembling.
+    pub async fn attach_to_lease(
+        &self,
+        ns: &str,
+        lease: Option<String>,
+        kind: &str,
+        id: &str,
+    ) -> Result<(), Status> {
+        let Some(lease) = lease else { return Ok(()) };
+        let _g = self.meta_lock.lock().await;
+        let mut l = self
+            .store
+            .get::<LeaseRecord>(ns, "leases", &lease)
+            .map_err(from_store)?
+            .ok_or_else(|| Status::not_found(format!("lease {lease:?}: not found")))?;
+        let res = api::Resource {
+            id: id.to_owned(),
+            r#type: kind.to_owned(),
+        };
+        if !l.resources.contains(&res) {
+            l.resources.push(res);
+            self.store
+                .put(ns, "leases", &lease, &l)
+                .map_err(from_store)?;
+        }
+        Ok(())
+    }
+
     /// Record the namespace on first use, as containerd does on any write.
     pub fn ensure_namespace(&self, ns: &str) -> Result<(), Status> {
         if self
@@ -406,9 +444,10 @@ impl Daemon {
             "/containerd.services.content.v1.Content/Write" => {
                 grpc::streaming(req, move |r: Request<tonic::Streaming<api::WriteContentRequest>>| async move {
                     let ns = namespace(&r)?;
+                    let lease = lease_of(&r);
                     d.ensure_namespace(&ns)?;
                     let s: BoxStream<api::WriteContentResponse> =
-                        Box::pin(super::write::serve(d, ns, r.into_inner()));
+                        Box::pin(super::write::serve(d, ns, lease, r.into_inner()));
                     Ok(s)
                 })
                 .await
@@ -709,8 +748,11 @@ impl Daemon {
             "/containerd.services.snapshots.v1.Snapshots/Prepare" => {
                 grpc::unary(req, move |r: Request<snap::PrepareSnapshotRequest>| async move {
                     let ns = namespace(&r)?;
+                    let lease = lease_of(&r);
                     d.ensure_namespace(&ns)?;
                     let r = r.into_inner();
+                    let sn = if r.snapshotter.is_empty() { "overlayfs" } else { r.snapshotter.as_str() };
+                    d.attach_to_lease(&ns, lease, &format!("snapshots/{sn}"), &r.key).await?;
                     let mounts = d.snapshots.create(&ns, &r.snapshotter, snap::Kind::Active, &r.key, &r.parent, r.labels).map_err(from_snapshot)?;
                     d.events.publish(&ns, "/snapshot/prepare", &ev::SnapshotPrepare { key: r.key, parent: r.parent, snapshotter: r.snapshotter });
                     Ok(snap::PrepareSnapshotResponse { mounts })
@@ -720,8 +762,11 @@ impl Daemon {
             "/containerd.services.snapshots.v1.Snapshots/View" => {
                 grpc::unary(req, move |r: Request<snap::ViewSnapshotRequest>| async move {
                     let ns = namespace(&r)?;
+                    let lease = lease_of(&r);
                     d.ensure_namespace(&ns)?;
                     let r = r.into_inner();
+                    let sn = if r.snapshotter.is_empty() { "overlayfs" } else { r.snapshotter.as_str() };
+                    d.attach_to_lease(&ns, lease, &format!("snapshots/{sn}"), &r.key).await?;
                     let mounts = d.snapshots.create(&ns, &r.snapshotter, snap::Kind::View, &r.key, &r.parent, r.labels).map_err(from_snapshot)?;
                     Ok(snap::ViewSnapshotResponse { mounts })
                 })
@@ -739,7 +784,10 @@ impl Daemon {
             "/containerd.services.snapshots.v1.Snapshots/Commit" => {
                 grpc::unary(req, move |r: Request<snap::CommitSnapshotRequest>| async move {
                     let ns = namespace(&r)?;
+                    let lease = lease_of(&r);
                     let r = r.into_inner();
+                    let sn = if r.snapshotter.is_empty() { "overlayfs" } else { r.snapshotter.as_str() };
+                    d.attach_to_lease(&ns, lease, &format!("snapshots/{sn}"), &r.name).await?;
                     d.snapshots.commit(&ns, &r.snapshotter, &r.name, &r.key, r.labels).map_err(from_snapshot)?;
                     d.events.publish(&ns, "/snapshot/commit", &ev::SnapshotCommit { key: r.key, name: r.name, snapshotter: r.snapshotter });
                     Ok(())

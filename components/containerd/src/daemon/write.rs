@@ -20,6 +20,7 @@ const COMMIT: i32 = api::WriteAction::Commit as i32;
 pub fn serve(
     d: Arc<Daemon>,
     ns: String,
+    lease: Option<String>,
     mut reqs: Streaming<api::WriteContentRequest>,
 ) -> impl Stream<Item = Result<api::WriteContentResponse, Status>> + Send + 'static {
     let (tx, rx) = tokio::sync::mpsc::channel(4);
@@ -37,7 +38,7 @@ pub fn serve(
                 }
             };
             let action = req.action;
-            let res = handle(&d, &ns, &mut ingest, started, req).await;
+            let res = handle(&d, &ns, &lease, &mut ingest, started, req).await;
             let stop = res.is_err();
             if action == COMMIT && res.is_ok() {
                 committed = true;
@@ -62,6 +63,7 @@ pub fn serve(
 async fn handle(
     d: &Arc<Daemon>,
     ns: &str,
+    lease: &Option<String>,
     ingest: &mut Option<Ingest>,
     started: std::time::SystemTime,
     req: api::WriteContentRequest,
@@ -122,6 +124,8 @@ async fn handle(
                     Err(ContentError::AlreadyExists(dg)) => dg,
                     Err(e) => return Err(from_content(e)),
                 };
+                d.attach_to_lease(ns, lease.clone(), "content", &digest)
+                    .await?;
                 let _g = d.meta_lock.lock().await;
                 if d.store
                     .get::<api::Info>(ns, "content", &digest)
