@@ -74,6 +74,12 @@ fn detached_task_kill_exec_pause_and_events() {
         d.ctr(&["tasks", "exec", "--exec-id", "e1", "bg", "echo", "exec-ok"]),
         "exec-ok\n"
     );
+    // Checkpointing is not supported: a clear Unimplemented, the task keeps running.
+    let out = d.ctr_with(&common::debian_ctr(), &["tasks", "checkpoint", "bg"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("checkpoint is not supported"), "{err}");
+    assert!(d.ctr(&["tasks", "ls"]).contains("RUNNING"));
     d.ctr(&["tasks", "pause", "bg"]);
     assert!(d.ctr(&["tasks", "ls"]).contains("PAUSED"));
     d.ctr(&["tasks", "resume", "bg"]);
@@ -207,4 +213,32 @@ fn bad_input_gets_containerd_errors_and_leaves_nothing() {
     }
     assert!(!std::path::Path::new("/tmp/ctrd-escape").exists());
     assert!(!outside.exists());
+}
+
+#[test]
+fn second_daemon_on_the_same_socket_is_refused() {
+    let d = Daemon::start();
+    let out = std::process::Command::new(testbed::workspace_bin("containerd"))
+        .arg("--root")
+        .arg(d.dir.path().join("root2"))
+        .arg("--state")
+        .arg(d.dir.path().join("state2"))
+        .arg("--address")
+        .arg(d.socket())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is in use by another containerd"), "{err}");
+    // The first daemon still answers.
+    assert!(d.ctr(&["version"]).contains("Server:"));
+    let bad = d.dir.path().join("bad.toml");
+    std::fs::write(&bad, "version = 9\n").unwrap();
+    let out = std::process::Command::new(testbed::workspace_bin("containerd"))
+        .arg("-c")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported config version 9"));
 }
