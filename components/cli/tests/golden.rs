@@ -44,11 +44,61 @@ struct Outcome {
 struct Env<'a> {
     host: String,
     dir: &'a Path,
+    registry: String,
+}
+
+/// A local registry (Debian's docker-registry) for pull/push cases; 127.0.0.0/8 is
+/// an insecure registry for dockerd by default, so it speaks plain HTTP.
+struct Registry(std::process::Child);
+
+impl Registry {
+    fn start(dir: &Path) -> (Registry, String) {
+        let bin = Path::new("/usr/bin/docker-registry");
+        assert!(
+            bin.exists(),
+            "{} not found: install it with apt-get install docker-registry",
+            bin.display()
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config = dir.join("registry.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                dir.join("registry").display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new(bin)
+            .arg("serve")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let addr = format!("127.0.0.1:{port}");
+        testbed::wait_for("the registry", std::time::Duration::from_secs(30), || {
+            std::net::TcpStream::connect(&addr).is_ok()
+        });
+        (Registry(child), addr)
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 impl Env<'_> {
     fn expand(&self, s: &str) -> String {
         s.replace("{host}", &self.host)
+            .replace("{registry}", &self.registry)
             .replace("{dir}", &self.dir.display().to_string())
     }
 
@@ -114,6 +164,10 @@ fn normalise(text: &str, dir: &Path) -> String {
         (r"(?m)^(root|0) +\d+ +\d+", "$1 <PID> <PPID>"),
     ];
     let mut out = text.replace(&dir.display().to_string(), "<DIR>");
+    out = Regex::new(r"127\.0\.0\.1:\d+/")
+        .unwrap()
+        .replace_all(&out, "<REGISTRY>/")
+        .into_owned();
     let had_time = Regex::new(rules[3].0).unwrap().is_match(&out)
         || Regex::new(rules[4].0).unwrap().is_match(&out);
     for (re, with) in rules {
@@ -153,9 +207,11 @@ fn golden_cases_match_the_real_cli() {
 
     let daemon = testbed::RefDockerd::start(testbed::DockerdOptions::default());
     daemon.import_busybox("busybox:latest");
+    let (_registry, registry) = Registry::start(daemon.dir.path());
     let env = Env {
         host: daemon.host(),
         dir: daemon.dir.path(),
+        registry,
     };
     let real = PathBuf::from(REAL_CLI);
     let none = BTreeMap::new();

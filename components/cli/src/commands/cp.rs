@@ -65,7 +65,7 @@ fn stat(ctx: &Ctx, container: &str, path: &str) -> Result<Option<Value>, ClientE
     }
 }
 
-fn base64_decode(s: &str) -> Vec<u8> {
+pub(super) fn base64_decode(s: &str) -> Vec<u8> {
     let table = |c: u8| -> Option<u32> {
         Some(match c {
             b'A'..=b'Z' => c - b'A',

@@ -576,3 +576,217 @@ pub fn prune(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
     println!("Total reclaimed space: {}", units::human_size(space as f64));
     Ok(0)
 }
+
+/// `X-Registry-Auth`: the stored credentials for the reference's registry, as
+/// base64url JSON (`{}` when there are none).
+fn registry_auth(ctx: &Ctx, reference: &str) -> String {
+    let first = reference.split('/').next().unwrap_or("");
+    let registry = if reference.contains('/')
+        && (first.contains('.') || first.contains(':') || first == "localhost")
+    {
+        first.to_string()
+    } else {
+        "https://index.docker.io/v1/".to_string()
+    };
+    let auth = ctx
+        .config
+        .json
+        .pointer(&format!(
+            "/auths/{}",
+            registry.replace('~', "~0").replace('/', "~1")
+        ))
+        .and_then(|a| a.get("auth"))
+        .and_then(Value::as_str)
+        .map(|a| {
+            let decoded = super::cp::base64_decode(a);
+            let text = String::from_utf8_lossy(&decoded).into_owned();
+            let (u, p) = text.split_once(':').unwrap_or((&text, ""));
+            serde_json::json!({"username": u, "password": p, "serveraddress": registry})
+        })
+        .unwrap_or_else(|| serde_json::json!({}));
+    base64_url(auth.to_string().as_bytes())
+}
+
+fn base64_url(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Prints a pull/push message stream as the real CLI does without a terminal:
+/// `id: status` lines, progress updates left out, an error ends the command.
+fn display_progress(r: impl Read, quiet: bool) -> anyhow::Result<()> {
+    for msg in serde_json::Deserializer::from_reader(r).into_iter::<Value>() {
+        let msg = msg?;
+        if let Some(e) = msg
+            .get("errorDetail")
+            .and_then(|d| d.get("message"))
+            .and_then(Value::as_str)
+            .or_else(|| msg.get("error").and_then(Value::as_str))
+        {
+            return Err(Status::new(1, e.to_string()).into());
+        }
+        if quiet {
+            continue;
+        }
+        let moving = msg.get("progressDetail").is_some_and(|d| {
+            d.get("current").and_then(Value::as_i64).unwrap_or(0) > 0
+                || d.get("total").and_then(Value::as_i64).unwrap_or(0) > 0
+        });
+        if moving || msg.get("aux").is_some() && msg.get("status").is_none() {
+            continue;
+        }
+        let mut line = String::new();
+        if let Some(id) = msg
+            .get("id")
+            .and_then(Value::as_str)
+            .filter(|i| !i.is_empty())
+        {
+            line.push_str(&format!("{id}: "));
+        }
+        if let Some(s) = msg.get("stream").and_then(Value::as_str) {
+            print!("{line}{s}");
+            continue;
+        }
+        let status = msg.get("status").and_then(Value::as_str).unwrap_or("");
+        match msg
+            .get("progress")
+            .and_then(Value::as_str)
+            .filter(|p| !p.is_empty())
+        {
+            Some(p) if !moving && msg.get("progressDetail").is_none() => {
+                println!("{line}{status} {p}")
+            }
+            _ => println!("{line}{status}"),
+        }
+    }
+    Ok(())
+}
+
+/// Adds `:latest` to a reference without tag or digest, saying so as docker does.
+fn with_default_tag(reference: &str, quiet: bool) -> String {
+    let last = reference.rsplit('/').next().unwrap_or(reference);
+    if last.contains(':') || reference.contains('@') {
+        return reference.to_string();
+    }
+    if !quiet {
+        println!("Using default tag: latest");
+    }
+    format!("{reference}:latest")
+}
+
+pub fn pull_flags(c: Command) -> Command {
+    let c = bool_flag(
+        c,
+        "all-tags",
+        Some('a'),
+        "Download all tagged images in the repository",
+    );
+    let c = bool_flag(c, "disable-content-trust", None, "Skip image verification");
+    let c = value_flag(
+        c,
+        "platform",
+        None,
+        "Set platform if server is multi-platform capable",
+    );
+    bool_flag(c, "quiet", Some('q'), "Suppress verbose output")
+}
+
+pub fn pull(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
+    let quiet = p.flag("quiet");
+    let all = p.flag("all-tags");
+    let reference = if all {
+        p.args[0].clone()
+    } else {
+        with_default_tag(&p.args[0], quiet)
+    };
+    let (repo, tag, digest) = match reference.split_once('@') {
+        Some((r, d)) => (r.to_string(), None, Some(d.to_string())),
+        None => {
+            let (r, t) = split_ref(&reference);
+            (r, t, None)
+        }
+    };
+    let mut q = Query::new().add("fromImage", repo.clone());
+    if let Some(t) = tag.clone().or(digest.clone()) {
+        q = q.add("tag", t);
+    }
+    if let Some(pl) = p.value("platform") {
+        q = q.add("platform", pl);
+    }
+    let auth = registry_auth(ctx, &reference);
+    let resp = ctx.client.call(
+        "POST",
+        "/images/create",
+        q,
+        &[("X-Registry-Auth", auth)],
+        Body::Empty,
+    )?;
+    display_progress(resp.body, quiet)?;
+    if !all {
+        println!("{reference}");
+    }
+    Ok(0)
+}
+
+pub fn push_flags(c: Command) -> Command {
+    let c = bool_flag(
+        c,
+        "all-tags",
+        Some('a'),
+        "Push all tags of an image to the repository",
+    );
+    let c = bool_flag(c, "disable-content-trust", None, "Skip image signing");
+    let c = value_flag(
+        c,
+        "platform",
+        None,
+        "Push a platform-specific manifest as a single-platform image to the registry.",
+    );
+    bool_flag(c, "quiet", Some('q'), "Suppress verbose output")
+}
+
+pub fn push(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
+    let quiet = p.flag("quiet");
+    let reference = if p.flag("all-tags") {
+        p.args[0].clone()
+    } else {
+        with_default_tag(&p.args[0], quiet)
+    };
+    let (repo, tag) = split_ref(&reference);
+    let mut q = Query::new();
+    if let Some(t) = tag {
+        q = q.add("tag", t);
+    }
+    let auth = registry_auth(ctx, &reference);
+    let resp = ctx.client.call(
+        "POST",
+        &format!(
+            "/images/{}/push",
+            crate::client::encode(&repo).replace("%2F", "/")
+        ),
+        q,
+        &[("X-Registry-Auth", auth)],
+        Body::Empty,
+    )?;
+    display_progress(resp.body, quiet)?;
+    if quiet {
+        println!("{reference}");
+    }
+    Ok(0)
+}

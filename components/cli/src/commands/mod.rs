@@ -109,6 +109,8 @@ pub static TABLE: &[Spec] = &[
     Spec { names: &["context rm", "context remove"], usage: "CONTEXT [CONTEXT...]", about: "Remove one or more contexts", arity: Arity::Min(1), interspersed: true, flags: context::rm_flags, run: context::rm, },
     Spec { names: &["context inspect"], usage: "[OPTIONS] [CONTEXT] [CONTEXT...]", about: "Display detailed information on one or more contexts", arity: Arity::Min(0), interspersed: true, flags: context::inspect_flags, run: context::inspect, },
     Spec { names: &["build", "image build", "builder build"], usage: "[OPTIONS] PATH | URL | -", about: "Build an image from a Dockerfile", arity: Arity::Exact(1), interspersed: true, flags: build::flags, run: build::build, },
+    Spec { names: &["pull", "image pull"], usage: "[OPTIONS] NAME[:TAG|@DIGEST]", about: "Download an image from a registry", arity: Arity::Exact(1), interspersed: true, flags: image::pull_flags, run: image::pull, },
+    Spec { names: &["push", "image push"], usage: "[OPTIONS] NAME[:TAG]", about: "Upload an image to a registry", arity: Arity::Exact(1), interspersed: true, flags: image::push_flags, run: image::push, },
     Spec { names: &["completion"], usage: "[bash|zsh|fish]", about: "Generate the autocompletion script for the specified shell", arity: Arity::Exact(1), interspersed: true, flags: no_flags, run: system::completion, },
 ];
 
