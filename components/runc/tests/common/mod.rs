@@ -131,7 +131,12 @@ impl Bundle {
         testbed::wait_for(
             &format!("{id} to be {want}"),
             std::time::Duration::from_secs(20),
-            || self.state(id)["status"] == want,
+            || {
+                // A dying pid-namespace init waits until its other processes are
+                // reaped, and we are their subreaper.
+                testbed::reap_zombies();
+                self.state(id)["status"] == want
+            },
         );
     }
 
