@@ -242,3 +242,43 @@ fn second_daemon_on_the_same_socket_is_refused() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported config version 9"));
 }
+
+#[test]
+fn native_snapshotter_and_unknown_snapshotter() {
+    let d = Daemon::start();
+    let tar = d.dir.path().join("img.tar");
+    common::oci_image_tar(&tar, &common::busybox_layer());
+    d.ctr(&[
+        "images",
+        "import",
+        "--snapshotter",
+        "native",
+        tar.to_str().unwrap(),
+    ]);
+    let out = d.ctr(&[
+        "run",
+        "--rm",
+        "--snapshotter",
+        "native",
+        IMAGE,
+        "nat-echo",
+        "echo",
+        "native-ok",
+    ]);
+    assert_eq!(out, "native-ok\n");
+    assert!(d
+        .ctr(&["snapshots", "--snapshotter", "native", "ls"])
+        .contains("Committed"));
+    // Nothing went to the overlayfs snapshotter.
+    assert!(!d.ctr(&["snapshots", "ls"]).contains("Committed"));
+    let out = d.ctr_with(
+        &common::debian_ctr(),
+        &["snapshots", "--snapshotter", "bogus", "ls"],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("snapshotter not loaded: bogus: invalid argument"),
+        "{err}"
+    );
+}
