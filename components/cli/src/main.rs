@@ -63,6 +63,12 @@ pub struct Ctx {
 }
 
 fn main() -> ExitCode {
+    // Like the real CLI (and unlike Rust's default), die quietly on a closed pipe
+    // (`docker ps | head -1`) instead of panicking in println!.
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let code = match run(&argv) {
         Ok(code) => code,
