@@ -48,7 +48,45 @@ fn cycle(d: &Daemon, p: &str) {
             "ctr {args:?} differs from Debian's"
         );
     }
+    let mut events = std::process::Command::new(our_ctr())
+        .arg("--address")
+        .arg(d.socket())
+        .arg("events")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
     assert_eq!(ok(d, &["run", "--rm", IMAGE, &echo, "echo", "hi"]), "hi\n");
+    std::thread::sleep(Duration::from_millis(300));
+    events.kill().unwrap();
+    let ev = String::from_utf8_lossy(&events.wait_with_output().unwrap().stdout).into_owned();
+    for topic in [
+        "/containers/create",
+        "/tasks/start",
+        "/tasks/exit",
+        "/tasks/delete",
+    ] {
+        assert!(
+            ev.lines()
+                .any(|l| l.contains(&format!(" default {topic} "))),
+            "no {topic} in:\n{ev}"
+        );
+    }
+    // A terminal: our ctr needs one itself, so it runs under script(1).
+    let cmd = format!(
+        "{} --address {} run --rm -t {IMAGE} {p}-tty sh -c 'tty; echo tty-ok'",
+        our_ctr().display(),
+        d.socket().display()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .output()
+        .expect("script(1) from util-linux");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("/dev/pts/") && text.contains("tty-ok"),
+        "{text}"
+    );
     let st = d.ctr_with(
         &our_ctr(),
         &["run", "--rm", IMAGE, &exit, "sh", "-c", "exit 6"],
