@@ -108,6 +108,7 @@ pub fn run(args: Args) -> Result<()> {
         version,
         source,
         out_dir: project::bundles_dir()?.join("deb"),
+        lintian: true,
     };
     let outcome = write_packages(&inputs, &distros)?;
     for (package, reason) in &outcome.skipped {
@@ -150,6 +151,9 @@ pub struct Inputs {
     pub source: Source,
     /// `bundles/<version>/deb`; each distro gets a subdirectory.
     pub out_dir: PathBuf,
+    /// Check every package with lintian before publishing it (always, except in tests
+    /// about something else: lintian takes half a minute per package).
+    pub lintian: bool,
 }
 
 #[derive(Debug, Default)]
@@ -178,7 +182,7 @@ pub fn write_packages(inputs: &Inputs, distros: &[Distro]) -> Result<Outcome> {
                 Plan::Build { package, binaries } => {
                     step(format_args!("{}: {}", distro.name, package.name));
                     let deb = assemble(inputs, distro, package, binaries)?;
-                    let path = publish(&dir, &package.name, &deb)?;
+                    let path = publish(&dir, &package.name, &deb, inputs.lintian)?;
                     outcome.built.push(path);
                 }
                 Plan::Skip { package, .. } => remove_stale(&dir, &package.name, None)?,
@@ -255,8 +259,9 @@ fn assemble(
         data.file(&format!("usr/bin/{}", bin.name), 0o755, read(&path)?);
         elf_paths.push(path);
     }
+    let scratch = tempfile::tempdir().context("cannot create a temporary directory")?;
     for external in &package.external {
-        let path = external_binary(external)?;
+        let path = external_binary(external, scratch.path())?;
         data.file(&format!("usr/bin/{}", external.name), 0o755, read(&path)?);
         elf_paths.push(path);
     }
@@ -340,11 +345,13 @@ fn read(path: &Path) -> Result<Vec<u8>> {
 
 /// Check the package with lintian in a scratch directory, then move it into `dir` under
 /// its final name and drop the package's older builds there.
-fn publish(dir: &Path, package: &str, deb: &Deb) -> Result<PathBuf> {
-    let scratch = tempfile::tempdir().context("cannot create a temporary directory")?;
-    let candidate = scratch.path().join(&deb.file_name);
-    std::fs::write(&candidate, &deb.bytes)?;
-    lintian(&candidate)?;
+fn publish(dir: &Path, package: &str, deb: &Deb, check: bool) -> Result<PathBuf> {
+    if check {
+        let scratch = tempfile::tempdir().context("cannot create a temporary directory")?;
+        let candidate = scratch.path().join(&deb.file_name);
+        std::fs::write(&candidate, &deb.bytes)?;
+        lintian(&candidate)?;
+    }
     let path = dir.join(&deb.file_name);
     write_atomically(&path, &deb.bytes)
         .with_context(|| format!("cannot write {}", path.display()))?;
@@ -399,13 +406,36 @@ pub fn lintian(deb: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Where an external binary comes from: its installer when one is pinned and fetched,
-/// else the host fallback, saying so.
-fn external_binary(external: &layout::External) -> Result<PathBuf> {
+/// Where an external binary comes from: its sha256-pinned installer
+/// (`installers/<name>.toml`, fetched through the selected mirror profile) when that
+/// file exists, else the build host's copy, saying so. Unpacked into `scratch`.
+fn external_binary(external: &layout::External, scratch: &Path) -> Result<PathBuf> {
+    let pinned = project::root()
+        .join("installers")
+        .join(format!("{}.toml", external.installer));
+    if pinned.is_file() {
+        let installer = crate::installers::find(&external.installer)?;
+        let profile = crate::mirror::selected()?;
+        let paths = crate::installers::unpack(&profile, &installer, scratch)?;
+        let path = paths
+            .into_iter()
+            .find(|p| p.file_name().is_some_and(|n| n == external.name.as_str()))
+            .with_context(|| {
+                format!(
+                    "installers/{}.toml ships no {}",
+                    external.installer, external.name
+                )
+            })?;
+        step(format_args!(
+            "{}: {} {} from installers/{}.toml (sha256-pinned, mirror profile {})",
+            external.name, installer.name, installer.version, external.installer, profile.name
+        ));
+        return Ok(path);
+    }
     let fallback = PathBuf::from(&external.host_fallback);
     if !fallback.is_file() {
         bail!(
-            "{} comes from {} until installers/{}.toml is used here, and {} is missing (apt-get install tini)",
+            "{} comes from {} while installers/{}.toml does not exist, and {} is missing (apt-get install tini)",
             external.name,
             fallback.display(),
             external.installer,
@@ -413,12 +443,23 @@ fn external_binary(external: &layout::External) -> Result<PathBuf> {
         );
     }
     step(format_args!(
-        "{}: taken from the build host's {} (the installers/{}.toml artefact is not used by `deb` yet)",
+        "{}: taken from the build host's {} (installers/{}.toml does not exist)",
         external.name,
         fallback.display(),
         external.installer
     ));
     Ok(fallback)
+}
+
+/// `docker-init` as docker-ce ships it (for the static tarball), unpacked into `scratch`.
+pub(crate) fn docker_init(scratch: &Path) -> Result<PathBuf> {
+    let packages = layout::load(&project::root().join("debian"))?;
+    let external = packages
+        .iter()
+        .flat_map(|p| &p.external)
+        .find(|e| e.name == "docker-init")
+        .context("debian/packages.toml names no docker-init")?;
+    external_binary(external, scratch)
 }
 
 /// The docker CLI prints its own completion scripts (`docker completion <shell>`, as

@@ -42,9 +42,10 @@ pub fn run(_args: Args) -> Result<()> {
         .map(|b| (b.name.clone(), dir.join(&b.name)))
         .collect();
     // docker's static tarball carries tini as docker-init.
-    files.push(("docker-init".into(), PathBuf::from(TINI_STATIC)));
-    step(format_args!(
-        "docker-init: taken from the build host's {TINI_STATIC} (the installers/tini.toml artefact is not used by `static` yet)"
+    let scratch = tempfile::tempdir().context("cannot create a temporary directory")?;
+    files.push((
+        "docker-init".into(),
+        crate::deb::docker_init(scratch.path())?,
     ));
     let out = project::bundles_dir()?
         .join("static/x86_64")
@@ -54,8 +55,6 @@ pub fn run(_args: Args) -> Result<()> {
     println!("{}", out.display());
     Ok(())
 }
-
-const TINI_STATIC: &str = "/usr/bin/tini-static";
 
 /// Check every binary (static ELF, runs alone in a chroot), then write the tarball with
 /// top directory `docker/` through a temporary name.
@@ -155,6 +154,9 @@ pub fn elf_interpreter(bytes: &[u8]) -> Option<String> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    /// Debian's static tini, a real static binary for the fixtures.
+    const TINI_STATIC: &str = "/usr/bin/tini-static";
     use std::os::unix::fs::PermissionsExt;
 
     /// A tiny program compiled by the test, static or not: it prints a fixture line, and

@@ -121,7 +121,7 @@ pub fn verify_distro(
     previous: Option<&[PathBuf]>,
     smoke: &dyn Fn(&mut Chroot) -> Result<()>,
 ) -> Result<Vec<String>> {
-    let archive = archive_for(distro);
+    let archive = archive_for()?;
     let tarball = rootfs::ensure(&rootfs::cache_dir(), &distro.suite, archive.as_deref())?;
     let mut chroot = Chroot::new(&tarball)?;
     let mut report = Vec::new();
@@ -447,9 +447,10 @@ fn stop(daemon: &duct::Handle, name: &str) -> Result<()> {
     bail!("{name} did not stop within half a minute of SIGTERM")
 }
 
-/// The Debian archive of the selected mirror profile (`None`: debootstrap's default).
-fn archive_for(_distro: &Distro) -> Option<String> {
-    None
+/// The Debian archive of the selected mirror profile (`None` for a flat local
+/// repository, where debootstrap falls back to its own default).
+fn archive_for() -> Result<Option<String>> {
+    Ok(crate::mirror::selected()?.apt_archive().map(str::to_owned))
 }
 
 /// Every path of the root except the kernel's, the package manager's own state and

@@ -38,6 +38,7 @@ fn manifest_with(implemented: bool) -> Vec<Binary> {
         .collect()
 }
 
+/// Inputs from these parts; lintian runs only where a test is about it.
 fn inputs(debian_dir: PathBuf, binaries: Vec<Binary>, binary_dir: PathBuf, out: PathBuf) -> Inputs {
     Inputs {
         debian_dir,
@@ -46,6 +47,7 @@ fn inputs(debian_dir: PathBuf, binaries: Vec<Binary>, binary_dir: PathBuf, out: 
         version: Version::parse("26.11.0").unwrap(),
         source: fixture_source(),
         out_dir: out,
+        lintian: false,
     }
 }
 
@@ -60,12 +62,15 @@ fn packages_from_the_real_metadata_pass_lintian_and_carry_docker_ce_relationship
     let tmp = tempfile::tempdir().unwrap();
     let binaries = manifest_with(true);
     fixture_binaries(&tmp.path().join("bin"), &binaries);
-    let inputs = inputs(
-        project::root().join("debian"),
-        binaries,
-        tmp.path().join("bin"),
-        tmp.path().join("out"),
-    );
+    let inputs = Inputs {
+        lintian: true,
+        ..inputs(
+            project::root().join("debian"),
+            binaries,
+            tmp.path().join("bin"),
+            tmp.path().join("out"),
+        )
+    };
     // write_packages runs lintian (errors and warnings fail) on every package
     let outcome = write_packages(&inputs, &[bookworm()]).unwrap();
     let names: Vec<String> = outcome

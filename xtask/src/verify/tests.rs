@@ -39,6 +39,7 @@ fn fixture_debs(dir: &Path, version: &str) -> Vec<PathBuf> {
             dirty: false,
         },
         out_dir: dir.join("out"),
+        lintian: false,
     };
     deb::write_packages(&inputs, &[bookworm()]).unwrap().built
 }
