@@ -51,6 +51,12 @@ fn host_root(c: &Container, merged: &Path, path: &str) -> (PathBuf, String) {
             }
         }
     }
+    // The files dockerd bind-mounts over the image's own.
+    for f in ["/etc/hostname", "/etc/hosts", "/etc/resolv.conf"] {
+        if path == f && best.is_none() {
+            return (c.dir.clone(), format!("/{}", &f[5..]));
+        }
+    }
     match best {
         Some((_, root, rest)) => (root, rest),
         None => (merged.to_path_buf(), path.to_string()),

@@ -186,9 +186,22 @@ impl Engine {
     /// An API call with curl over the socket: (status, body).
     pub fn api(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
         let mut cmd = Command::new("curl");
-        cmd.args(["-s", "-o", "-", "-w", "\n%{http_code}", "--unix-socket"])
-            .arg(&self.socket)
-            .args(["-X", method]);
+        cmd.args([
+            "-s",
+            "--max-time",
+            "60",
+            "-o",
+            "-",
+            "-w",
+            "\n%{http_code}",
+            "--unix-socket",
+        ])
+        .arg(&self.socket);
+        if method == "HEAD" {
+            cmd.arg("-I");
+        } else {
+            cmd.args(["-X", method]);
+        }
         if let Some(b) = body {
             cmd.args(["-H", "Content-Type: application/json", "--data-binary", b]);
         }
