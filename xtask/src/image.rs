@@ -161,6 +161,8 @@ pub fn ensure(engine: &Engine, profile: &Profile, distro: Option<&str>) -> Resul
             tag.clone(),
             context.path().display().to_string(),
         ])
+        // Progress goes to stderr: stdout carries only the tag, for scripts.
+        .stdout_to_stderr()
         .run()
         .with_context(|| format!("building image {tag} failed (the engine's output is above)"))?;
     Ok(image)
