@@ -255,6 +255,8 @@ impl ContainerStore {
 pub fn valid_name(name: &str) -> bool {
     let n = name.strip_prefix('/').unwrap_or(name);
     let mut chars = n.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
+    // dockerd's pattern `[a-zA-Z0-9][a-zA-Z0-9_.-]+`: two characters at least.
+    n.len() >= 2
+        && matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
 }
