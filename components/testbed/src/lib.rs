@@ -8,7 +8,16 @@
 //! - [`workspace_bin`]: the path of one of this workspace's binaries, built by cargo.
 //! - [`subreaper`] and [`unmount_under`]: so killed daemons leave no zombies or mounts.
 //!
+//! - [`Containerd`] (module [`containerd`]): a containerd on private directories, ours
+//!   or Debian's, driven with Debian's `ctr`.
+//! - [`oci`]: a busybox image as an OCI layout tarball, for `ctr images import`.
+//!
 //! Everything panics with a message naming what is missing: a suite fails, never skips.
+
+pub mod containerd;
+pub mod oci;
+
+pub use containerd::Containerd;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
