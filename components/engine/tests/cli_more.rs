@@ -16,7 +16,7 @@ fn cp_both_ways_and_symlink_escape() {
         "run",
         "-d",
         "--name",
-        "c",
+        "cc",
         "busybox",
         "sh",
         "-c",
@@ -24,27 +24,27 @@ fn cp_both_ways_and_symlink_escape() {
     ]);
     let src = e.dir.path().join("in.txt");
     std::fs::write(&src, "payload\n").unwrap();
-    e.ok(&["cp", src.to_str().unwrap(), "c:/tmp/in.txt"]);
-    assert_eq!(e.ok(&["exec", "c", "cat", "/tmp/in.txt"]), "payload\n");
+    e.ok(&["cp", src.to_str().unwrap(), "cc:/tmp/in.txt"]);
+    assert_eq!(e.ok(&["exec", "cc", "cat", "/tmp/in.txt"]), "payload\n");
     let out = e.dir.path().join("out.txt");
-    e.ok(&["cp", "c:/etc/hostname", out.to_str().unwrap()]);
+    e.ok(&["cp", "cc:/etc/hostname", out.to_str().unwrap()]);
     assert_eq!(std::fs::read_to_string(&out).unwrap().len(), 13);
     // A link to / inside the container must resolve to the container's root.
     let marker = format!("engine-cp-escape-{}", std::process::id());
     let m = e.dir.path().join(&marker);
     std::fs::write(&m, "x").unwrap();
     testbed::wait_for("the symlink", Duration::from_secs(10), || {
-        e.docker(&["exec", "c", "test", "-L", "/tmp/esc"])
+        e.docker(&["exec", "cc", "test", "-L", "/tmp/esc"])
             .status
             .success()
     });
-    e.ok(&["cp", m.to_str().unwrap(), "c:/tmp/esc/"]);
+    e.ok(&["cp", m.to_str().unwrap(), "cc:/tmp/esc/"]);
     assert!(
         !std::path::Path::new("/").join(&marker).exists(),
         "docker cp wrote through a symlink onto the host"
     );
-    assert_eq!(e.ok(&["exec", "c", "cat", &format!("/{marker}")]), "x");
-    e.ok(&["rm", "-f", "c"]);
+    assert_eq!(e.ok(&["exec", "cc", "cat", &format!("/{marker}")]), "x");
+    e.ok(&["rm", "-f", "cc"]);
 }
 
 #[test]
@@ -86,7 +86,7 @@ fn named_volume_survives_and_is_protected() {
     e.ok(&[
         "run",
         "--name",
-        "w",
+        "ww",
         "-v",
         "v1:/data",
         "busybox",
@@ -101,7 +101,7 @@ fn named_volume_survives_and_is_protected() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    e.ok(&["rm", "w"]);
+    e.ok(&["rm", "ww"]);
     assert_eq!(
         e.ok(&[
             "run",
@@ -131,7 +131,7 @@ fn ps_filters_inspect_templates_and_events() {
     e.ok(&[
         "create",
         "--name",
-        "a",
+        "aa",
         "--label",
         "tier=front",
         "busybox",
@@ -141,7 +141,7 @@ fn ps_filters_inspect_templates_and_events() {
         e.docker(&[
             "run",
             "--name",
-            "b",
+            "bb",
             "--label",
             "tier=back",
             "busybox",
@@ -163,12 +163,12 @@ fn ps_filters_inspect_templates_and_events() {
             "{{.Names}}"
         ])
         .trim(),
-        "a"
+        "aa"
     );
     assert_eq!(
         e.ok(&["ps", "-a", "--filter", "exited=2", "--format", "{{.Names}}"])
             .trim(),
-        "b"
+        "bb"
     );
     assert_eq!(
         e.ok(&[
@@ -180,14 +180,14 @@ fn ps_filters_inspect_templates_and_events() {
             "{{.Names}}"
         ])
         .trim(),
-        "a"
+        "aa"
     );
     assert_eq!(
         e.ok(&[
             "inspect",
             "-f",
             "{{.Config.Labels.tier}} {{.State.ExitCode}} {{.HostConfig.RestartPolicy.Name}}",
-            "b"
+            "bb"
         ])
         .trim(),
         "back 2 no"
@@ -205,7 +205,7 @@ fn ps_filters_inspect_templates_and_events() {
         "--until",
         &t1,
         "--filter",
-        "container=b",
+        "container=bb",
         "--format",
         "{{.Action}}",
     ]);
