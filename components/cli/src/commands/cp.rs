@@ -65,30 +65,15 @@ fn stat(ctx: &Ctx, container: &str, path: &str) -> Result<Option<Value>, ClientE
     }
 }
 
+/// Decode base64 in the standard alphabet (what dockerd and config.json use), or the
+/// url-safe one; undecodable input gives nothing, which callers treat as absent.
 pub(super) fn base64_decode(s: &str) -> Vec<u8> {
-    let table = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            _ => return None,
-        } as u32)
-    };
-    let mut out = Vec::new();
-    let (mut acc, mut bits) = (0u32, 0);
-    for c in s.bytes() {
-        let Some(v) = table(c) else { continue };
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    out
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+    use base64::Engine as _;
+    STANDARD
+        .decode(s)
+        .or_else(|_| URL_SAFE.decode(s))
+        .unwrap_or_default()
 }
 
 fn is_dir_mode(stat: &Value) -> bool {

@@ -604,28 +604,9 @@ fn registry_auth(ctx: &Ctx, reference: &str) -> String {
             serde_json::json!({"username": u, "password": p, "serveraddress": registry})
         })
         .unwrap_or_else(|| serde_json::json!({}));
-    base64_url(auth.to_string().as_bytes())
-}
-
-fn base64_url(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine as _;
+    // Go's base64.URLEncoding, padded, as the real CLI sends it.
+    base64::engine::general_purpose::URL_SAFE.encode(auth.to_string())
 }
 
 /// Prints a pull/push message stream as the real CLI does without a terminal:
