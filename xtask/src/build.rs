@@ -261,9 +261,13 @@ pub fn build_static(crates: &[&str]) -> Result<PathBuf> {
         "RUSTFLAGS=\"{rustflags}\" cargo {}",
         args.join(" ")
     ));
+    // The libseccomp crate links libseccomp.so unless told otherwise; a crt-static
+    // binary with a shared library inside crashes at start.
     let mut cmd = duct::cmd("cargo", &args)
         .dir(&root)
-        .env("RUSTFLAGS", rustflags);
+        .env("RUSTFLAGS", rustflags)
+        .env("LIBSECCOMP_LINK_TYPE", "static")
+        .env("LIBSECCOMP_LIB_PATH", "/usr/lib/x86_64-linux-gnu");
     for (k, v) in project::build_env(&source) {
         cmd = cmd.env(k, v);
     }

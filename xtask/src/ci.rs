@@ -14,11 +14,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let root = project::root();
     if args.no_install {
-        let missing: Vec<_> = host::CI
-            .iter()
-            .filter(|t| host::find(t.program).is_none())
-            .collect();
-        anyhow::ensure!(missing.is_empty(), "missing host tools: {missing:?}");
+        host::require(host::CI)?;
     } else {
         host::ensure(host::CI)?;
         host::ensure_nextest()?;

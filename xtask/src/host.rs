@@ -32,48 +32,152 @@ pub const CI: &[Tool] = &[
         "busybox-static",
         "test images (a busybox rootfs)",
     ),
+    tool(
+        "/usr/sbin/dockerd",
+        "docker.io",
+        "the reference engine and CLI 20.10",
+    ),
+    tool(
+        "/usr/bin/containerd",
+        "containerd",
+        "the reference containerd and ctr",
+    ),
+    tool("/usr/sbin/runc", "runc", "the reference runtime"),
+    tool(
+        "/usr/bin/docker-registry",
+        "docker-registry",
+        "registry pull/push suites",
+    ),
+    tool("/usr/bin/tini-static", "tini", "docker-init"),
+    tool("iptables", "iptables", "dockerd networking"),
+    tool(
+        "protoc",
+        "protobuf-compiler",
+        "compiling the containerd API protos",
+    ),
+    tool("pkg-config", "pkg-config", "finding libseccomp"),
+    tool(
+        "/usr/include/seccomp.h",
+        "libseccomp-dev",
+        "runc's seccomp filters",
+    ),
+    tool("openssl", "openssl", "certificates for the TLS suites"),
+    tool("curl", "curl", "raw API requests in the engine suites"),
+    tool("readelf", "binutils", "checking static binaries"),
+    tool(
+        "debootstrap",
+        "debootstrap",
+        "base images and the verify rootfs",
+    ),
+    tool(
+        "dpkg-shlibdeps",
+        "dpkg-dev",
+        "building and indexing .deb packages",
+    ),
+    tool("lintian", "lintian", "checking every .deb"),
+    tool(
+        "systemd-analyze",
+        "systemd",
+        "checking the packaged systemd units",
+    ),
 ];
 
-/// What `cargo xtask release` needs beyond Rust.
-pub const RELEASE: &[Tool] = &[tool("git", "git", "version stamps")];
+/// What `cargo xtask release` needs beyond Rust: the container engine for the dev
+/// container, the build inputs of the static binaries and the packaging tools.
+pub const RELEASE: &[Tool] = &[
+    tool("git", "git", "version stamps"),
+    tool(
+        "/usr/sbin/dockerd",
+        "docker.io",
+        "the dev container and verify",
+    ),
+    tool("busybox", "busybox-static", "the image verify runs"),
+    tool(
+        "protoc",
+        "protobuf-compiler",
+        "compiling the containerd API protos",
+    ),
+    tool("pkg-config", "pkg-config", "finding libseccomp"),
+    tool(
+        "/usr/include/seccomp.h",
+        "libseccomp-dev",
+        "runc's seccomp filters",
+    ),
+    tool("/usr/bin/tini-static", "tini", "docker-init"),
+    tool("readelf", "binutils", "checking static binaries"),
+    tool(
+        "debootstrap",
+        "debootstrap",
+        "base images and the verify rootfs",
+    ),
+    tool("dpkg-shlibdeps", "dpkg-dev", "building .deb packages"),
+    tool("lintian", "lintian", "checking every .deb"),
+];
 
 /// Make sure every tool is there, installing the missing ones with apt-get when we can.
 pub fn ensure(tools: &[Tool]) -> Result<()> {
-    let missing: Vec<&Tool> = tools.iter().filter(|t| find(t.program).is_none()).collect();
+    let missing = missing(tools);
     if missing.is_empty() {
         return Ok(());
     }
-    let mut packages: Vec<&str> = missing.iter().map(|t| t.package).collect();
-    packages.sort_unstable();
-    packages.dedup();
-    let list = missing
-        .iter()
-        .map(|t| format!("{} ({}, for {})", t.program, t.package, t.why))
-        .collect::<Vec<_>>()
-        .join(", ");
     if !is_root() || find("apt-get").is_none() {
-        bail!(
-            "missing host tools: {list}; install them with: sudo apt-get install {}",
-            packages.join(" ")
-        );
+        return Err(missing_error(&missing));
     }
     crate::step(format_args!(
-        "installing missing host tools with apt-get: {list}"
+        "installing missing host tools with apt-get: {}",
+        describe(&missing)
     ));
-    apt_install(&packages)?;
-    let still: Vec<&str> = missing
-        .iter()
-        .filter(|t| find(t.program).is_none())
-        .map(|t| t.program)
-        .collect();
+    apt_install(&packages(&missing))?;
+    let still = self::missing(&missing);
     if !still.is_empty() {
         bail!(
             "apt-get installed {} but {} is still not found",
-            packages.join(" "),
-            still.join(", ")
+            packages(&missing).join(" "),
+            describe(&still)
         );
     }
     Ok(())
+}
+
+/// Fail, naming the packages to install, unless every tool is there.
+pub fn require(tools: &[Tool]) -> Result<()> {
+    let missing = missing(tools);
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(missing_error(&missing))
+    }
+}
+
+fn missing(tools: &[Tool]) -> Vec<Tool> {
+    tools
+        .iter()
+        .filter(|t| find(t.program).is_none())
+        .copied()
+        .collect()
+}
+
+fn packages(tools: &[Tool]) -> Vec<&'static str> {
+    let mut packages: Vec<&str> = tools.iter().map(|t| t.package).collect();
+    packages.sort_unstable();
+    packages.dedup();
+    packages
+}
+
+fn describe(tools: &[Tool]) -> String {
+    let parts: Vec<String> = tools
+        .iter()
+        .map(|t| format!("{} ({}, for {})", t.program, t.package, t.why))
+        .collect();
+    parts.join(", ")
+}
+
+fn missing_error(missing: &[Tool]) -> anyhow::Error {
+    anyhow::anyhow!(
+        "missing host tools: {}; install them with: sudo apt-get install {}",
+        describe(missing),
+        packages(missing).join(" ")
+    )
 }
 
 fn apt_install(packages: &[&str]) -> Result<()> {
