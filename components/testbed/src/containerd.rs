@@ -49,6 +49,11 @@ impl Containerd {
         d
     }
 
+    /// The daemon's process id (for memory figures).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("containerd is running").id()
+    }
+
     pub fn socket(&self) -> PathBuf {
         self.dir.path().join("c.sock")
     }

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::not_yet;
 
+mod containerd;
 mod runc;
 
 #[derive(Debug, clap::Args)]
@@ -35,9 +36,9 @@ pub fn run(args: Args) -> Result<()> {
     };
     match args.component.as_str() {
         "runc" => runc::run(&mut report)?,
+        "containerd" => containerd::run(&mut report)?,
         other => {
             let issue = match other {
-                "containerd" => 5,
                 "cli" => 6,
                 "engine" => 10,
                 _ => 11,
@@ -210,7 +211,6 @@ fn median_ms(samples: &mut [Duration]) -> f64 {
 }
 
 /// Resident memory of a process in MB (VmRSS from /proc/<pid>/status).
-#[allow(dead_code)] // for the containerd and engine benchmarks (idle RSS), not yet written
 pub fn rss_mb(pid: u32) -> Result<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .with_context(|| format!("process {pid} is gone"))?;
