@@ -39,9 +39,11 @@ pub fn open_pty() -> io::Result<(OwnedFd, OwnedFd, String)> {
 /// Send the master to the console socket, make the slave our stdio and controlling
 /// terminal.
 pub fn setup(console_sock: RawFd) -> io::Result<()> {
-    let ctx = |what: &'static str| move |e: io::Error| io::Error::new(e.kind(), format!("{what}: {e}"));
+    let ctx =
+        |what: &'static str| move |e: io::Error| io::Error::new(e.kind(), format!("{what}: {e}"));
     let (master, slave, name) = open_pty().map_err(ctx("open pty"))?;
-    sys::send_fd(console_sock, master.as_raw_fd(), name.as_bytes()).map_err(ctx("send pty master"))?;
+    sys::send_fd(console_sock, master.as_raw_fd(), name.as_bytes())
+        .map_err(ctx("send pty master"))?;
     drop(master);
     let s = slave.as_raw_fd();
     for target in 0..3 {
