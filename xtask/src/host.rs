@@ -23,95 +23,87 @@ const fn tool(program: &'static str, package: &'static str, why: &'static str) -
     }
 }
 
+// Each tool once, with what needs it; the lists below name them.
+const GIT: Tool = tool("git", "git", "version stamps");
+const BUSYBOX: Tool = tool(
+    "busybox",
+    "busybox-static",
+    "busybox test and verify images",
+);
+const DOCKERD: Tool = tool(
+    "/usr/sbin/dockerd",
+    "docker.io",
+    "the reference engine, the dev container",
+);
+const CONTAINERD: Tool = tool(
+    "/usr/bin/containerd",
+    "containerd",
+    "the reference containerd and ctr",
+);
+const RUNC: Tool = tool("/usr/sbin/runc", "runc", "the reference runtime");
+const REGISTRY: Tool = tool(
+    "/usr/bin/docker-registry",
+    "docker-registry",
+    "registry suites",
+);
+const TINI: Tool = tool("/usr/bin/tini-static", "tini", "docker-init");
+const IPTABLES: Tool = tool("iptables", "iptables", "dockerd networking");
+const PROTOC: Tool = tool("protoc", "protobuf-compiler", "the containerd API protos");
+const PKG_CONFIG: Tool = tool("pkg-config", "pkg-config", "finding libseccomp");
+const SECCOMP: Tool = tool(
+    "/usr/include/seccomp.h",
+    "libseccomp-dev",
+    "runc's seccomp filters",
+);
+const OPENSSL: Tool = tool("openssl", "openssl", "certificates for the TLS suites");
+const CURL: Tool = tool("curl", "curl", "raw API requests in the engine suites");
+const READELF: Tool = tool("readelf", "binutils", "checking static binaries");
+const DEBOOTSTRAP: Tool = tool(
+    "debootstrap",
+    "debootstrap",
+    "base images, the verify rootfs",
+);
+const DPKG_DEV: Tool = tool("dpkg-shlibdeps", "dpkg-dev", "building and indexing .debs");
+const LINTIAN: Tool = tool("lintian", "lintian", "checking every .deb");
+const SYSTEMD_ANALYZE: Tool = tool("systemd-analyze", "systemd", "checking the systemd units");
+
 /// What `cargo xtask ci` needs beyond Rust: the peers and fixtures of the integration
 /// suites (each suite fails, never skips, when one is missing).
 pub const CI: &[Tool] = &[
-    tool("git", "git", "version stamps"),
-    tool(
-        "busybox",
-        "busybox-static",
-        "test images (a busybox rootfs)",
-    ),
-    tool(
-        "/usr/sbin/dockerd",
-        "docker.io",
-        "the reference engine and CLI 20.10",
-    ),
-    tool(
-        "/usr/bin/containerd",
-        "containerd",
-        "the reference containerd and ctr",
-    ),
-    tool("/usr/sbin/runc", "runc", "the reference runtime"),
-    tool(
-        "/usr/bin/docker-registry",
-        "docker-registry",
-        "registry pull/push suites",
-    ),
-    tool("/usr/bin/tini-static", "tini", "docker-init"),
-    tool("iptables", "iptables", "dockerd networking"),
-    tool(
-        "protoc",
-        "protobuf-compiler",
-        "compiling the containerd API protos",
-    ),
-    tool("pkg-config", "pkg-config", "finding libseccomp"),
-    tool(
-        "/usr/include/seccomp.h",
-        "libseccomp-dev",
-        "runc's seccomp filters",
-    ),
-    tool("openssl", "openssl", "certificates for the TLS suites"),
-    tool("curl", "curl", "raw API requests in the engine suites"),
-    tool("readelf", "binutils", "checking static binaries"),
-    tool(
-        "debootstrap",
-        "debootstrap",
-        "base images and the verify rootfs",
-    ),
-    tool(
-        "dpkg-shlibdeps",
-        "dpkg-dev",
-        "building and indexing .deb packages",
-    ),
-    tool("lintian", "lintian", "checking every .deb"),
-    tool(
-        "systemd-analyze",
-        "systemd",
-        "checking the packaged systemd units",
-    ),
+    GIT,
+    BUSYBOX,
+    DOCKERD,
+    CONTAINERD,
+    RUNC,
+    REGISTRY,
+    TINI,
+    IPTABLES,
+    PROTOC,
+    PKG_CONFIG,
+    SECCOMP,
+    OPENSSL,
+    CURL,
+    READELF,
+    DEBOOTSTRAP,
+    DPKG_DEV,
+    LINTIAN,
+    SYSTEMD_ANALYZE,
 ];
 
 /// What `cargo xtask release` needs beyond Rust: the container engine for the dev
 /// container, the build inputs of the static binaries and the packaging tools.
 pub const RELEASE: &[Tool] = &[
-    tool("git", "git", "version stamps"),
-    tool(
-        "/usr/sbin/dockerd",
-        "docker.io",
-        "the dev container and verify",
-    ),
-    tool("busybox", "busybox-static", "the image verify runs"),
-    tool(
-        "protoc",
-        "protobuf-compiler",
-        "compiling the containerd API protos",
-    ),
-    tool("pkg-config", "pkg-config", "finding libseccomp"),
-    tool(
-        "/usr/include/seccomp.h",
-        "libseccomp-dev",
-        "runc's seccomp filters",
-    ),
-    tool("/usr/bin/tini-static", "tini", "docker-init"),
-    tool("readelf", "binutils", "checking static binaries"),
-    tool(
-        "debootstrap",
-        "debootstrap",
-        "base images and the verify rootfs",
-    ),
-    tool("dpkg-shlibdeps", "dpkg-dev", "building .deb packages"),
-    tool("lintian", "lintian", "checking every .deb"),
+    GIT,
+    DOCKERD,
+    BUSYBOX,
+    PROTOC,
+    PKG_CONFIG,
+    SECCOMP,
+    TINI,
+    READELF,
+    DEBOOTSTRAP,
+    DPKG_DEV,
+    LINTIAN,
 ];
 
 /// Make sure every tool is there, installing the missing ones with apt-get when we can.
