@@ -189,7 +189,7 @@ pub fn run(cli: &Cli, a: RunArgs) -> Result<i32> {
     Ok(status)
 }
 
-fn spawn_tty_proxy(master: OwnedFd, stdin: OwnedFd) {
+pub(super) fn spawn_tty_proxy(master: OwnedFd, stdin: OwnedFd) {
     let m_out = master.try_clone().ok();
     std::thread::spawn(move || {
         let mut buf = [0u8; 4096];

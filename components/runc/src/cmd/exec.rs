@@ -234,7 +234,7 @@ fn exec_inner(cli: &Cli, a: &ExecArgs) -> Result<i32> {
         if stdin_dup >= 0 {
             // SAFETY: fresh fd from dup.
             let stdin = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(stdin_dup) };
-            proxy(master, stdin);
+            super::create::spawn_tty_proxy(master, stdin);
         }
     }
     if a.detach {
@@ -263,28 +263,6 @@ fn block_signals() -> libc::sigset_t {
         }
         libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
         set
-    }
-}
-
-fn proxy(master: OwnedFd, stdin: OwnedFd) {
-    let m2 = master.try_clone().ok();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = sys::read_some(stdin.as_raw_fd(), &mut buf) {
-            if n == 0 || sys::write_all(master.as_raw_fd(), &buf[..n]).is_err() {
-                break;
-            }
-        }
-    });
-    if let Some(m) = m2 {
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = sys::read_some(m.as_raw_fd(), &mut buf) {
-                if n == 0 || sys::write_all(1, &buf[..n]).is_err() {
-                    break;
-                }
-            }
-        });
     }
 }
 
