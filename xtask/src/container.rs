@@ -7,6 +7,9 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
+mod daemon;
+pub use daemon::stop as stop_private_daemon;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum EngineKind {
     Docker,
@@ -52,12 +55,16 @@ impl EngineArgs {
             .unchecked()
             .run()
             .with_context(|| format!("cannot run {program}"))?;
+        if !out.status.success() && kind == EngineKind::Docker && daemon::can_start() {
+            daemon::start(program)?;
+            return Ok(Engine { program });
+        }
         if !out.status.success() {
             let detail = String::from_utf8_lossy(&out.stderr);
             let detail = detail.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
             match kind {
                 EngineKind::Docker => bail!(
-                    "the docker daemon is not reachable{} ({}); start it with `dockerd &` (or `service docker start`), or point DOCKER_HOST at a running one",
+                    "the docker daemon is not reachable{} ({}); start it with `dockerd &` (or `service docker start`), point DOCKER_HOST at a running one, or run as root to let xtask start one",
                     std::env::var("DOCKER_HOST").map(|h| format!(" at {h}")).unwrap_or_default(),
                     detail.trim()
                 ),

@@ -89,6 +89,7 @@ fn main() {
         Command::Bench(args) => bench::run(args),
         Command::Ci(args) => ci::run(args),
     };
+    container::stop_private_daemon();
     if let Err(err) = result {
         eprintln!("error: {err:#}");
         std::process::exit(1);

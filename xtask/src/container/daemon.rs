@@ -1,0 +1,141 @@
+//! A private docker daemon for the container commands when none is running.
+//!
+//! On a machine without an init system (a CI runner, a fresh VM, a container)
+//! `apt-get install docker.io` leaves dockerd stopped, and the main job must still work
+//! there. So when no daemon answers, `DOCKER_HOST` is not set and we are root, xtask
+//! starts the installed dockerd on its own socket and data root, points every engine
+//! call of this run at it, and stops it when the command ends. Its data root stays, so
+//! the next run finds the images it built (an unchanged dev image is still a cache
+//! hit). It never touches the host's firewall or bridges: `--iptables=false
+//! --bridge=none`, and the dev-container commands use the host network.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+const DOCKERD: &str = "/usr/sbin/dockerd";
+const RUN_DIR: &str = "/run/xtask-docker";
+const DATA_ROOT: &str = "/var/lib/xtask-docker";
+
+/// The daemon this process started, stopped by [`stop`].
+static STARTED: Mutex<Option<duct::Handle>> = Mutex::new(None);
+
+/// Whether [`start`] may be used instead of failing: the caller chose no daemon,
+/// we may run one, and there is one to run.
+pub fn can_start() -> bool {
+    std::env::var_os("DOCKER_HOST").is_none()
+        && crate::host::is_root()
+        && Path::new(DOCKERD).exists()
+}
+
+/// Start the private daemon, wait until it answers, and point `DOCKER_HOST` of this
+/// process (and so of every engine call after it) at it.
+pub fn start(program: &str) -> Result<()> {
+    let host = format!("unix://{RUN_DIR}/docker.sock");
+    for dir in [RUN_DIR, DATA_ROOT] {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {dir}"))?;
+    }
+    let log_path = Path::new(DATA_ROOT).join("dockerd.log");
+    let log = std::fs::File::create(&log_path)
+        .with_context(|| format!("cannot create {}", log_path.display()))?;
+    let handle = duct::cmd!(
+        DOCKERD,
+        "--host",
+        &host,
+        "--data-root",
+        DATA_ROOT,
+        "--exec-root",
+        format!("{RUN_DIR}/exec"),
+        "--pidfile",
+        format!("{RUN_DIR}/docker.pid"),
+        "--iptables=false",
+        "--ip-masq=false",
+        "--bridge=none"
+    )
+    .stdin_null()
+    .stdout_file(log.try_clone()?)
+    .stderr_file(log)
+    .unchecked()
+    .start()
+    .with_context(|| format!("cannot start {DOCKERD}"))?;
+    crate::step(format_args!(
+        "no docker daemon is running: started {DOCKERD} on {host} for this command (data in {DATA_ROOT}, log {})",
+        log_path.display()
+    ));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(out) = handle.try_wait()? {
+            bail!(
+                "{DOCKERD} exited with {} before it answered; its log is {}: {}",
+                out.status,
+                log_path.display(),
+                last_line(&log_path)
+            );
+        }
+        let up = duct::cmd!(
+            program,
+            "-H",
+            &host,
+            "version",
+            "--format",
+            "{{.Server.Version}}"
+        )
+        .stdout_null()
+        .stderr_null()
+        .unchecked()
+        .run()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+        if up {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = handle.kill();
+            bail!(
+                "{DOCKERD} did not answer on {host} within 60 s; its log is {}: {}",
+                log_path.display(),
+                last_line(&log_path)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Every engine call of this process (and its children) goes to the private daemon.
+    std::env::set_var("DOCKER_HOST", &host);
+    *STARTED.lock().unwrap() = Some(handle);
+    Ok(())
+}
+
+/// Stop the daemon [`start`] started, if any: SIGTERM so it stops its containerd and
+/// unmounts its layers, then wait (and reap it; no zombie is left).
+pub fn stop() {
+    let Some(handle) = STARTED.lock().unwrap().take() else {
+        return;
+    };
+    for pid in handle.pids() {
+        // SAFETY: plain kill(2) on the pid of our own child, which is not reaped yet.
+        unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if matches!(handle.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eprintln!("warning: {DOCKERD} did not stop within 30 s of SIGTERM; killing it");
+    let _ = handle.kill();
+}
+
+fn last_line(log: &Path) -> String {
+    std::fs::read_to_string(log)
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .map(str::to_owned)
+        })
+        .unwrap_or_default()
+}
