@@ -6,6 +6,8 @@ use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 use hyper::{Response, StatusCode};
 use serde_json::json;
 
@@ -15,27 +17,6 @@ use super::{ApiError, Ctx, Resp};
 use crate::containers::rootfs::{resolve_in_root, RootfsDirs};
 use crate::containers::Container;
 use crate::daemon::Daemon;
-
-fn base64(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
 
 /// The host directory that holds container path `path`, and the path below it:
 /// the container's mounts first (longest match), else its root filesystem.
@@ -125,7 +106,7 @@ fn stat_header(name: &str, host: &Path) -> Result<String, ApiError> {
         "mtime": humantime::format_rfc3339_nanos(mtime).to_string(),
         "linkTarget": link,
     });
-    Ok(base64(&serde_json::to_vec(&stat).unwrap()))
+    Ok(STANDARD.encode(serde_json::to_vec(&stat).unwrap()))
 }
 
 fn clean(path: &str) -> String {
@@ -344,12 +325,6 @@ fn extract(tarball: &Path, root: &Path, dir: &str, no_overwrite: bool) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn b64() {
-        assert_eq!(base64(b"hello"), "aGVsbG8=");
-        assert_eq!(base64(b"hi!"), "aGkh");
-    }
 
     #[test]
     fn extraction_stays_inside() {
