@@ -3,7 +3,7 @@
 //! home and the target dir in named volumes, run as the caller so the outputs are the
 //! caller's); `--host` builds with the host toolchain.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
@@ -96,9 +96,6 @@ pub fn container_run_args(
 /// `bundles/<version>/binary/`. A failing cargo ends the process with cargo's exit code
 /// (its errors are on stderr already).
 pub fn build_in_container(engine_args: &EngineArgs, packages: &[String]) -> Result<PathBuf> {
-    let engine = engine_args.connect()?;
-    let profile = mirror::selected()?;
-    let image = image::ensure(&engine, &profile, None)?;
     let binaries = manifest::binaries()?;
     let mut crates: Vec<&str> = binaries.iter().map(|b| b.krate.as_str()).collect();
     crates.sort_unstable();
@@ -116,46 +113,20 @@ pub fn build_in_container(engine_args: &EngineArgs, packages: &[String]) -> Resu
     } else {
         packages.iter().map(String::as_str).collect()
     };
-    let mut args = container_run_args(&image, &engine, true)?;
-    args.extend([
-        "-e".into(),
-        format!("PATH={}", image.path_with("/usr/local/bin")),
-    ]);
-    args.push(image.tag.clone());
-    let mut cargo = vec!["cargo", "build", "--release", "--locked"];
+    let dev = DevContainer::connect(engine_args)?;
+    let mut cargo = vec!["build", "--release", "--locked"];
     for c in &selected {
         cargo.extend(["--package", c]);
     }
-    args.extend(cargo.iter().map(|s| (*s).to_owned()));
-    step(format_args!("{} (in {})", cargo.join(" "), image.tag));
-    let status = engine
-        .cmd(args)
-        .unchecked()
-        .run()
-        .context("cannot run the build container")?
-        .status;
-    if !status.success() {
-        let code = status.code().unwrap_or(1);
-        eprintln!("error: cargo build failed in the dev container (exit code {code}; its errors are above)");
-        std::process::exit(code);
-    }
+    dev.cargo(&cargo, &[])?;
 
-    // Copy out of the target volume as the caller, so the files in the tree are theirs.
     let out = project::bundles_dir()?.join("binary");
-    container::create_dir_for_caller(&project::root().join("bundles"), &out)?;
     let built: Vec<&manifest::Binary> = binaries
         .iter()
         .filter(|b| selected.contains(&b.krate.as_str()))
         .collect();
-    let mut args = container_run_args(&image, &engine, true)?;
-    args.push(image.tag.clone());
-    args.extend(["install".into(), "-m".into(), "0755".into(), "-t".into()]);
-    args.push(out.display().to_string());
-    args.extend(built.iter().map(|b| format!("/target/release/{}", b.name)));
-    engine
-        .cmd(args)
-        .run()
-        .context("cannot copy the binaries out of the build container")?;
+    let names: Vec<&str> = built.iter().map(|b| b.name.as_str()).collect();
+    dev.copy_out("/target/release", &names, &out)?;
     step(format_args!(
         "{} binaries in {}",
         built.len(),
@@ -168,6 +139,75 @@ pub fn build_in_container(engine_args: &EngineArgs, packages: &[String]) -> Resu
         ));
     }
     Ok(out)
+}
+
+/// The dev container of this run: the engine, the image (built if missing) and the
+/// run arguments every build in it shares.
+struct DevContainer {
+    engine: container::Engine,
+    image: image::Image,
+}
+
+impl DevContainer {
+    fn connect(engine_args: &EngineArgs) -> Result<DevContainer> {
+        let engine = engine_args.connect()?;
+        let profile = mirror::selected()?;
+        let image = image::ensure(&engine, &profile, None)?;
+        Ok(DevContainer { engine, image })
+    }
+
+    /// Run cargo with `args` (and `env`) in the container as the caller. A failing cargo
+    /// ends the process with cargo's exit code (its errors are on stderr already).
+    fn cargo(&self, args: &[&str], env: &[(&str, String)]) -> Result<()> {
+        let mut run = container_run_args(&self.image, &self.engine, true)?;
+        run.extend([
+            "-e".into(),
+            format!("PATH={}", self.image.path_with("/usr/local/bin")),
+        ]);
+        for (k, v) in env {
+            run.extend(["-e".into(), format!("{k}={v}")]);
+        }
+        run.push(self.image.tag.clone());
+        run.push("cargo".into());
+        run.extend(args.iter().map(|s| (*s).to_owned()));
+        let shown: Vec<String> = env.iter().map(|(k, v)| format!("{k}=\"{v}\" ")).collect();
+        step(format_args!(
+            "{}cargo {} (in {})",
+            shown.concat(),
+            args.join(" "),
+            self.image.tag
+        ));
+        let status = self
+            .engine
+            .cmd(run)
+            .unchecked()
+            .run()
+            .context("cannot run the build container")?
+            .status;
+        if !status.success() {
+            let code = status.code().unwrap_or(1);
+            eprintln!("error: cargo build failed in the dev container (exit code {code}; its errors are above)");
+            crate::container::stop_private_daemon();
+            std::process::exit(code);
+        }
+        Ok(())
+    }
+
+    /// Copy binaries out of the target volume into `out`, as the caller, so the files
+    /// in the tree are theirs.
+    fn copy_out(&self, from: &str, names: &[&str], out: &Path) -> Result<()> {
+        container::create_dir_for_caller(&project::root().join("bundles"), out)?;
+        let mut args = container_run_args(&self.image, &self.engine, true)?;
+        args.push(self.image.tag.clone());
+        args.extend(["install".into(), "-m".into(), "0755".into(), "-t".into()]);
+        args.push(out.display().to_string());
+        args.extend(names.iter().map(|n| format!("{from}/{n}")));
+        self.engine
+            .cmd(args)
+            .run()
+            .context("cannot copy the binaries out of the build container")?;
+        Ok(())
+    }
 }
 
 /// Release-build every component binary with the host toolchain and copy them to
@@ -233,41 +273,96 @@ pub fn target_dir() -> Result<PathBuf> {
 /// The only target this machine builds for; "static" means glibc with crt-static on it.
 pub const STATIC_TARGET: &str = "x86_64-unknown-linux-gnu";
 
-/// Build the given crates' binaries fully static (glibc `crt-static`, the `dist`
-/// profile, source paths remapped so the output does not depend on the clone path) and
-/// return the directory holding them. The one static build: `cargo xtask static` and the
-/// benchmarks' size figures both come from here.
-pub fn build_static(crates: &[&str]) -> Result<PathBuf> {
-    let root = project::root();
-    let source = project::source()?;
-    let mut args = vec![
+/// Where the static build runs: in the dev container (the default of `static`, `deb`
+/// and `release`) or on the host (`--host`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Place {
+    /// Build on the host with the host's toolchain instead of inside the dev container
+    #[arg(long)]
+    pub host: bool,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+/// Build the given crates' binaries fully static where `place` says and return the
+/// directory holding them: `bundles/<version>/binary-static/` for container builds, the
+/// host target dir for host builds.
+pub fn static_binaries(place: &Place, crates: &[&str]) -> Result<PathBuf> {
+    if place.host {
+        return build_static(crates);
+    }
+    let (args, env) = static_cargo(crates);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let dev = DevContainer::connect(&place.engine)?;
+    dev.cargo(&args, &env)?;
+    let names: Vec<String> = manifest::binaries()?
+        .into_iter()
+        .filter(|b| crates.contains(&b.krate.as_str()))
+        .map(|b| b.name)
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let out = project::bundles_dir()?.join("binary-static");
+    dev.copy_out(&format!("/target/{STATIC_TARGET}/dist"), &names, &out)?;
+    step(format_args!(
+        "{} static binaries in {}",
+        names.len(),
+        out.display()
+    ));
+    Ok(out)
+}
+
+/// The cargo arguments and environment of the static build, the same on the host and
+/// in the container.
+fn static_cargo(crates: &[&str]) -> (Vec<String>, Vec<(&'static str, String)>) {
+    let mut args: Vec<String> = [
         "build",
         "--locked",
         "--profile",
         "dist",
         "--target",
         STATIC_TARGET,
-    ];
+    ]
+    .map(String::from)
+    .to_vec();
     for c in crates {
-        args.extend(["--package", c]);
+        args.extend(["--package".to_owned(), (*c).to_owned()]);
     }
     // With an explicit --target, RUSTFLAGS reach only the target's crates, not build
-    // scripts and proc-macros (which must stay dynamic).
+    // scripts and proc-macros (which must stay dynamic). The source is remapped so the
+    // output does not depend on the clone path.
     let rustflags = format!(
         "-C target-feature=+crt-static --remap-path-prefix={}=/workspace",
-        root.display()
+        project::root().display()
     );
-    step(format_args!(
-        "RUSTFLAGS=\"{rustflags}\" cargo {}",
-        args.join(" ")
-    ));
     // The libseccomp crate links libseccomp.so unless told otherwise; a crt-static
     // binary with a shared library inside crashes at start.
-    let mut cmd = duct::cmd("cargo", &args)
-        .dir(&root)
-        .env("RUSTFLAGS", rustflags)
-        .env("LIBSECCOMP_LINK_TYPE", "static")
-        .env("LIBSECCOMP_LIB_PATH", "/usr/lib/x86_64-linux-gnu");
+    let env = vec![
+        ("RUSTFLAGS", rustflags),
+        ("LIBSECCOMP_LINK_TYPE", "static".to_owned()),
+        (
+            "LIBSECCOMP_LIB_PATH",
+            "/usr/lib/x86_64-linux-gnu".to_owned(),
+        ),
+    ];
+    (args, env)
+}
+
+/// Build the given crates' binaries fully static on the host (glibc `crt-static`, the
+/// `dist` profile) and return the directory holding them. The benchmarks' size figures
+/// come from here.
+pub fn build_static(crates: &[&str]) -> Result<PathBuf> {
+    let root = project::root();
+    let source = project::source()?;
+    let (args, env) = static_cargo(crates);
+    step(format_args!(
+        "RUSTFLAGS=\"{}\" cargo {}",
+        env[0].1,
+        args.join(" ")
+    ));
+    let mut cmd = duct::cmd("cargo", &args).dir(&root);
+    for (k, v) in env {
+        cmd = cmd.env(k, v);
+    }
     for (k, v) in project::build_env(&source) {
         cmd = cmd.env(k, v);
     }

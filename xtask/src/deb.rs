@@ -43,15 +43,18 @@ pub struct Args {
     /// `cargo xtask build`) instead of building them static
     #[arg(long, value_name = "DIR")]
     binaries: Option<PathBuf>,
+    #[command(flatten)]
+    place: crate::build::Place,
 }
 
 impl Args {
-    pub fn for_distros(distro: Vec<String>) -> Args {
+    pub fn for_distros(distro: Vec<String>, place: crate::build::Place) -> Args {
         Args {
             distro,
             list: false,
             format: "text".into(),
             binaries: None,
+            place,
         }
     }
 }
@@ -92,9 +95,10 @@ pub fn run(args: Args) -> Result<()> {
             let mut crates: Vec<&str> = implemented.iter().map(|b| b.krate.as_str()).collect();
             crates.sort_unstable();
             crates.dedup();
-            let dir = crate::build::build_static(&crates)?;
+            let dir = crate::build::static_binaries(&args.place, &crates)?;
             step(format_args!(
-                "binaries: static (glibc crt-static, profile dist) from {}; the same binaries serve every distro",
+                "binaries: static (glibc crt-static, profile dist, built {}) from {}; the same binaries serve every distro",
+                if args.place.host { "on the host" } else { "in the dev container" },
                 dir.display()
             ));
             dir

@@ -24,9 +24,9 @@ pub const DEV_DISTRO: &str = "debian-bookworm";
 pub struct Args {
     /// Build the build image of this distro instead of the dev image
     #[arg(long)]
-    distro: Option<String>,
+    pub distro: Option<String>,
     #[command(flatten)]
-    engine: EngineArgs,
+    pub engine: EngineArgs,
 }
 
 pub fn run(args: Args) -> Result<()> {

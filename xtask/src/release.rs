@@ -13,17 +13,26 @@ pub struct Args {
     /// Distro to release for (repeatable); default every supported distro
     #[arg(long)]
     distro: Vec<String>,
+    #[command(flatten)]
+    place: crate::build::Place,
 }
 
 pub fn run(args: Args) -> Result<()> {
     let distros = distro::select(&args.distro)?;
     host::ensure(host::RELEASE)?;
-    step("dev-container image");
-    image::run(image::Args::default())?;
+    if !args.place.host {
+        step("dev-container image");
+        image::run(image::Args {
+            distro: None,
+            engine: args.place.engine.clone(),
+        })?;
+    }
     step("static binaries and tarball");
-    static_tarball::run(static_tarball::Args {})?;
+    static_tarball::run(static_tarball::Args {
+        place: args.place.clone(),
+    })?;
     step("Debian packages");
-    deb::run(deb::Args::for_distros(args.distro.clone()))?;
+    deb::run(deb::Args::for_distros(args.distro.clone(), args.place))?;
     step("verify the packages");
     verify::run(verify::Args {
         distro: args.distro,
@@ -83,13 +92,15 @@ fn write_changelog(bundles: &Path, distros: &[distro::Distro]) -> Result<PathBuf
 }
 
 /// `SHA256SUMS` over every artefact under `bundles`, in `sha256sum --check` format,
-/// sorted by path. The intermediate `binary/` directory is not an artefact.
+/// sorted by path. The intermediate `binary/` and `binary-static/` directories are not
+/// artefacts.
 fn write_sha256sums(bundles: &Path) -> Result<PathBuf> {
     let mut files = Vec::new();
     collect_files(bundles, bundles, &mut files)?;
     files.retain(|rel| {
         rel != "SHA256SUMS"
             && !rel.starts_with("binary/")
+            && !rel.starts_with("binary-static/")
             && !rel.contains("/.")
             && !rel.starts_with('.')
     });
@@ -136,6 +147,7 @@ mod tests {
             ("static/x86_64/docker-1.tgz", "tgz"),
             ("CHANGELOG.md", "log"),
             ("binary/dockerd", "intermediate"),
+            ("binary-static/dockerd", "intermediate"),
             ("deb/debian-bookworm/.x.deb.partial", "half"),
         ] {
             std::fs::create_dir_all(b.join(rel).parent().unwrap()).unwrap();

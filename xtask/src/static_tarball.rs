@@ -15,10 +15,13 @@ use crate::deb::{write_atomically, Tree};
 use crate::manifest::Binary;
 use crate::{manifest, project, step};
 
-#[derive(Debug, clap::Args)]
-pub struct Args {}
+#[derive(Debug, Default, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub place: crate::build::Place,
+}
 
-pub fn run(_args: Args) -> Result<()> {
+pub fn run(args: Args) -> Result<()> {
     let binaries = manifest::binaries()?;
     let implemented: Vec<&Binary> = binaries.iter().filter(|b| b.implemented).collect();
     for bin in binaries.iter().filter(|b| !b.implemented) {
@@ -36,7 +39,7 @@ pub fn run(_args: Args) -> Result<()> {
     let mut crates: Vec<&str> = implemented.iter().map(|b| b.krate.as_str()).collect();
     crates.sort_unstable();
     crates.dedup();
-    let dir = crate::build::build_static(&crates)?;
+    let dir = crate::build::static_binaries(&args.place, &crates)?;
     let mut files: Vec<(String, PathBuf)> = implemented
         .iter()
         .map(|b| (b.name.clone(), dir.join(&b.name)))
