@@ -13,7 +13,9 @@ use serde::Serialize;
 
 use crate::not_yet;
 
+mod cli;
 mod containerd;
+mod engine;
 mod runc;
 
 #[derive(Debug, clap::Args)]
@@ -37,14 +39,11 @@ pub fn run(args: Args) -> Result<()> {
     match args.component.as_str() {
         "runc" => runc::run(&mut report)?,
         "containerd" => containerd::run(&mut report)?,
+        "cli" => cli::run(&mut report)?,
+        "engine" => engine::run(&mut report)?,
         other => {
-            let issue = match other {
-                "cli" => 6,
-                "engine" => 10,
-                _ => 11,
-            };
             let what = format!("the {other} benchmark");
-            return Err(not_yet(&format!("bench {other}"), &what, issue));
+            return Err(not_yet(&format!("bench {other}"), &what, 11));
         }
     }
     report.print(&args.format)
