@@ -15,7 +15,6 @@ use crate::not_yet;
 
 mod cli;
 mod containerd;
-mod engine;
 mod runc;
 
 #[derive(Debug, clap::Args)]
@@ -40,10 +39,13 @@ pub fn run(args: Args) -> Result<()> {
         "runc" => runc::run(&mut report)?,
         "containerd" => containerd::run(&mut report)?,
         "cli" => cli::run(&mut report)?,
-        "engine" => engine::run(&mut report)?,
         other => {
+            let issue = match other {
+                "engine" => 10,
+                _ => 11,
+            };
             let what = format!("the {other} benchmark");
-            return Err(not_yet(&format!("bench {other}"), &what, 11));
+            return Err(not_yet(&format!("bench {other}"), &what, issue));
         }
     }
     report.print(&args.format)
