@@ -271,6 +271,7 @@ fn assemble(
     }
     if binaries.iter().any(|b| b.name == "docker") {
         add_completions(&mut data, &inputs.binary_dir.join("docker"))?;
+        add_man_pages(&mut data, &inputs.binary_dir.join("docker"), scratch.path())?;
     }
     for file in &package.files {
         data.file(&file.dst, 0o644, read(&debian.join(&file.src))?);
@@ -486,6 +487,40 @@ fn add_completions(data: &mut Tree, docker: &Path) -> Result<()> {
             })?
             .stdout;
         data.file(dst, 0o644, script);
+    }
+    Ok(())
+}
+
+/// The CLI writes one man page per command (`docker __manpages DIR`, from its own
+/// command tree, so they never drift from `--help`); they are installed gzipped in
+/// section 1, as docker-ce-cli ships them.
+fn add_man_pages(data: &mut Tree, docker: &Path, scratch: &Path) -> Result<()> {
+    let dir = scratch.join("man1");
+    duct::cmd!(docker, "__manpages", &dir)
+        .stdout_capture()
+        .stderr_capture()
+        .run()
+        .with_context(|| {
+            format!(
+                "`{} __manpages` failed: docker-ce-cli ships the CLI's man pages",
+                docker.display()
+            )
+        })?;
+    let mut pages: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .with_context(|| format!("cannot list {}", dir.display()))?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<std::io::Result<_>>()?;
+    pages.retain(|p| p.extension().is_some_and(|e| e == "1"));
+    if pages.is_empty() {
+        bail!("`{} __manpages` wrote no man page", docker.display());
+    }
+    for page in pages {
+        let name = page.file_name().unwrap().to_string_lossy();
+        data.file(
+            &format!("usr/share/man/man1/{name}.gz"),
+            0o644,
+            gzip(&read(&page)?)?,
+        );
     }
     Ok(())
 }

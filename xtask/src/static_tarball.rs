@@ -175,6 +175,12 @@ pub(crate) mod tests {
                  println!(\"# {{}} completion of a test fixture\", args[2]);\n\
                  return;\n\
                  }}\n\
+                 if args.len() == 3 && args[1] == \"__manpages\" {{\n\
+                 std::fs::create_dir_all(&args[2]).unwrap();\n\
+                 let page = \".TH FIXTURE 1\\n.SH NAME\\nfixture \\\\- a test fixture\\n\";\n\
+                 std::fs::write(format!(\"{{}}/{name}.1\", args[2]), page).unwrap();\n\
+                 return;\n\
+                 }}\n\
                  println!(\"{name}: test fixture\");\n\
                  }}\n"
             ),
@@ -186,6 +192,9 @@ pub(crate) mod tests {
             "-O".into(),
             "-C".into(),
             "strip=symbols".into(),
+            // the fixture's own source path must not reach the binary (reproducibility
+            // tests build it in two directories)
+            format!("--remap-path-prefix={}=/fixture", dir.display()),
             "-o".into(),
             out.display().to_string(),
             src.display().to_string(),

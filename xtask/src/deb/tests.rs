@@ -115,6 +115,7 @@ fn packages_from_the_real_metadata_pass_lintian_and_carry_docker_ce_relationship
         "./usr/share/bash-completion/completions/docker",
         "./usr/share/zsh/vendor-completions/_docker",
         "./usr/share/fish/vendor_completions.d/docker.fish",
+        "./usr/share/man/man1/fixture.1.gz",
     ] {
         assert!(
             cli_contents.contains(path),
