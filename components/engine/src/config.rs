@@ -71,6 +71,12 @@ pub struct Flags {
     /// Specify network bridge IP
     #[arg(long = "bip")]
     pub bip: Option<String>,
+    /// IPv4 subnet for fixed IPs
+    #[arg(long = "fixed-cidr")]
+    pub fixed_cidr: Option<String>,
+    /// Path to the userland proxy binary
+    #[arg(long = "userland-proxy-path")]
+    pub userland_proxy_path: Option<PathBuf>,
     /// Enable inter-container communication
     #[arg(long = "icc", default_value_t = true, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub icc: bool,
@@ -192,6 +198,8 @@ const FILE_KEYS: &[(&str, Option<&str>)] = &[
     ("ip6tables", Some("ip6tables")),
     ("bridge", Some("bridge")),
     ("bip", Some("bip")),
+    ("fixed-cidr", Some("fixed_cidr")),
+    ("userland-proxy-path", Some("userland_proxy_path")),
     ("icc", Some("icc")),
     ("default-runtime", Some("default_runtime")),
     ("runtimes", None),
@@ -454,6 +462,8 @@ fn apply_file(
             "init" => f.init = b()?,
             "init-path" => f.init_path = Some(s()?.into()),
             "userland-proxy" => f.userland_proxy = b()?,
+            "fixed-cidr" => f.fixed_cidr = Some(s()?),
+            "userland-proxy-path" => f.userland_proxy_path = Some(s()?.into()),
             "ip-forward" => f.ip_forward = b()?,
             "ip-masq" => f.ip_masq = b()?,
             "mtu" => f.mtu = n()?,

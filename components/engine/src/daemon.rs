@@ -26,6 +26,8 @@ pub struct Daemon {
     pub events: Events,
     pub ctrd: Containerd,
     pub init_path: Option<PathBuf>,
+    /// Bridges, sandboxes, published ports (the `network` crate).
+    pub network: network::Networks,
 }
 
 impl Daemon {
@@ -208,7 +210,10 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     for h in &hosts {
         listeners.extend(listen(h, &cfg)?);
     }
+    let network =
+        crate::api::networks::open(&cfg).context("Error initializing network controller")?;
     let daemon = Arc::new(Daemon {
+        network,
         images: Mutex::new(ImageStore::open(&f.data_root).context("opening the image store")?),
         containers: Mutex::new(
             ContainerStore::open(&f.data_root.join("containers"))
@@ -224,6 +229,7 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         cfg: RwLock::new(cfg.clone()),
     });
     daemon.restore().await;
+    crate::api::networks::cleanup(&daemon);
     let mut sockets = Vec::new();
     for l in listeners {
         match l {

@@ -722,12 +722,12 @@ pub fn summary(d: &Daemon, c: &Container, size: bool) -> Value {
         "ImageID": r.image,
         "Command": shell_join(&cmd),
         "Created": created as i64,
-        "Ports": [],
+        "Ports": super::networks::ps_ports(d, c, &r),
         "Labels": r.config.get("Labels").cloned().unwrap_or(json!({})),
         "State": r.state.status,
         "Status": status,
         "HostConfig": {"NetworkMode": r.host_config.get("NetworkMode").cloned().unwrap_or(json!("bridge"))},
-        "NetworkSettings": {"Networks": {}},
+        "NetworkSettings": {"Networks": super::networks::settings(d, c, &r)["Networks"].clone()},
         "Mounts": mounts,
     });
     if size {
@@ -1002,6 +1002,7 @@ pub async fn inspect(ctx: Ctx, id: &str) -> Resp {
             "Networks": {net.clone(): {"IPAMConfig": null, "Links": null, "Aliases": null, "MacAddress": "", "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "DriverOpts": null, "DNSNames": null}},
         },
     });
+    v["NetworkSettings"] = super::networks::settings(d, &c, &r);
     if ctx.query.bool("size", false) {
         v["SizeRw"] = json!(crate::images::layers::dir_size(&dirs.upper()));
         let s = d.images.lock().unwrap();

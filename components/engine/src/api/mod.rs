@@ -7,6 +7,7 @@ mod containers;
 mod error;
 mod exec;
 mod images;
+pub(crate) mod networks;
 mod query;
 mod system;
 mod volumes;
@@ -180,7 +181,13 @@ async fn dispatch(ctx: Ctx, method: &Method, path: &str) -> Resp {
         ("GET", ["volumes", name]) => volumes::inspect(ctx, name),
         ("DELETE", ["volumes", name]) => volumes::remove(ctx, name).await,
 
-        ("GET", ["networks"]) => system::networks(ctx),
+        ("GET", ["networks"]) => networks::list(ctx),
+        ("POST", ["networks", "create"]) => networks::create(ctx).await,
+        ("POST", ["networks", "prune"]) => networks::prune(ctx).await,
+        ("GET", ["networks", id]) => networks::inspect(ctx, id),
+        ("DELETE", ["networks", id]) => networks::remove(ctx, id),
+        ("POST", ["networks", id, "connect"]) => networks::connect(ctx, id).await,
+        ("POST", ["networks", id, "disconnect"]) => networks::disconnect(ctx, id).await,
         _ => Err(ApiError::not_found("page not found")),
     }
 }

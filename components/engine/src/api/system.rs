@@ -1,5 +1,4 @@
-//! System endpoints: `_ping`, `version`, `info`, `events`, `system/df`, and the
-//! fixed network list until networking lands.
+//! System endpoints: `_ping`, `version`, `info`, `events`, `system/df`.
 
 use std::time::Duration;
 
@@ -145,7 +144,7 @@ pub async fn info(ctx: Ctx) -> Resp {
         "Images": images,
         "Driver": "overlay2",
         "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"], ["Using metacopy", "false"], ["Native Overlay Diff", "true"], ["userxattr", "false"]],
-        "Plugins": {"Volume": ["local"], "Network": ["host", "null"], "Authorization": null, "Log": ["json-file", "local", "none"]},
+        "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "null"], "Authorization": null, "Log": ["json-file", "local", "none"]},
         "MemoryLimit": true,
         "SwapLimit": true,
         "CpuCfsPeriod": true,
@@ -323,9 +322,4 @@ pub async fn df(ctx: Ctx) -> Resp {
     ok_json(
         &json!({"LayersSize": layers_size, "Images": images, "Containers": containers, "Volumes": vols, "BuildCache": []}),
     )
-}
-
-pub fn networks(_ctx: Ctx) -> Resp {
-    let net = |name: &str, driver: &str| json!({"Name": name, "Id": format!("{:0>64}", name.len()), "Created": crate::ids::ZERO_TIME, "Scope": "local", "Driver": driver, "EnableIPv6": false, "IPAM": {"Driver": "default", "Options": null, "Config": []}, "Internal": false, "Attachable": false, "Ingress": false, "ConfigFrom": {"Network": ""}, "ConfigOnly": false, "Containers": {}, "Options": {}, "Labels": {}});
-    ok_json(&json!([net("host", "host"), net("none", "null")]))
 }

@@ -119,7 +119,7 @@ impl Daemon {
         if hc.is_null() {
             hc = json!({});
         }
-        obj.remove("NetworkingConfig");
+        let netcfg = obj.remove("NetworkingConfig");
         let image_ref = obj
             .get("Image")
             .and_then(Value::as_str)
@@ -273,12 +273,8 @@ impl Daemon {
             .to_string();
         if net.is_empty() || net == "default" {
             h.insert("NetworkMode".into(), json!("bridge"));
-        } else if net != "none"
-            && net != "host"
-            && net != "bridge"
-            && !net.starts_with("container:")
-        {
-            return Err(ContainerError::NotFound(format!("network {net} not found")));
+        } else {
+            self.net_check_mode(&net)?;
         }
         if h.get("RestartPolicy").is_none_or(|r| {
             r.get("Name")
@@ -418,17 +414,20 @@ impl Daemon {
             }
         };
         self.containers.lock().unwrap().reserve_name(&name, &id)?;
-        let result = self.create_rest(
-            &id,
-            &name,
-            cfg.clone(),
-            hc.clone(),
-            &image_id,
-            &lowers,
-            &vols,
-            &argv,
-        );
+        let result = self.net_attach(&id, &hc, netcfg.as_ref()).and_then(|_| {
+            self.create_rest(
+                &id,
+                &name,
+                cfg.clone(),
+                hc.clone(),
+                &image_id,
+                &lowers,
+                &vols,
+                &argv,
+            )
+        });
         if result.is_err() {
+            self.net_forget(&id);
             self.containers.lock().unwrap().release_name(&name);
             let _ = std::fs::remove_dir_all(self.container_dir(&id));
             let _ = self.rootfs(&id).remove();
@@ -701,12 +700,12 @@ impl Daemon {
             }
             std::fs::write(dir.join("hosts"), hosts)?;
         }
-        let dns = strs(rec.host_config.get("Dns"));
-        let resolv = if dns.is_empty() {
-            std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default()
-        } else {
-            dns.iter().map(|d| format!("nameserver {d}\n")).collect()
-        };
+        let resolv = network::etc::resolv_conf(
+            &std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+            &strs(rec.host_config.get("Dns")),
+            &strs(rec.host_config.get("DnsSearch")),
+            &strs(rec.host_config.get("DnsOptions")),
+        );
         std::fs::write(dir.join("resolv.conf"), resolv)?;
         Ok(())
     }
@@ -781,6 +780,13 @@ impl Daemon {
         let rootfs = self.rootfs(&id);
         let merged = rootfs.mount()?;
         self.write_etc_files(c)?;
+        let netns = match self.net_start(c) {
+            Ok(n) => n,
+            Err(e) => {
+                rootfs.unmount();
+                return Err(e);
+            }
+        };
         let rec = c.snapshot();
         let dcfg = self.config();
         let runtime = rec
@@ -802,11 +808,13 @@ impl Daemon {
                 init_path: self.init_path.as_deref(),
                 default_ulimits: &dcfg.flags.default_ulimits,
                 cgroup_parent: dcfg.flags.cgroup_parent.as_deref(),
+                netns: netns.as_deref(),
             },
         );
         let spec = match spec {
             Ok(s) => s,
             Err(e) => {
+                self.net_stop(&id);
                 rootfs.unmount();
                 return Err(e);
             }
@@ -880,6 +888,7 @@ impl Daemon {
                 let _ = self.ctrd.delete_task(&id).await;
                 let _ = self.ctrd.delete_container(&id).await;
                 fifos.remove();
+                self.net_stop(&id);
                 rootfs.unmount();
                 return Err(ContainerError::Internal(format!(
                     "failed to create task for container: {e}"
@@ -940,6 +949,7 @@ impl Daemon {
         let _ = self.ctrd.delete_container(&c.id).await;
         c.hub.close_stdin();
         fifos.remove();
+        self.net_stop(&c.id);
         self.rootfs(&c.id).unmount();
         let (policy, max, manually, count, auto_remove) = {
             let mut r = c.rec.lock().unwrap();
@@ -1172,6 +1182,7 @@ impl Daemon {
         let _ = self.ctrd.delete_task(&c.id).await;
         let _ = self.ctrd.delete_container(&c.id).await;
         let rec = c.snapshot();
+        self.net_forget(&c.id);
         self.rootfs(&c.id).remove()?;
         let _ = std::fs::remove_dir_all(&c.dir);
         let _ = std::fs::remove_dir_all(self.exec_root.join("containerd").join(&c.id));

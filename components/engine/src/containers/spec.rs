@@ -230,6 +230,8 @@ pub struct SpecInputs<'a> {
     pub init_path: Option<&'a Path>,
     pub default_ulimits: &'a [String],
     pub cgroup_parent: Option<&'a str>,
+    /// The network namespace the engine prepared (with the container's endpoints).
+    pub netns: Option<&'a Path>,
 }
 
 pub fn build(rec: &Record, inp: &SpecInputs) -> Result<Value, ContainerError> {
@@ -382,7 +384,10 @@ pub fn build(rec: &Record, inp: &SpecInputs) -> Result<Value, ContainerError> {
     let mut namespaces = vec![ns("mount")];
     let net = s(hc, "NetworkMode");
     if net != "host" {
-        namespaces.push(ns("network"));
+        namespaces.push(match inp.netns {
+            Some(p) => json!({"type": "network", "path": p}),
+            None => ns("network"),
+        });
         namespaces.push(ns("uts"));
     }
     if s(hc, "PidMode") != "host" {

@@ -91,9 +91,15 @@ impl Engine {
             format!("--pidfile={}", root.join("dockerd.pid").display()),
             format!("--containerd={}", root.join("containerd.sock").display()),
             format!("--config-file={}", root.join("daemon.json").display()),
-            "--iptables=false".into(),
-            "--bridge=none".into(),
         ];
+        // Networking tests pass their own -b/--bip/--iptables instead of these.
+        let given = |f: &str| self.extra_args.iter().any(|a| a.starts_with(f));
+        if !given("--iptables") {
+            a.push("--iptables=false".into());
+        }
+        if !given("--bridge") && !given("-b") && !given("--bip") {
+            a.push("--bridge=none".into());
+        }
         a.extend(self.extra_args.iter().cloned());
         a
     }

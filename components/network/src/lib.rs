@@ -1,0 +1,1251 @@
+//! Container networking for dockerd, as moby's libnetwork does it with its bridge
+//! driver: bridges, veth pairs into per-container network namespaces, an IPAM that never
+//! hands out a live address twice, docker's iptables chains, published ports (DNAT and
+//! a `docker-proxy` per port for loopback traffic), and the hosts file of containers
+//! that share a user-defined network.
+//!
+//! The engine sees a narrow surface: [`Networks`] (open at start, `attach` at create,
+//! `start`/`stop` around a container's run, `forget` at removal) and the views it
+//! renders for the API. Everything it creates on the host is recorded in
+//! [`state`] first, so [`Networks::cleanup`] can undo what a killed daemon left.
+
+mod cmd;
+pub mod etc;
+pub mod ipam;
+mod iptables;
+mod link;
+mod netns;
+pub mod proxy;
+mod state;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::sync::Mutex;
+
+pub use etc::HostEntry;
+pub use ipam::Ipv4Net;
+pub use state::{EndpointRec as Endpoint, PortMapping};
+
+use state::{Attachment, EndpointRec, NetworkRec, SandboxRec, State};
+
+#[derive(Debug, thiserror::Error)]
+pub enum NetworkError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Forbidden(String),
+    /// A host port that cannot be bound (the caller wraps it in dockerd's words).
+    #[error("{0}")]
+    PortInUse(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<std::io::Error> for NetworkError {
+    fn from(e: std::io::Error) -> Self {
+        NetworkError::Internal(e.to_string())
+    }
+}
+
+type Result<T> = std::result::Result<T, NetworkError>;
+
+/// The daemon flags that shape networking.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_root: PathBuf,
+    pub exec_root: PathBuf,
+    /// `-b`/`--bridge`: `None` means docker0, `Some("none")` disables the default bridge.
+    pub bridge: Option<String>,
+    pub bip: Option<String>,
+    pub fixed_cidr: Option<String>,
+    pub mtu: u32,
+    pub icc: bool,
+    pub ip_masq: bool,
+    pub iptables: bool,
+    pub ip_forward: bool,
+    pub userland_proxy: bool,
+    pub proxy_path: PathBuf,
+}
+
+/// A published port as asked for (`-p [ip:]host:container[/proto]`, `-P`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortRequest {
+    pub proto: String,
+    pub container_port: u16,
+    pub host_ip: Ipv4Addr,
+    /// First and last host port; `(0, 0)` asks for an ephemeral one.
+    pub host_ports: (u16, u16),
+}
+
+/// What a container brings to its sandbox.
+#[derive(Debug, Clone, Default)]
+pub struct SandboxOptions {
+    pub name: String,
+    pub hostname: String,
+    pub domainname: String,
+    pub hosts_path: PathBuf,
+    pub extra_hosts: Vec<HostEntry>,
+    pub ports: Vec<PortRequest>,
+}
+
+/// A network as the API shows it.
+#[derive(Debug, Clone)]
+pub struct NetworkInfo {
+    pub id: String,
+    pub name: String,
+    pub driver: String,
+    pub created: String,
+    pub subnet: Option<Ipv4Net>,
+    pub gateway: Option<Ipv4Addr>,
+    pub range: Option<Ipv4Net>,
+    pub internal: bool,
+    pub labels: BTreeMap<String, String>,
+    pub options: BTreeMap<String, String>,
+    /// Live endpoints: container id, container name, endpoint.
+    pub endpoints: Vec<(String, String, Endpoint)>,
+}
+
+/// `docker network create`'s request.
+#[derive(Debug, Clone, Default)]
+pub struct CreateRequest {
+    pub name: String,
+    pub driver: String,
+    pub subnet: Option<String>,
+    pub gateway: Option<String>,
+    pub ip_range: Option<String>,
+    pub internal: bool,
+    pub labels: BTreeMap<String, String>,
+    pub options: BTreeMap<String, String>,
+}
+
+const DEFAULT_BRIDGE: &str = "docker0";
+
+pub struct Networks {
+    cfg: Config,
+    state_path: PathBuf,
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    state: State,
+    /// The proxies this daemon started, per container (killed and reaped at stop).
+    proxies: HashMap<String, Vec<Child>>,
+}
+
+fn random_hex(bytes: usize) -> String {
+    use std::io::Read;
+    let mut b = vec![0u8; bytes];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        let _ = f.read_exact(&mut b);
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn now_rfc3339() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
+    // Civil date from days since the epoch (Howard Hinnant's algorithm).
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:09}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        now.subsec_nanos()
+    )
+}
+
+impl Networks {
+    /// Load the persisted state, set up docker's chains and the default bridge.
+    pub fn open(cfg: Config) -> Result<Networks> {
+        let dir = cfg.data_root.join("network");
+        std::fs::create_dir_all(&dir)?;
+        let state_path = dir.join("state.json");
+        let mut state = State::load(&state_path)?;
+        for (name, driver) in [("host", "host"), ("none", "null")] {
+            if !state.networks.iter().any(|n| n.name == name) {
+                state.networks.push(NetworkRec {
+                    id: random_hex(32),
+                    name: name.into(),
+                    driver: driver.into(),
+                    created: now_rfc3339(),
+                    bridge: String::new(),
+                    subnet: None,
+                    gateway: None,
+                    range: None,
+                    internal: false,
+                    default_bridge: false,
+                    labels: BTreeMap::new(),
+                    options: BTreeMap::new(),
+                    pool: Default::default(),
+                });
+            }
+        }
+        if cfg.bridge.is_some() && cfg.bip.is_some() {
+            return Err(NetworkError::BadRequest(
+                "You specified -b & --bip, mutually exclusive options. Please specify only one"
+                    .into(),
+            ));
+        }
+        if cfg.iptables {
+            iptables::setup_chains(cfg.userland_proxy)?;
+            if cfg.ip_forward {
+                let _ = std::fs::write("/proc/sys/net/ipv4/ip_forward", "1");
+            }
+        }
+        let nets = Networks {
+            state_path,
+            inner: Mutex::new(Inner {
+                state,
+                proxies: HashMap::new(),
+            }),
+            cfg,
+        };
+        nets.setup_default_bridge()?;
+        {
+            let inner = nets.inner.lock().unwrap();
+            for n in inner
+                .state
+                .networks
+                .iter()
+                .filter(|n| n.driver == "bridge" && !n.default_bridge)
+            {
+                nets.setup_bridge(n)?;
+            }
+            nets.save(&inner)?;
+        }
+        Ok(nets)
+    }
+
+    fn save(&self, inner: &Inner) -> Result<()> {
+        inner.state.save(&self.state_path)?;
+        Ok(())
+    }
+
+    /// Bring up the bridge of a network and its iptables rules.
+    fn setup_bridge(&self, n: &NetworkRec) -> Result<()> {
+        let (Some(subnet), Some(gw)) = (n.subnet, n.gateway) else {
+            return Ok(());
+        };
+        let gw_net = Ipv4Net {
+            addr: gw,
+            prefix: subnet.prefix,
+        };
+        link::ensure_bridge(&n.bridge, &gw_net, self.cfg.mtu)?;
+        if self.cfg.iptables {
+            let icc = n
+                .options
+                .get("com.docker.network.bridge.enable_icc")
+                .map(|v| v == "true")
+                .unwrap_or(self.cfg.icc || !n.default_bridge);
+            let masq = n
+                .options
+                .get("com.docker.network.bridge.enable_ip_masquerade")
+                .map(|v| v == "true")
+                .unwrap_or(self.cfg.ip_masq);
+            iptables::add(&iptables::network_rules(
+                &n.bridge, &subnet, icc, masq, n.internal,
+            ))?;
+        }
+        Ok(())
+    }
+
+    fn setup_default_bridge(&self) -> Result<()> {
+        let mut inner = self.inner.lock().unwrap();
+        if self.cfg.bridge.as_deref() == Some("none") {
+            inner.state.networks.retain(|n| !n.default_bridge);
+            return Ok(());
+        }
+        let name = self.cfg.bridge.clone().unwrap_or(DEFAULT_BRIDGE.into());
+        let gateway = match (&self.cfg.bip, link::exists(&name)) {
+            (Some(bip), _) => {
+                let g = Ipv4Net::parse(bip)?;
+                if g.addr == g.network().addr {
+                    return Err(NetworkError::BadRequest(format!(
+                        "failed to allocate gateway ({}): Address already in use",
+                        g.addr
+                    )));
+                }
+                if let Some(have) = link::ipv4_of(&name).ok().flatten() {
+                    if have != g && link::exists(&name) {
+                        return Err(NetworkError::BadRequest(format!(
+                            "bridge IPv4 ({have}) does not match requested configuration {g}"
+                        )));
+                    }
+                }
+                g
+            }
+            (None, true) => link::ipv4_of(&name)?.ok_or_else(|| {
+                NetworkError::BadRequest(format!("bridge {name} has no IPv4 address"))
+            })?,
+            (None, false) if name == DEFAULT_BRIDGE => Ipv4Net::parse("172.17.0.1/16")?,
+            (None, false) => {
+                return Err(NetworkError::BadRequest(format!(
+                    "bridge device with non default name {name} must be created manually"
+                )))
+            }
+        };
+        let subnet = gateway.network();
+        let range = match &self.cfg.fixed_cidr {
+            Some(c) => {
+                let r = Ipv4Net::parse(c)?.network();
+                if !subnet.overlaps(&r) || r.prefix < subnet.prefix {
+                    return Err(NetworkError::BadRequest(format!(
+                        "fixed-cidr {r} is not within the bridge subnet {subnet}"
+                    )));
+                }
+                Some(r)
+            }
+            None => None,
+        };
+        let mut options = BTreeMap::new();
+        for (k, v) in [
+            (
+                "com.docker.network.bridge.default_bridge",
+                "true".to_string(),
+            ),
+            (
+                "com.docker.network.bridge.enable_icc",
+                self.cfg.icc.to_string(),
+            ),
+            (
+                "com.docker.network.bridge.enable_ip_masquerade",
+                self.cfg.ip_masq.to_string(),
+            ),
+            (
+                "com.docker.network.bridge.host_binding_ipv4",
+                "0.0.0.0".into(),
+            ),
+            ("com.docker.network.bridge.name", name.clone()),
+            (
+                "com.docker.network.driver.mtu",
+                if self.cfg.mtu > 0 { self.cfg.mtu } else { 1500 }.to_string(),
+            ),
+        ] {
+            options.insert(k.to_string(), v);
+        }
+        let existing = inner.state.networks.iter().position(|n| n.default_bridge);
+        let rec = match existing {
+            Some(i) => {
+                let n = &mut inner.state.networks[i];
+                if n.subnet != Some(subnet) {
+                    n.pool = Default::default();
+                }
+                n.bridge = name.clone();
+                n.subnet = Some(subnet);
+                n.gateway = Some(gateway.addr);
+                n.range = range;
+                n.options = options;
+                n.clone()
+            }
+            None => {
+                let n = NetworkRec {
+                    id: random_hex(32),
+                    name: "bridge".into(),
+                    driver: "bridge".into(),
+                    created: now_rfc3339(),
+                    bridge: name.clone(),
+                    subnet: Some(subnet),
+                    gateway: Some(gateway.addr),
+                    range,
+                    internal: false,
+                    default_bridge: true,
+                    labels: BTreeMap::new(),
+                    options,
+                    pool: Default::default(),
+                };
+                inner.state.networks.insert(0, n.clone());
+                n
+            }
+        };
+        drop(inner);
+        self.setup_bridge(&rec)
+    }
+
+    /// After a restart: tear down the sandboxes of containers that are not running
+    /// any more (veths, rules, proxies, namespaces), and namespace files nobody owns.
+    pub fn cleanup(&self, running: &dyn Fn(&str) -> bool) {
+        let mut inner = self.inner.lock().unwrap();
+        let stale: Vec<String> = inner
+            .state
+            .sandboxes
+            .keys()
+            .filter(|id| !running(id))
+            .cloned()
+            .collect();
+        for id in stale {
+            self.teardown(&mut inner, &id);
+        }
+        // Rules of bridges whose daemon died without tearing down: rebuild from scratch
+        // for networks without live endpoints.
+        if self.cfg.iptables {
+            let live: Vec<String> = inner
+                .state
+                .sandboxes
+                .values()
+                .flat_map(|s| s.endpoints.iter().map(|e| e.network_id.clone()))
+                .collect();
+            let idle: Vec<NetworkRec> = inner
+                .state
+                .networks
+                .iter()
+                .filter(|n| n.driver == "bridge" && !live.contains(&n.id))
+                .cloned()
+                .collect();
+            for n in idle {
+                if let Some(s) = n.subnet {
+                    iptables::purge(&n.bridge, &s);
+                }
+                let _ = self.setup_bridge(&n);
+            }
+        }
+        let netns_dir = self.cfg.exec_root.join("netns");
+        let owned: Vec<PathBuf> = inner
+            .state
+            .sandboxes
+            .values()
+            .map(|s| s.netns.clone())
+            .collect();
+        if let Ok(rd) = std::fs::read_dir(&netns_dir) {
+            for e in rd.flatten() {
+                if !owned.contains(&e.path()) {
+                    netns::remove(&e.path());
+                }
+            }
+        }
+        let _ = self.save(&inner);
+    }
+
+    fn find<'a>(state: &'a State, r: &str) -> Result<&'a NetworkRec> {
+        state
+            .networks
+            .iter()
+            .find(|n| n.id == r)
+            .or_else(|| state.networks.iter().find(|n| n.name == r))
+            .or_else(|| {
+                let m: Vec<_> = state
+                    .networks
+                    .iter()
+                    .filter(|n| !r.is_empty() && n.id.starts_with(r))
+                    .collect();
+                (m.len() == 1).then(|| m[0])
+            })
+            .ok_or_else(|| NetworkError::NotFound(format!("network {r} not found")))
+    }
+
+    /// Whether the default bridge exists (`--bridge=none` disables it).
+    pub fn has_default_bridge(&self) -> bool {
+        let inner = self.inner.lock().unwrap();
+        inner.state.networks.iter().any(|n| n.default_bridge)
+    }
+
+    pub fn get(&self, r: &str) -> Result<NetworkInfo> {
+        let inner = self.inner.lock().unwrap();
+        let n = Self::find(&inner.state, r)?;
+        Ok(Self::info(&inner.state, n))
+    }
+
+    pub fn list(&self) -> Vec<NetworkInfo> {
+        let inner = self.inner.lock().unwrap();
+        inner
+            .state
+            .networks
+            .iter()
+            .map(|n| Self::info(&inner.state, n))
+            .collect()
+    }
+
+    fn info(state: &State, n: &NetworkRec) -> NetworkInfo {
+        let endpoints = state
+            .sandboxes
+            .values()
+            .flat_map(|s| {
+                s.endpoints
+                    .iter()
+                    .filter(|e| e.network_id == n.id)
+                    .map(|e| (s.container_id.clone(), s.name.clone(), e.clone()))
+            })
+            .collect();
+        NetworkInfo {
+            id: n.id.clone(),
+            name: n.name.clone(),
+            driver: n.driver.clone(),
+            created: n.created.clone(),
+            subnet: n.subnet.map(|s| s.network()),
+            gateway: n.gateway,
+            range: n.range,
+            internal: n.internal,
+            labels: n.labels.clone(),
+            options: n.options.clone(),
+            endpoints,
+        }
+    }
+
+    /// `docker network create` (bridge driver).
+    pub fn create(&self, req: CreateRequest) -> Result<String> {
+        let mut inner = self.inner.lock().unwrap();
+        if req.name.is_empty() {
+            return Err(NetworkError::BadRequest(
+                "network name cannot be empty".into(),
+            ));
+        }
+        if inner.state.networks.iter().any(|n| n.name == req.name) {
+            return Err(NetworkError::Conflict(format!(
+                "network with name {} already exists",
+                req.name
+            )));
+        }
+        let driver = if req.driver.is_empty() {
+            "bridge"
+        } else {
+            req.driver.as_str()
+        };
+        if driver != "bridge" {
+            return Err(NetworkError::NotFound(format!(
+                "plugin \"{driver}\" not found"
+            )));
+        }
+        let taken: Vec<Ipv4Net> = inner
+            .state
+            .networks
+            .iter()
+            .filter_map(|n| n.subnet)
+            .collect();
+        let subnet = match &req.subnet {
+            Some(s) => {
+                let s = Ipv4Net::parse(s)?;
+                if s.addr != s.network().addr {
+                    return Err(NetworkError::BadRequest(format!(
+                        "invalid subnet {s}: it should be {}",
+                        s.network()
+                    )));
+                }
+                if taken.iter().any(|t| t.overlaps(&s)) {
+                    return Err(NetworkError::Forbidden(
+                        "invalid pool request: Pool overlaps with other one on this address space"
+                            .into(),
+                    ));
+                }
+                s
+            }
+            None => ipam::default_pools()
+                .find(|p| !taken.iter().any(|t| t.overlaps(p)) && !host_routes_overlap(p))
+                .ok_or_else(|| {
+                    NetworkError::Forbidden(
+                        "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network".into(),
+                    )
+                })?,
+        };
+        let gateway = match &req.gateway {
+            Some(g) => {
+                let g: Ipv4Addr = g.parse().map_err(|_| {
+                    NetworkError::BadRequest(format!("invalid gateway address {g}"))
+                })?;
+                if !subnet.contains(g) {
+                    return Err(NetworkError::Forbidden(format!(
+                        "no matching subnet for gateway {g}"
+                    )));
+                }
+                g
+            }
+            None => Ipv4Addr::from(subnet.first() + 1),
+        };
+        let range = match &req.ip_range {
+            Some(r) => {
+                let r = Ipv4Net::parse(r)?;
+                if r.prefix < subnet.prefix || !subnet.contains(r.addr) {
+                    return Err(NetworkError::BadRequest(format!(
+                        "invalid ip-range {r}: it is not within subnet {subnet}"
+                    )));
+                }
+                Some(r.network())
+            }
+            None => None,
+        };
+        let id = random_hex(32);
+        let bridge = req
+            .options
+            .get("com.docker.network.bridge.name")
+            .cloned()
+            .unwrap_or_else(|| format!("br-{}", &id[..12]));
+        let rec = NetworkRec {
+            id: id.clone(),
+            name: req.name.clone(),
+            driver: "bridge".into(),
+            created: now_rfc3339(),
+            bridge,
+            subnet: Some(subnet),
+            gateway: Some(gateway),
+            range,
+            internal: req.internal,
+            default_bridge: false,
+            labels: req.labels,
+            options: req.options,
+            pool: Default::default(),
+        };
+        if let Err(e) = self.setup_bridge(&rec) {
+            self.remove_bridge(&rec);
+            return Err(e);
+        }
+        inner.state.networks.push(rec);
+        self.save(&inner)?;
+        Ok(id)
+    }
+
+    fn remove_bridge(&self, n: &NetworkRec) {
+        if self.cfg.iptables {
+            if let Some(s) = n.subnet {
+                iptables::purge(&n.bridge, &s);
+            }
+        }
+        link::delete(&n.bridge);
+    }
+
+    /// `docker network rm`.
+    pub fn remove(&self, r: &str) -> Result<()> {
+        let mut inner = self.inner.lock().unwrap();
+        let n = Self::find(&inner.state, r)?.clone();
+        if n.default_bridge || n.driver != "bridge" {
+            return Err(NetworkError::Forbidden(format!(
+                "{} is a pre-defined network and cannot be removed",
+                n.name
+            )));
+        }
+        let info = Self::info(&inner.state, &n);
+        if !info.endpoints.is_empty() {
+            return Err(NetworkError::Forbidden(format!(
+                "error while removing network: network {} id {} has active endpoints",
+                n.name, n.id
+            )));
+        }
+        self.remove_bridge(&n);
+        inner.state.networks.retain(|x| x.id != n.id);
+        for list in inner.state.attachments.values_mut() {
+            list.retain(|a| a.network_id != n.id);
+        }
+        self.save(&inner)
+    }
+
+    /// Record that `container` joins `network` when it runs (`create`, or `network
+    /// connect` of a stopped container). The default bridge under `--bridge=none` is
+    /// no network at all, as in dockerd.
+    pub fn attach(
+        &self,
+        container: &str,
+        network: &str,
+        aliases: &[String],
+        ipv4: Option<Ipv4Addr>,
+    ) -> Result<()> {
+        let mut inner = self.inner.lock().unwrap();
+        let n = match Self::find(&inner.state, network) {
+            Ok(n) => n.clone(),
+            Err(_) if network == "bridge" => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        if n.driver != "bridge" {
+            return Ok(());
+        }
+        if let Some(ip) = ipv4 {
+            if n.default_bridge {
+                return Err(NetworkError::BadRequest(
+                    "user specified IP address is supported on user defined networks only".into(),
+                ));
+            }
+            if !n.subnet.is_some_and(|s| s.contains(ip)) {
+                return Err(NetworkError::BadRequest(format!(
+                    "Invalid address {ip}: It does not belong to any of this network's subnets"
+                )));
+            }
+        }
+        if !aliases.is_empty() && n.default_bridge {
+            return Err(NetworkError::BadRequest(
+                "network-scoped alias is supported only for containers in user defined networks"
+                    .into(),
+            ));
+        }
+        let list = inner
+            .state
+            .attachments
+            .entry(container.to_string())
+            .or_default();
+        if list.iter().any(|a| a.network_id == n.id) {
+            return Err(NetworkError::Forbidden(format!(
+                "endpoint with name {} already exists in network {}",
+                container, n.name
+            )));
+        }
+        list.push(Attachment {
+            network_id: n.id.clone(),
+            aliases: aliases.to_vec(),
+            ipv4,
+        });
+        self.save(&inner)
+    }
+
+    /// Whether the container has a network to be plumbed in a sandbox.
+    pub fn has_attachments(&self, container: &str) -> bool {
+        let inner = self.inner.lock().unwrap();
+        inner
+            .state
+            .attachments
+            .get(container)
+            .is_some_and(|l| !l.is_empty())
+    }
+
+    /// The networks a container is attached to: (network id, name, endpoint if live).
+    pub fn container_networks(&self, container: &str) -> Vec<(String, String, Option<Endpoint>)> {
+        let inner = self.inner.lock().unwrap();
+        let sb = inner.state.sandboxes.get(container);
+        inner
+            .state
+            .attachments
+            .get(container)
+            .map(|l| {
+                l.iter()
+                    .filter_map(|a| {
+                        let n = inner.state.networks.iter().find(|n| n.id == a.network_id)?;
+                        let ep = sb.and_then(|s| {
+                            s.endpoints
+                                .iter()
+                                .find(|e| e.network_id == a.network_id)
+                                .cloned()
+                        });
+                        Some((n.id.clone(), n.name.clone(), ep))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The sandbox key (network namespace path) of a running container.
+    pub fn sandbox_key(&self, container: &str) -> Option<PathBuf> {
+        let inner = self.inner.lock().unwrap();
+        inner
+            .state
+            .sandboxes
+            .get(container)
+            .map(|s| s.netns.clone())
+    }
+
+    /// Create the container's network namespace and its endpoints; returns the
+    /// namespace path for the runtime. On error nothing of it is left.
+    pub fn start(&self, container: &str, opts: &SandboxOptions) -> Result<PathBuf> {
+        let mut inner = self.inner.lock().unwrap();
+        if inner.state.sandboxes.contains_key(container) {
+            self.teardown(&mut inner, container);
+        }
+        let key = random_hex(6);
+        let sb = SandboxRec {
+            id: random_hex(32),
+            container_id: container.to_string(),
+            name: opts.name.clone(),
+            netns: self.cfg.exec_root.join("netns").join(&key),
+            hosts_path: opts.hosts_path.clone(),
+            hostname: opts.hostname.clone(),
+            domainname: opts.domainname.clone(),
+            extra_hosts: opts.extra_hosts.clone(),
+            endpoints: Vec::new(),
+        };
+        let netns_path = sb.netns.clone();
+        inner.state.sandboxes.insert(container.to_string(), sb);
+        // Recorded before anything exists on the host: a crash from here on is undone
+        // by `cleanup` at the next start.
+        self.save(&inner)?;
+        let res = (|| -> Result<()> {
+            netns::create(&netns_path)?;
+            let attachments = inner
+                .state
+                .attachments
+                .get(container)
+                .cloned()
+                .unwrap_or_default();
+            for (i, a) in attachments.iter().enumerate() {
+                let ports = if i == 0 { opts.ports.as_slice() } else { &[] };
+                self.join(&mut inner, container, a, ports)?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = res {
+            self.teardown(&mut inner, container);
+            let _ = self.save(&inner);
+            return Err(e);
+        }
+        self.rewrite_hosts(&inner);
+        self.save(&inner)?;
+        Ok(netns_path)
+    }
+
+    /// Plumb one endpoint into the sandbox and publish its ports.
+    fn join(
+        &self,
+        inner: &mut Inner,
+        container: &str,
+        a: &Attachment,
+        ports: &[PortRequest],
+    ) -> Result<()> {
+        let ni = inner
+            .state
+            .networks
+            .iter()
+            .position(|n| n.id == a.network_id)
+            .ok_or_else(|| NetworkError::NotFound(format!("network {} not found", a.network_id)))?;
+        let n = inner.state.networks[ni].clone();
+        let (Some(subnet), gateway) = (n.subnet, n.gateway) else {
+            return Ok(());
+        };
+        let range = n.range.unwrap_or(subnet);
+        let ip = inner.state.networks[ni]
+            .pool
+            .allocate(&subnet, &range, gateway, a.ipv4)?;
+        let sb = inner.state.sandboxes.get_mut(container).unwrap();
+        let inner_name = format!("eth{}", sb.endpoints.len());
+        let ep = EndpointRec {
+            id: random_hex(32),
+            network_id: n.id.clone(),
+            ip,
+            prefix: subnet.prefix,
+            gateway: if n.internal || !sb.endpoints.is_empty() {
+                None
+            } else {
+                gateway
+            },
+            mac: link::mac_for(ip),
+            host_veth: format!("veth{}", &random_hex(4)[..7]),
+            inner: inner_name,
+            aliases: a.aliases.clone(),
+            ports: Vec::new(),
+            proxy_pids: Vec::new(),
+        };
+        sb.endpoints.push(ep.clone());
+        let netns_path = sb.netns.clone();
+        let sb_name = sb.name.clone();
+        self.save(inner)?;
+        link::plumb(&link::VethPlan {
+            host_name: &ep.host_veth,
+            inner_name: &ep.inner,
+            bridge: &n.bridge,
+            netns: &netns_path,
+            mac: &ep.mac,
+            addr: ip,
+            prefix: subnet.prefix,
+            gateway: ep.gateway,
+            mtu: self.cfg.mtu,
+        })?;
+        for p in ports {
+            self.publish(inner, container, &n, &ep, p)
+                .map_err(|e| match e {
+                    NetworkError::PortInUse(why) => NetworkError::Internal(format!(
+                    "driver failed programming external connectivity on endpoint {} ({}): {why}",
+                    sb_name.trim_start_matches('/'),
+                    ep.id
+                )),
+                    e => e,
+                })?;
+        }
+        Ok(())
+    }
+
+    fn host_ports_in_use(inner: &Inner) -> Vec<(String, Ipv4Addr, u16)> {
+        inner
+            .state
+            .sandboxes
+            .values()
+            .flat_map(|s| s.endpoints.iter())
+            .flat_map(|e| e.ports.iter())
+            .map(|p| (p.proto.clone(), p.host_ip, p.host_port))
+            .collect()
+    }
+
+    fn publish(
+        &self,
+        inner: &mut Inner,
+        container: &str,
+        n: &NetworkRec,
+        ep: &EndpointRec,
+        p: &PortRequest,
+    ) -> Result<()> {
+        let used = Self::host_ports_in_use(inner);
+        let clash = |port: u16| {
+            used.iter().any(|(proto, ip, hp)| {
+                *proto == p.proto
+                    && *hp == port
+                    && (ip.is_unspecified() || p.host_ip.is_unspecified() || *ip == p.host_ip)
+            })
+        };
+        let candidates: Vec<u16> = if p.host_ports.0 == 0 {
+            let (lo, hi) = ephemeral_range();
+            let start = lo + (std::process::id() as u16 % (hi - lo).max(1));
+            (start..=hi).chain(lo..start).collect()
+        } else {
+            (p.host_ports.0..=p.host_ports.1.max(p.host_ports.0)).collect()
+        };
+        let explicit = p.host_ports.0 != 0;
+        let mut last_err = None;
+        for port in candidates.iter().copied().filter(|port| !clash(*port)) {
+            match self.bind_port(n, ep, p, port) {
+                Ok(child) => {
+                    let mapping = PortMapping {
+                        proto: p.proto.clone(),
+                        container_port: p.container_port,
+                        host_ip: p.host_ip,
+                        host_port: port,
+                    };
+                    let pid = child.as_ref().map(Child::id);
+                    if let Some(c) = child {
+                        inner
+                            .proxies
+                            .entry(container.to_string())
+                            .or_default()
+                            .push(c);
+                    }
+                    let sb = inner.state.sandboxes.get_mut(container).unwrap();
+                    let e = sb.endpoints.iter_mut().find(|e| e.id == ep.id).unwrap();
+                    e.ports.push(mapping);
+                    e.proxy_pids.extend(pid);
+                    self.save(inner)?;
+                    return Ok(());
+                }
+                Err(e @ NetworkError::PortInUse(_)) => {
+                    if explicit && p.host_ports.0 == p.host_ports.1 {
+                        return Err(e);
+                    }
+                    last_err = Some(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last_err.unwrap_or_else(|| {
+            if explicit {
+                NetworkError::PortInUse(format!(
+                    "Bind for {}:{} failed: port is already allocated",
+                    p.host_ip, p.host_ports.0
+                ))
+            } else {
+                NetworkError::PortInUse("no free port in the ephemeral range".into())
+            }
+        }))
+    }
+
+    /// Rules and proxy for one host port; nothing is left if it fails.
+    fn bind_port(
+        &self,
+        n: &NetworkRec,
+        ep: &EndpointRec,
+        p: &PortRequest,
+        port: u16,
+    ) -> Result<Option<Child>> {
+        let child = if self.cfg.userland_proxy {
+            Some(proxy::spawn(
+                &self.cfg.proxy_path,
+                &p.proto,
+                p.host_ip,
+                port,
+                ep.ip,
+                p.container_port,
+            )?)
+        } else {
+            None
+        };
+        if self.cfg.iptables {
+            let rules = iptables::port_rules(
+                &n.bridge,
+                &p.proto,
+                p.host_ip,
+                port,
+                ep.ip,
+                p.container_port,
+            );
+            if let Err(e) = iptables::add(&rules) {
+                if let Some(mut c) = child {
+                    let _ = c.kill();
+                    let _ = c.wait();
+                }
+                return Err(e);
+            }
+        }
+        Ok(child)
+    }
+
+    /// The container stopped: remove its endpoints, rules, proxies and namespace.
+    pub fn stop(&self, container: &str) {
+        let mut inner = self.inner.lock().unwrap();
+        if !inner.state.sandboxes.contains_key(container) {
+            return;
+        }
+        self.teardown(&mut inner, container);
+        self.rewrite_hosts(&inner);
+        let _ = self.save(&inner);
+    }
+
+    /// The container is removed: also drop its attachments.
+    pub fn forget(&self, container: &str) {
+        self.stop(container);
+        let mut inner = self.inner.lock().unwrap();
+        if inner.state.attachments.remove(container).is_some() {
+            let _ = self.save(&inner);
+        }
+    }
+
+    fn teardown(&self, inner: &mut Inner, container: &str) {
+        let Some(sb) = inner.state.sandboxes.remove(container) else {
+            return;
+        };
+        let mut mine = inner.proxies.remove(container).unwrap_or_default();
+        for ep in &sb.endpoints {
+            self.release_endpoint(inner, ep, &mut mine);
+        }
+        netns::remove(&sb.netns);
+    }
+
+    fn release_endpoint(&self, inner: &mut Inner, ep: &EndpointRec, mine: &mut Vec<Child>) {
+        let n = inner
+            .state
+            .networks
+            .iter_mut()
+            .find(|n| n.id == ep.network_id);
+        for pid in &ep.proxy_pids {
+            if let Some(i) = mine.iter().position(|c| c.id() == *pid) {
+                let mut c = mine.remove(i);
+                let _ = c.kill();
+                let _ = c.wait();
+            } else if is_proxy(*pid) {
+                // A proxy of a previous daemon: not our child, the reaper collects it.
+                // SAFETY: signalling a process verified to be a docker-proxy.
+                unsafe { libc::kill(*pid as i32, libc::SIGKILL) };
+            }
+        }
+        if let Some(n) = n {
+            if self.cfg.iptables {
+                for p in &ep.ports {
+                    iptables::delete(&iptables::port_rules(
+                        &n.bridge,
+                        &p.proto,
+                        p.host_ip,
+                        p.host_port,
+                        ep.ip,
+                        p.container_port,
+                    ));
+                }
+            }
+            n.pool.release(ep.ip);
+        }
+        link::delete(&ep.host_veth);
+    }
+
+    /// Rewrite the hosts file of every sandbox: its own addresses and the peers it
+    /// shares a user-defined network with (name and aliases resolve through it).
+    fn rewrite_hosts(&self, inner: &Inner) {
+        let user_nets: Vec<&str> = inner
+            .state
+            .networks
+            .iter()
+            .filter(|n| n.driver == "bridge" && !n.default_bridge)
+            .map(|n| n.id.as_str())
+            .collect();
+        for sb in inner.state.sandboxes.values() {
+            if sb.hosts_path.as_os_str().is_empty() {
+                continue;
+            }
+            let own_names = etc::own_names(&sb.hostname, &sb.domainname);
+            let own: Vec<HostEntry> = sb
+                .endpoints
+                .iter()
+                .map(|e| HostEntry {
+                    ip: e.ip.to_string(),
+                    names: own_names.clone(),
+                })
+                .collect();
+            let mut peers = Vec::new();
+            for other in inner
+                .state
+                .sandboxes
+                .values()
+                .filter(|o| o.container_id != sb.container_id)
+            {
+                for oe in &other.endpoints {
+                    let shared = user_nets.contains(&oe.network_id.as_str())
+                        && sb.endpoints.iter().any(|e| e.network_id == oe.network_id);
+                    if shared {
+                        let mut names = vec![other.name.trim_start_matches('/').to_string()];
+                        names.extend(oe.aliases.iter().cloned());
+                        names.push(
+                            other.container_id[..12.min(other.container_id.len())].to_string(),
+                        );
+                        names.dedup();
+                        peers.push(HostEntry {
+                            ip: oe.ip.to_string(),
+                            names: names.join(" "),
+                        });
+                    }
+                }
+            }
+            let text = etc::hosts(&sb.extra_hosts, &own, &peers);
+            let tmp = sb.hosts_path.with_extension("tmp");
+            if std::fs::write(&tmp, text).is_ok() {
+                // Rename would replace the inode the container has bind-mounted; copy
+                // the content over instead so the container sees the change.
+                let _ = std::fs::copy(&tmp, &sb.hosts_path);
+                let _ = std::fs::remove_file(&tmp);
+            }
+        }
+    }
+
+    /// `docker network connect` of a running container: plumb a new endpoint into its
+    /// live namespace. A stopped one only records the attachment.
+    pub fn connect(
+        &self,
+        container: &str,
+        network: &str,
+        aliases: &[String],
+        ipv4: Option<Ipv4Addr>,
+    ) -> Result<()> {
+        self.attach(container, network, aliases, ipv4)?;
+        let mut inner = self.inner.lock().unwrap();
+        if !inner.state.sandboxes.contains_key(container) {
+            return Ok(());
+        }
+        let a = inner.state.attachments[container].last().cloned().unwrap();
+        if let Err(e) = self.join(&mut inner, container, &a, &[]) {
+            // Undo the half-made endpoint and the attachment.
+            let sb = inner.state.sandboxes.get_mut(container).unwrap();
+            let half: Vec<EndpointRec> = sb
+                .endpoints
+                .iter()
+                .filter(|e| e.network_id == a.network_id)
+                .cloned()
+                .collect();
+            sb.endpoints.retain(|e| e.network_id != a.network_id);
+            let mut none = Vec::new();
+            for ep in &half {
+                self.release_endpoint(&mut inner, ep, &mut none);
+            }
+            if let Some(l) = inner.state.attachments.get_mut(container) {
+                l.retain(|x| x.network_id != a.network_id);
+            }
+            let _ = self.save(&inner);
+            return Err(e);
+        }
+        self.rewrite_hosts(&inner);
+        self.save(&inner)
+    }
+
+    /// `docker network disconnect`.
+    pub fn disconnect(&self, container: &str, network: &str) -> Result<()> {
+        let mut inner = self.inner.lock().unwrap();
+        let n = Self::find(&inner.state, network)?.clone();
+        let attached = inner
+            .state
+            .attachments
+            .get(container)
+            .is_some_and(|l| l.iter().any(|a| a.network_id == n.id));
+        if !attached {
+            return Err(NetworkError::Forbidden(format!(
+                "container {container} is not connected to network {}",
+                n.name
+            )));
+        }
+        if let Some(l) = inner.state.attachments.get_mut(container) {
+            l.retain(|a| a.network_id != n.id);
+        }
+        let eps: Vec<EndpointRec> = inner
+            .state
+            .sandboxes
+            .get(container)
+            .map(|s| {
+                s.endpoints
+                    .iter()
+                    .filter(|e| e.network_id == n.id)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(sb) = inner.state.sandboxes.get_mut(container) {
+            sb.endpoints.retain(|e| e.network_id != n.id);
+            let ns = sb.netns.clone();
+            for ep in &eps {
+                link::unplumb_inner(&ns, &ep.inner);
+            }
+        }
+        let mut mine = inner.proxies.remove(container).unwrap_or_default();
+        for ep in &eps {
+            self.release_endpoint(&mut inner, ep, &mut mine);
+        }
+        if !mine.is_empty() {
+            inner.proxies.insert(container.to_string(), mine);
+        }
+        self.rewrite_hosts(&inner);
+        self.save(&inner)
+    }
+
+    /// The address of a container on a network (for `--link`).
+    pub fn address_on(&self, container: &str, network: &str) -> Option<Ipv4Addr> {
+        let inner = self.inner.lock().unwrap();
+        let n = Self::find(&inner.state, network).ok()?;
+        inner
+            .state
+            .sandboxes
+            .get(container)?
+            .endpoints
+            .iter()
+            .find(|e| e.network_id == n.id)
+            .map(|e| e.ip)
+    }
+}
+
+/// Whether `pid` is a live docker-proxy (a recorded pid may have been reused).
+fn is_proxy(pid: u32) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|c| {
+            let argv0 = c.split(|b| *b == 0).next().unwrap_or_default();
+            Path::new(std::str::from_utf8(argv0).unwrap_or_default())
+                .file_name()
+                .is_some_and(|f| f == "docker-proxy")
+        })
+        .unwrap_or(false)
+}
+
+/// The kernel's ephemeral port range, where `-P` and `-p <port>` take host ports from.
+fn ephemeral_range() -> (u16, u16) {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| {
+            let mut w = s.split_whitespace().map(|x| x.parse::<u16>().ok());
+            Some((w.next()??, w.next()??))
+        })
+        .unwrap_or((49153, 65535))
+}
+
+/// Whether a subnet collides with a route of the host (dockerd avoids those pools).
+fn host_routes_overlap(net: &Ipv4Net) -> bool {
+    let Ok(out) = cmd::run("ip", &["-4", "route", "show"], None) else {
+        return false;
+    };
+    out.lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|d| *d != "default")
+        .filter_map(|d| {
+            if d.contains('/') {
+                Ipv4Net::parse(d).ok()
+            } else {
+                Ipv4Net::parse(&format!("{d}/32")).ok()
+            }
+        })
+        .any(|r| r.overlaps(net))
+}
