@@ -38,13 +38,15 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 /// The named volumes a container build caches in: cargo's home (registry, git
-/// checkouts) and the target dir, one pair per image repository so that toolchains of
-/// different images never share build artefacts.
-fn volumes(image_tag: &str, uid: u32) -> (String, String) {
-    let repo = image_tag.split(':').next().unwrap_or(image_tag);
+/// checkouts) and the target dir, one pair per image repository and mirror profile, so
+/// that toolchains of different images never share build artefacts and an offline
+/// (`local`) build never rests on what an online one compiled.
+fn volumes(image: &image::Image, uid: u32) -> (String, String) {
+    let repo = image.tag.split(':').next().unwrap_or(&image.tag);
+    let profile = &image.profile;
     (
-        format!("{repo}-cargo-home-{uid}"),
-        format!("{repo}-target-{uid}"),
+        format!("{repo}-{profile}-cargo-home-{uid}"),
+        format!("{repo}-{profile}-target-{uid}"),
     )
 }
 
@@ -57,7 +59,7 @@ pub fn container_run_args(
 ) -> Result<Vec<String>> {
     let root = project::root();
     let (uid, gid) = container::caller_ids();
-    let (home_vol, target_vol) = volumes(&image.tag, uid);
+    let (home_vol, target_vol) = volumes(image, uid);
     engine.volume_for(&home_vol, &image.tag, uid, gid)?;
     engine.volume_for(&target_vol, &image.tag, uid, gid)?;
     let source = project::source()?;
@@ -141,6 +143,16 @@ pub fn build_in_container(engine_args: &EngineArgs, packages: &[String]) -> Resu
     Ok(out)
 }
 
+/// The shell wrapper of every cargo run in the dev container (`$@` is cargo's
+/// arguments); see [`DevContainer::cargo`].
+const REMAP_DEPS_AND_RUN: &str = r#"set -e
+cargo fetch --locked --quiet
+for d in "$CARGO_HOME"/registry/src/*/ /workspace-vendor/crates/; do
+  [ -d "$d" ] && RUSTFLAGS="${RUSTFLAGS:-} --remap-path-prefix=${d%/}=/deps"
+done
+export RUSTFLAGS
+exec cargo "$@""#;
+
 /// The dev container of this run: the engine, the image (built if missing) and the
 /// run arguments every build in it shares.
 struct DevContainer {
@@ -168,7 +180,16 @@ impl DevContainer {
             run.extend(["-e".into(), format!("{k}={v}")]);
         }
         run.push(self.image.tag.clone());
-        run.push("cargo".into());
+        // Dependency sources live in the cargo home's registry (network profiles) or
+        // in the vendor directory (`local`): both are remapped to one prefix, so that
+        // an offline build gives the bytes an online build gives. The registry's
+        // directory name hashes the source URL, so it is read after `cargo fetch`.
+        run.extend([
+            "sh".into(),
+            "-c".into(),
+            REMAP_DEPS_AND_RUN.into(),
+            "sh".into(),
+        ]);
         run.extend(args.iter().map(|s| (*s).to_owned()));
         let shown: Vec<String> = env.iter().map(|(k, v)| format!("{k}=\"{v}\" ")).collect();
         step(format_args!(

@@ -41,6 +41,8 @@ pub fn run(args: Args) -> Result<()> {
 #[derive(Debug, Clone)]
 pub struct Image {
     pub tag: String,
+    /// The mirror profile it was rendered from.
+    pub profile: String,
     /// The host toolchain's sysroot, mounted read-only at /opt/host-rust (toolchain = mount).
     pub host_toolchain: Option<PathBuf>,
     /// The vendor directory, mounted read-only at /workspace-vendor (vendored crates).
@@ -134,6 +136,7 @@ pub fn ensure(engine: &Engine, profile: &Profile, distro: Option<&str>) -> Resul
     let tag = format!("{repo}:{}", &hash[..16]);
     let image = Image {
         tag: tag.clone(),
+        profile: profile.name.clone(),
         host_toolchain,
         vendor: match &profile.crates {
             Crates::Vendored { .. } => profile.vendor.clone(),
