@@ -54,6 +54,21 @@ pub fn start(program: &str) -> Result<()> {
         "--ip-masq=false",
         "--bridge=none"
     )
+    .before_spawn(|cmd| {
+        use std::os::unix::process::CommandExt;
+        // If xtask dies without stopping it (killed, not interrupted), the daemon
+        // still gets SIGTERM: nothing keeps running behind the user's back.
+        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        Ok(())
+    })
     .stdin_null()
     .stdout_file(log.try_clone()?)
     .stderr_file(log)
