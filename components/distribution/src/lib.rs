@@ -80,6 +80,10 @@ pub struct Progress {
 /// The progress callback; called from the pulling task, keep it cheap.
 pub type ProgressFn = dyn Fn(&Progress) + Send + Sync;
 
+/// Which of a manifest's layers (in order) the caller already holds, given the
+/// image's config descriptor and the layers.
+pub type HaveFn = dyn Fn(&Descriptor, &[Descriptor]) -> Vec<bool> + Send + Sync;
+
 /// A registry client with the daemon's registry configuration. Cheap to share.
 #[derive(Debug, Clone, Default)]
 pub struct Client {
@@ -105,6 +109,23 @@ impl Client {
         store: &Path,
         progress: Arc<ProgressFn>,
     ) -> Result<PulledImage, Error> {
+        self.pull_skipping(reference, creds, store, progress, &|_, _| Vec::new())
+            .await
+    }
+
+    /// As [`Client::pull`], but layers the caller already holds are not downloaded:
+    /// `have` gets the config and the platform manifest's layers in order and answers
+    /// per layer (a
+    /// short answer means "no" for the rest); those are reported as
+    /// [`LayerEvent::AlreadyExists`] and their [`PulledImage::layers`] paths are absent.
+    pub async fn pull_skipping(
+        &self,
+        reference: &Reference,
+        creds: &Credentials,
+        store: &Path,
+        progress: Arc<ProgressFn>,
+        have: &HaveFn,
+    ) -> Result<PulledImage, Error> {
         let scope = format!("repository:{}:pull", reference.repository());
         let mut last = None;
         for candidate in self.config.candidates(reference.registry(), false).await? {
@@ -116,6 +137,7 @@ impl Client {
                         store,
                         self.config.max_concurrent_downloads,
                         &*progress,
+                        have,
                     )
                     .await
                 }

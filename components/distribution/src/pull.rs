@@ -19,7 +19,7 @@ use crate::error::{from_response, Error};
 use crate::manifest::{Descriptor, ImageManifest, Manifest, Platform, ACCEPT};
 use crate::reference::Reference;
 use crate::session::{empty, read_small, Session};
-use crate::{LayerEvent, Progress, ProgressFn};
+use crate::{HaveFn, LayerEvent, Progress, ProgressFn};
 
 /// Transport errors tolerated per blob before giving up (each retry resumes).
 const BLOB_RETRIES: usize = 3;
@@ -54,6 +54,7 @@ pub(crate) async fn pull_from(
     store: &Path,
     max_concurrent: usize,
     progress: &ProgressFn,
+    have: &HaveFn,
 ) -> Result<PulledImage, Error> {
     let repo = reference.repository();
     let (top_mt, top_bytes, top_digest) = fetch_manifest(
@@ -97,8 +98,16 @@ pub(crate) async fn pull_from(
     tokio::fs::create_dir_all(&blobs)
         .await
         .map_err(|e| Error::io(format!("create {}", blobs.display()), e))?;
+    let held = have(&config, &layers);
     let mut unique: Vec<&Descriptor> = Vec::new();
-    for l in &layers {
+    for (i, l) in layers.iter().enumerate() {
+        if held.get(i).copied().unwrap_or(false) {
+            progress(&Progress {
+                digest: l.digest.clone(),
+                event: LayerEvent::AlreadyExists,
+            });
+            continue;
+        }
         if !unique.iter().any(|u| u.digest == l.digest) {
             unique.push(l);
         }
@@ -114,14 +123,16 @@ pub(crate) async fn pull_from(
             event,
         });
     }
-    futures::stream::iter(
-        unique
-            .into_iter()
-            .map(|l| download_blob(session, repo, l, store, progress)),
-    )
-    .buffer_unordered(max_concurrent.max(1))
-    .try_collect::<Vec<()>>()
-    .await?;
+    // Collected first: a lazy `map` closure in the stream type makes the future
+    // unprovably `Send` for callers that spawn it.
+    let downloads: Vec<_> = unique
+        .into_iter()
+        .map(|l| download_blob(session, repo, l, store, progress))
+        .collect();
+    futures::stream::iter(downloads)
+        .buffer_unordered(max_concurrent.max(1))
+        .try_collect::<Vec<()>>()
+        .await?;
     Ok(PulledImage {
         reference: reference.with_digest(top_digest.clone()),
         digest: top_digest,

@@ -123,14 +123,17 @@ pub(crate) async fn push(
             event: LayerEvent::Preparing,
         });
     }
-    futures::stream::iter(
-        req.blobs
-            .iter()
-            .map(|b| push_blob(session, repo, b, chunk, progress)),
-    )
-    .buffer_unordered(max_concurrent.max(1))
-    .try_collect::<Vec<()>>()
-    .await?;
+    // Collected first: a lazy `map` closure in the stream type makes the future
+    // unprovably `Send` for callers that spawn it.
+    let uploads: Vec<_> = req
+        .blobs
+        .iter()
+        .map(|b| push_blob(session, repo, b, chunk, progress))
+        .collect();
+    futures::stream::iter(uploads)
+        .buffer_unordered(max_concurrent.max(1))
+        .try_collect::<Vec<()>>()
+        .await?;
     let tag = reference.manifest_reference();
     let mut h = HeaderMap::new();
     h.insert(

@@ -122,6 +122,10 @@ pub struct Flags {
     /// Enable insecure registry communication
     #[arg(long = "insecure-registry", action = ArgAction::Append)]
     pub insecure_registries: Vec<String>,
+    /// Per-registry CA and client certificates (`<dir>/<host[:port]>/`); not a
+    /// dockerd flag: tests point it at a private directory instead of the host's.
+    #[arg(long = "registry-certs-dir", hide = true, default_value = "/etc/docker/certs.d")]
+    pub registry_certs_dir: PathBuf,
     /// Default ulimits for containers
     #[arg(long = "default-ulimit", action = ArgAction::Append)]
     pub default_ulimits: Vec<String>,

@@ -200,11 +200,7 @@ pub async fn create(ctx: Ctx) -> Resp {
             .publish("image", "import", &id, json!({"name": id}));
         return stream_lines(vec![json!({"status": id})]);
     }
-    let image = q.get("fromImage").unwrap_or("");
-    let tag = q.get("tag").unwrap_or("latest");
-    Err(ApiError::not_found(format!(
-        "pull access denied for {image}:{tag}: pulling from a registry is not supported by this engine yet; docker load or docker import the image instead"
-    )))
+    super::registry::pull(ctx).await
 }
 
 pub async fn load(ctx: Ctx) -> Resp {

@@ -9,6 +9,7 @@ mod exec;
 mod images;
 pub(crate) mod networks;
 mod query;
+mod registry;
 mod system;
 mod volumes;
 
@@ -142,6 +143,8 @@ async fn dispatch(ctx: Ctx, method: &Method, path: &str) -> Resp {
             images::save(ctx, Some(n)).await
         }
         ("POST", ["images", name @ .., "tag"]) => images::tag(ctx, &name.join("/")),
+        ("POST", ["images", name @ .., "push"]) => registry::push(ctx, &name.join("/")).await,
+        ("POST", ["auth"]) => registry::auth(ctx).await,
         ("DELETE", ["images", name @ ..]) if !name.is_empty() => {
             images::remove(ctx, &name.join("/")).await
         }

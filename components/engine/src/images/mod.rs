@@ -4,6 +4,8 @@
 
 pub mod archive;
 pub mod layers;
+pub mod pull;
+pub mod push;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

@@ -1,0 +1,298 @@
+//! The image store's side of a registry pull: which layers are already here (so they
+//! are not downloaded again), unpacking a downloaded blob (gzip, zstd or plain tar) in
+//! one pass that hashes the diff id and keeps the plain tar for `save`, and the final
+//! commit (diff ids checked against the config, layers registered bottom up, the
+//! config stored, the tag moved) that happens only when every layer is in hand.
+//!
+//! Compressed blobs stay under `image/overlay2/distribution/blobs` with dockerd's two
+//! indexes beside them (`diffid-by-digest`, `v2metadata-by-diffid`), so a push of a
+//! pulled image reuses the registry's digests: skipped or mounted, never re-uploaded.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde_json::{json, Value};
+
+use sha2::{Digest, Sha256};
+
+use super::layers;
+use super::{chain_id, ImageError, ImageStore};
+
+/// Where pulled and pushed compressed blobs and their indexes live.
+pub fn distribution_dir(data_root: &Path) -> PathBuf {
+    data_root.join("image/overlay2/distribution")
+}
+
+fn diffid_by_digest(dist: &Path, digest: &str) -> PathBuf {
+    dist.join("diffid-by-digest/sha256")
+        .join(digest.trim_start_matches("sha256:"))
+}
+
+fn metadata_by_diffid(dist: &Path, diff_id: &str) -> PathBuf {
+    dist.join("v2metadata-by-diffid/sha256")
+        .join(diff_id.trim_start_matches("sha256:"))
+}
+
+/// The diff id a registry blob unpacks to, when a pull or push here learnt it.
+pub fn diff_id_of(dist: &Path, digest: &str) -> Option<String> {
+    std::fs::read_to_string(diffid_by_digest(dist, digest))
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| s.starts_with("sha256:"))
+}
+
+/// One `(blob digest, repository)` a layer is known under (dockerd's V2Metadata).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobSeen {
+    pub digest: String,
+    /// `host[:port]/path` (docker.io included for Hub repositories).
+    pub repository: String,
+}
+
+/// Every blob digest and repository `diff_id` was seen under.
+pub fn seen_as(dist: &Path, diff_id: &str) -> Vec<BlobSeen> {
+    let Ok(text) = std::fs::read(metadata_by_diffid(dist, diff_id)) else {
+        return Vec::new();
+    };
+    let list: Vec<Value> = serde_json::from_slice(&text).unwrap_or_default();
+    list.iter()
+        .filter_map(|v| {
+            Some(BlobSeen {
+                digest: v.get("Digest")?.as_str()?.to_string(),
+                repository: v.get("SourceRepository")?.as_str()?.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Record that `digest` (a compressed blob) unpacks to `diff_id` and lives in
+/// `repository`; both indexes are rewritten whole (small files, replaced by rename).
+pub fn remember(dist: &Path, digest: &str, diff_id: &str, repository: &str) -> io::Result<()> {
+    let by_digest = diffid_by_digest(dist, digest);
+    write_replace(&by_digest, diff_id.as_bytes())?;
+    let mut seen = seen_as(dist, diff_id);
+    let entry = BlobSeen {
+        digest: digest.to_string(),
+        repository: repository.to_string(),
+    };
+    if seen.contains(&entry) {
+        return Ok(());
+    }
+    seen.push(entry);
+    let list: Vec<Value> = seen
+        .iter()
+        .map(|s| json!({"Digest": s.digest, "SourceRepository": s.repository, "HMAC": ""}))
+        .collect();
+    write_replace(
+        &metadata_by_diffid(dist, diff_id),
+        &serde_json::to_vec(&list).expect("json"),
+    )
+}
+
+fn write_replace(path: &Path, data: &[u8]) -> io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension(format!("tmp-{}", &crate::ids::random_id()[..8]));
+    std::fs::write(&tmp, data)?;
+    std::fs::rename(tmp, path)
+}
+
+/// For a manifest's layers in order: which are already in the layer store (the whole
+/// chain below them included), judged by the diff ids earlier pulls recorded.
+pub fn held_layers(store: &ImageStore, dist: &Path, digests: &[String]) -> Vec<bool> {
+    let mut out = Vec::new();
+    let mut parent: Option<String> = None;
+    for d in digests {
+        let Some(diff) = diff_id_of(dist, d) else {
+            break;
+        };
+        let chain = chain_id(parent.as_deref(), &diff);
+        if store.layer(&chain).is_none() {
+            break;
+        }
+        out.push(true);
+        parent = Some(chain);
+    }
+    out
+}
+
+/// A layer unpacked into a staging directory, not yet registered.
+#[derive(Debug)]
+pub struct StagedLayer {
+    pub diff_id: String,
+    pub size: u64,
+    /// `<dir>/diff` holds the files.
+    pub dir: PathBuf,
+    /// The uncompressed tar (what `save` writes back).
+    pub tar: PathBuf,
+}
+
+impl StagedLayer {
+    pub fn discard(&self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = std::fs::remove_file(&self.tar);
+    }
+}
+
+/// Hashes everything read through it and copies it into a file as well.
+struct TeeReader<R> {
+    inner: R,
+    hasher: Sha256,
+    copy: io::BufWriter<File>,
+}
+
+impl<R: Read> TeeReader<R> {
+    /// The sha256 of what passed, once the copy is on disk.
+    fn finish(mut self) -> io::Result<String> {
+        self.copy.flush()?;
+        Ok(format!(
+            "sha256:{}",
+            crate::ids::hex(&self.hasher.finalize())
+        ))
+    }
+}
+
+impl<R: Read> Read for TeeReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.copy.write_all(&buf[..n])?;
+        Ok(n)
+    }
+}
+
+/// Open a layer blob, decompressing gzip or zstd by their magic numbers.
+fn decompressed(path: &Path) -> io::Result<Box<dyn Read + Send>> {
+    let mut f = File::open(path)?;
+    let mut magic = [0u8; 4];
+    let n = f.read(&mut magic)?;
+    drop(f);
+    let f = BufReader::with_capacity(1 << 20, File::open(path)?);
+    Ok(if n >= 2 && magic[..2] == [0x1f, 0x8b] {
+        Box::new(flate2::read::GzDecoder::new(f))
+    } else if n == 4 && magic == [0x28, 0xb5, 0x2f, 0xfd] {
+        Box::new(zstd::stream::read::Decoder::with_buffer(f)?)
+    } else {
+        Box::new(f)
+    })
+}
+
+/// Unpack the blob at `blob` into a fresh staging directory in one pass: the
+/// decompressed stream is hashed (the diff id), copied to a plain tar and unpacked.
+pub fn stage_layer(store: &Mutex<ImageStore>, blob: &Path) -> Result<StagedLayer, ImageError> {
+    let (dir, tmp) = {
+        let s = store.lock().unwrap();
+        (s.staging_dir(), s.tmp_dir())
+    };
+    let tar = tmp.join(format!("pull-{}.tar", &crate::ids::random_id()[..16]));
+    let result = (|| {
+        std::fs::create_dir_all(dir.join("diff"))?;
+        let mut reader = TeeReader {
+            inner: decompressed(blob)?,
+            hasher: Sha256::new(),
+            copy: io::BufWriter::with_capacity(1 << 20, File::create(&tar)?),
+        };
+        let size = layers::unpack(&mut reader, &dir.join("diff"))?;
+        // Tar padding after the end-of-archive blocks belongs to the diff id too.
+        io::copy(&mut reader, &mut io::sink())?;
+        let diff_id = reader.finish()?;
+        Ok(StagedLayer {
+            diff_id,
+            size,
+            dir: dir.clone(),
+            tar: tar.clone(),
+        })
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_file(&tar);
+    }
+    result
+}
+
+/// What [`commit`] did.
+#[derive(Debug)]
+pub struct Committed {
+    /// The tag already pointed at this image.
+    pub up_to_date: bool,
+}
+
+/// Register a pulled image: `layers[i]` is the staged layer for the config's i-th
+/// diff id, or `None` when that layer (and its chain) is already in the store. Every
+/// diff id is checked first; on any error nothing new stays registered.
+pub fn commit(
+    store: &Mutex<ImageStore>,
+    config: &[u8],
+    layers: &[Option<StagedLayer>],
+    tag: Option<&str>,
+) -> Result<Committed, ImageError> {
+    let cfg: Value = serde_json::from_slice(config)
+        .map_err(|e| ImageError::Invalid(format!("invalid image config: {e}")))?;
+    let diff_ids: Vec<String> = cfg
+        .pointer("/rootfs/diff_ids")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    if diff_ids.len() != layers.len() {
+        return Err(ImageError::Invalid(format!(
+            "image config lists {} layers, the manifest {}",
+            diff_ids.len(),
+            layers.len()
+        )));
+    }
+    for (want, staged) in diff_ids.iter().zip(layers) {
+        if let Some(s) = staged {
+            if &s.diff_id != want {
+                return Err(ImageError::Invalid(format!(
+                    "layer digest mismatch: the config says {want}, the layer is {}",
+                    s.diff_id
+                )));
+            }
+        }
+    }
+    let mut s = store.lock().unwrap();
+    let mut parent: Option<String> = None;
+    let mut added = Vec::new();
+    let result = (|| {
+        for (diff, staged) in diff_ids.iter().zip(layers) {
+            let chain = match staged {
+                Some(l) => {
+                    let (layer, new) =
+                        s.commit_layer(parent.as_deref(), diff, l.size, &l.dir, Some(&l.tar))?;
+                    if new {
+                        added.push(layer.chain_id.clone());
+                    }
+                    layer.chain_id
+                }
+                None => {
+                    let c = chain_id(parent.as_deref(), diff);
+                    if s.layer(&c).is_none() {
+                        return Err(ImageError::Invalid(format!("layer {c} is missing")));
+                    }
+                    c
+                }
+            };
+            parent = Some(chain);
+        }
+        let img = s.add_image(config.to_vec())?;
+        let mut up_to_date = false;
+        if let Some(t) = tag {
+            up_to_date = s.resolve(t).ok().as_deref() == Some(img.id.as_str());
+            s.tag(t, &img.id)?;
+        }
+        Ok(Committed { up_to_date })
+    })();
+    if result.is_err() {
+        for c in added.iter().rev() {
+            s.forget_layer(c);
+        }
+    }
+    result
+}
