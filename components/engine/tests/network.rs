@@ -10,6 +10,7 @@
 
 mod common;
 
+use std::net::TcpListener;
 use std::process::Command;
 
 use common::Engine;
@@ -77,6 +78,57 @@ impl Drop for TestBridge {
 fn inspect(e: &Engine, c: &str, tmpl: &str) -> String {
     e.ok(&["inspect", "-f", tmpl, c]).trim().to_string()
 }
+
+/// A TCP port nobody listens on right now.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// An HTTP GET with curl; the body, or the error.
+fn get(url: &str) -> Result<String, String> {
+    let out = Command::new("curl")
+        .args(["-s", "--max-time", "20", url])
+        .output()
+        .expect("curl (apt-get install curl)");
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(format!("curl {url}: {:?}", out.status.code()))
+    }
+}
+
+/// iptables rules of `table` that mention `what`.
+fn rules_with(table: &str, what: &str) -> Vec<String> {
+    let (_, out) = sh(&format!("iptables -w -t {table} -S"));
+    out.lines()
+        .filter(|l| l.contains(what))
+        .map(String::from)
+        .collect()
+}
+
+/// docker-proxy processes forwarding to `ip`.
+fn proxies_to(ip: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(c) = std::fs::read(e.path().join("cmdline")) {
+            let argv = String::from_utf8_lossy(&c).replace('\0', " ");
+            if argv.contains("docker-proxy") && argv.contains(&format!("-container-ip {ip} ")) {
+                out.push(argv);
+            }
+        }
+    }
+    out
+}
+
+const HTTPD: &[&str] = &[
+    "sh",
+    "-c",
+    "mkdir -p /www && echo hello-from-container > /www/index.html && exec httpd -f -p 80 -h /www",
+];
 
 fn engine(bridge: &TestBridge, extra: &[&str]) -> Engine {
     let mut args = vec!["-b", bridge.name.as_str()];
@@ -209,4 +261,159 @@ fn default_bridge_gives_each_container_an_address_a_route_and_etc_files() {
     assert!(br.ports().is_empty(), "veths left: {:?}", br.ports());
     let netns = e.dir.path().join("exec/netns");
     assert_eq!(std::fs::read_dir(&netns).map(|d| d.count()).unwrap_or(0), 0);
+}
+
+#[test]
+fn published_ports_go_through_dnat_and_docker_proxy_and_leave_nothing_behind() {
+    let br = TestBridge::new("ntb2", 2);
+    let mut e = engine(&br, &["--iptables=true"]);
+    let port = free_port();
+    let mut args = vec!["run", "-d", "--name", "web", "-p"];
+    let spec = format!("{port}:80");
+    args.push(&spec);
+    args.push("busybox");
+    args.extend_from_slice(HTTPD);
+    e.ok(&args);
+    let ip = inspect(&e, "web", "{{.NetworkSettings.IPAddress}}");
+
+    // docker's chains and rules.
+    let dnat = rules_with("nat", &format!("--to-destination {ip}:80"));
+    assert_eq!(
+        dnat,
+        [format!(
+            "-A DOCKER ! -i ntb2 -p tcp -m tcp --dport {port} -j DNAT --to-destination {ip}:80"
+        )]
+    );
+    assert!(
+        rules_with(
+            "filter",
+            &format!("-d {ip}/32 ! -i ntb2 -o ntb2 -p tcp -m tcp --dport 80 -j ACCEPT")
+        )
+        .len()
+            == 1
+    );
+    assert!(rules_with("nat", "-s 10.213.2.0/24 ! -o ntb2 -j MASQUERADE").len() == 1);
+    for chain in [
+        "DOCKER-USER",
+        "DOCKER-ISOLATION-STAGE-1",
+        "DOCKER-ISOLATION-STAGE-2",
+    ] {
+        assert!(
+            sh(&format!("iptables -w -S {chain}")).0,
+            "chain {chain} missing"
+        );
+    }
+    assert!(!rules_with("filter", "-A FORWARD -j DOCKER-USER").is_empty());
+
+    // Loopback through docker-proxy, the bridge address through the DNAT rule.
+    assert_eq!(
+        get(&format!("http://127.0.0.1:{port}/")).unwrap(),
+        "hello-from-container\n"
+    );
+    assert_eq!(
+        get(&format!("http://{}:{port}/", br.gateway)).unwrap(),
+        "hello-from-container\n"
+    );
+    assert_eq!(proxies_to(&ip).len(), 1, "{:?}", proxies_to(&ip));
+    assert_eq!(
+        e.ok(&["port", "web"]).trim(),
+        format!("80/tcp -> 0.0.0.0:{port}")
+    );
+    assert_eq!(
+        e.ok(&["port", "web", "80"]).trim(),
+        format!("0.0.0.0:{port}")
+    );
+    let ps = e.ok(&["ps", "--format", "{{.Ports}}", "--filter", "name=web"]);
+    assert_eq!(ps.trim(), format!("0.0.0.0:{port}->80/tcp"));
+
+    // The same host port again: docker's error, nothing half-made.
+    let veths = br.ports().len();
+    let out = e.docker(&[
+        "run", "-d", "--name", "web2", "-p", &spec, "busybox", "sleep", "100",
+    ]);
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "Bind for 0.0.0.0:{port} failed: port is already allocated"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("driver failed programming external connectivity on endpoint web2"),
+        "{err}"
+    );
+    assert_eq!(
+        br.ports().len(),
+        veths,
+        "a veth of the failed container is left"
+    );
+    assert_eq!(inspect(&e, "web2", "{{.State.Status}}"), "created");
+    // A port held by another program: the proxy's bind error, nothing half-made.
+    let holder = TcpListener::bind("0.0.0.0:0").unwrap();
+    let held = holder.local_addr().unwrap().port().to_string();
+    let out = e.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "web3",
+        "-p",
+        &format!("{held}:80"),
+        "busybox",
+        "sleep",
+        "100",
+    ]);
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("Error starting userland proxy: listen tcp4 0.0.0.0:{held}: bind: address already in use")), "{err}");
+    assert_eq!(br.ports().len(), veths);
+    assert!(rules_with("nat", &format!("--dport {held} ")).is_empty());
+    drop(holder);
+
+    // -P: every exposed port on an ephemeral host port.
+    let mut args = vec![
+        "run", "-d", "--name", "auto", "-P", "--expose", "80", "busybox",
+    ];
+    args.extend_from_slice(HTTPD);
+    e.ok(&args);
+    let mapped = e.ok(&["port", "auto", "80/tcp"]);
+    let auto_port = mapped.trim().rsplit(':').next().unwrap().to_string();
+    assert!(mapped.starts_with("0.0.0.0:"), "{mapped}");
+    assert_eq!(
+        get(&format!("http://127.0.0.1:{auto_port}/")).unwrap(),
+        "hello-from-container\n"
+    );
+
+    // Stop: rules, proxy and veth go.
+    e.ok(&["stop", "-t", "1", "auto"]);
+    let auto_ip_rules = rules_with("nat", &format!("--dport {auto_port} "));
+    assert!(auto_ip_rules.is_empty(), "{auto_ip_rules:?}");
+    assert_eq!(br.ports().len(), 1);
+    assert!(get(&format!("http://127.0.0.1:{auto_port}/")).is_err());
+
+    // kill -9 of dockerd with `web` running; the restart cleans up what it left.
+    e.kill_dockerd();
+    assert_eq!(proxies_to(&ip).len(), 1);
+    e.start_dockerd();
+    assert_eq!(inspect(&e, "web", "{{.State.Running}}"), "false");
+    assert!(proxies_to(&ip).is_empty(), "{:?}", proxies_to(&ip));
+    assert!(
+        rules_with("nat", &format!("{ip}")).is_empty(),
+        "{:?}",
+        rules_with("nat", &ip)
+    );
+    assert!(rules_with("filter", &format!("{ip}/32")).is_empty());
+    assert!(br.ports().is_empty(), "{:?}", br.ports());
+    assert!(get(&format!("http://127.0.0.1:{port}/")).is_err());
+    // And it still works after the restart.
+    e.ok(&["start", "web"]);
+    assert_eq!(
+        get(&format!("http://127.0.0.1:{port}/")).unwrap(),
+        "hello-from-container\n"
+    );
+    e.ok(&["rm", "-f", "web", "web2", "web3", "auto"]);
+    assert!(rules_with("nat", "ntb2")
+        .iter()
+        .all(|r| !r.contains("DNAT")));
+    assert!(br.ports().is_empty());
 }
