@@ -417,3 +417,174 @@ fn published_ports_go_through_dnat_and_docker_proxy_and_leave_nothing_behind() {
         .all(|r| !r.contains("DNAT")));
     assert!(br.ports().is_empty());
 }
+
+#[test]
+fn user_defined_networks_resolve_names_and_aliases_and_reject_overlaps() {
+    let br = TestBridge::new("ntb3", 3);
+    let e = engine(&br, &["--iptables=false"]);
+    let id = e.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.213.4.0/24",
+        "--gateway",
+        "10.213.4.254",
+        "appnet",
+    ]);
+    let id = id.trim().to_string();
+    assert_eq!(id.len(), 64, "{id}");
+    let bridge = format!("br-{}", &id[..12]);
+    assert!(
+        sh(&format!("ip link show {bridge}")).0,
+        "bridge {bridge} missing"
+    );
+
+    // Overlaps with another network, or the default bridge: docker's error.
+    for subnet in ["10.213.4.128/25", "10.213.3.0/24"] {
+        let out = e.docker(&["network", "create", "--subnet", subnet, "clash"]);
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("Error response from daemon: invalid pool request: Pool overlaps with other one on this address space"),
+            "{err}"
+        );
+    }
+    let out = e.docker(&["network", "create", "appnet"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("network with name appnet already exists")
+    );
+    let ls = e.ok(&[
+        "network",
+        "ls",
+        "--format",
+        "{{.Name}} {{.Driver}} {{.Scope}}",
+    ]);
+    let mut ls: Vec<&str> = ls.lines().collect();
+    ls.sort();
+    assert_eq!(
+        ls,
+        [
+            "appnet bridge local",
+            "bridge bridge local",
+            "host host local",
+            "none null local"
+        ]
+    );
+    assert_eq!(
+        e.ok(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{range .IPAM.Config}}{{.Subnet}} {{.Gateway}}{{end}}",
+            "appnet"
+        ])
+        .trim(),
+        "10.213.4.0/24 10.213.4.254"
+    );
+
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "db",
+        "--network",
+        "appnet",
+        "--network-alias",
+        "database",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "app",
+        "--network",
+        "appnet",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    let route = e.ok(&["exec", "app", "ip", "route"]);
+    assert!(route.contains("default via 10.213.4.254"), "{route}");
+    for target in ["db", "database"] {
+        e.ok(&["exec", "app", "ping", "-c", "1", "-W", "5", target]);
+    }
+    // db joined first: its hosts file was rewritten when app came.
+    e.ok(&["exec", "db", "ping", "-c", "1", "-W", "5", "app"]);
+    let members = e.ok(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{range .Containers}}{{.Name}} {{end}}",
+        "appnet",
+    ]);
+    let mut members: Vec<&str> = members.split_whitespace().collect();
+    members.sort();
+    assert_eq!(members, ["app", "db"]);
+    let out = e.docker(&["network", "rm", "appnet"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has active endpoints"));
+
+    // connect / disconnect of a running container on the default bridge.
+    e.ok(&["run", "-d", "--name", "solo", "busybox", "sleep", "1000"]);
+    e.ok(&["network", "connect", "--alias", "lonely", "appnet", "solo"]);
+    let addrs = e.ok(&["exec", "solo", "ip", "-o", "-4", "addr"]);
+    assert!(
+        addrs.contains("eth1") && addrs.contains("inet 10.213.4."),
+        "{addrs}"
+    );
+    e.ok(&["exec", "solo", "ping", "-c", "1", "-W", "5", "db"]);
+    e.ok(&["exec", "db", "ping", "-c", "1", "-W", "5", "lonely"]);
+    e.ok(&["network", "disconnect", "appnet", "solo"]);
+    let addrs = e.ok(&["exec", "solo", "ip", "-o", "-4", "addr"]);
+    assert!(!addrs.contains("10.213.4."), "{addrs}");
+    assert!(!e.ok(&["exec", "db", "cat", "/etc/hosts"]).contains("solo"));
+
+    // --link on the default bridge: the alias in the hosts file.
+    let solo_ip = inspect(&e, "solo", "{{.NetworkSettings.IPAddress}}");
+    let hosts = e.ok(&[
+        "run",
+        "--rm",
+        "--link",
+        "solo:sol",
+        "busybox",
+        "cat",
+        "/etc/hosts",
+    ]);
+    let solo_host = inspect(&e, "solo", "{{.Config.Hostname}}");
+    assert!(
+        hosts.contains(&format!("{solo_ip}\tsol {solo_host} solo\n")),
+        "{hosts}"
+    );
+
+    // --internal: no way out, no default route.
+    e.ok(&[
+        "network",
+        "create",
+        "--internal",
+        "--subnet",
+        "10.213.5.0/24",
+        "intnet",
+    ]);
+    let route = e.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "intnet",
+        "busybox",
+        "ip",
+        "route",
+    ]);
+    assert!(!route.contains("default"), "{route}");
+    assert!(route.contains("10.213.5.0/24"), "{route}");
+
+    e.ok(&["rm", "-f", "db", "app", "solo"]);
+    e.ok(&["network", "rm", "appnet", "intnet"]);
+    assert!(
+        !sh(&format!("ip link show {bridge}")).0,
+        "bridge {bridge} left"
+    );
+    let ls = e.ok(&["network", "ls", "-q"]);
+    assert_eq!(ls.lines().count(), 3, "{ls}");
+}
