@@ -4,6 +4,7 @@
 use containerd::shim;
 
 fn main() {
+    containerd::single_malloc_arena();
     let argv: Vec<String> = std::env::args().collect();
     let args = match shim::parse_args(&argv) {
         Ok(a) => a,
@@ -19,7 +20,7 @@ fn main() {
         return;
     }
     let res = match args.action.as_deref() {
-        Some("start") => shim::start(&args, &argv),
+        Some("start") => shim::start(&args),
         Some("delete") => shim::delete(&args),
         Some(other) => Err(anyhow::anyhow!(
             "unknown action {other:?}; use start or delete"

@@ -6,6 +6,7 @@ use clap::Parser;
 use containerd::daemon::{self, Cli, Command};
 
 fn main() {
+    containerd::single_malloc_arena();
     let argv: Vec<String> = std::env::args().collect();
     let explicit_config = argv.iter().any(|a| {
         a == "-c" || a == "--config" || a.starts_with("--config=") || a.starts_with("-c=")

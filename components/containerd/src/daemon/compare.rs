@@ -62,13 +62,25 @@ fn changed(a: &fs::Metadata, b: &fs::Metadata) -> bool {
 fn build_tar(lower: Option<&Path>, upper: &Path, overlay: bool) -> std::io::Result<Vec<u8>> {
     let mut b = tar::Builder::new(Vec::new());
     b.follow_symlinks(false);
-    let whiteout = |b: &mut tar::Builder<Vec<u8>>, rel: &Path| -> std::io::Result<()> {
-        let name = rel.file_name().unwrap_or_default().to_string_lossy();
-        let wh = rel.with_file_name(format!(".wh.{name}"));
+    // Whiteouts as containerd writes them: empty regular files, mode 0, owned by
+    // root, stamped with the time of the diff.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let marker = |name: PathBuf| {
         let mut h = tar::Header::new_gnu();
         h.set_entry_type(tar::EntryType::Regular);
         h.set_size(0);
-        h.set_mode(0o644);
+        h.set_mode(0);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(now);
+        (h, name)
+    };
+    let whiteout = |b: &mut tar::Builder<Vec<u8>>, rel: &Path| -> std::io::Result<()> {
+        let name = rel.file_name().unwrap_or_default().to_string_lossy();
+        let (mut h, wh) = marker(rel.with_file_name(format!(".wh.{name}")));
         b.append_data(&mut h, wh, std::io::empty())
     };
     for rel in walk(upper) {
@@ -95,11 +107,8 @@ fn build_tar(lower: Option<&Path>, upper: &Path, overlay: bool) -> std::io::Resu
             // SAFETY: valid C strings and a 4-byte buffer.
             let r = unsafe { libc::lgetxattr(c.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), 4) };
             if r == 1 && buf[0] == b'y' {
-                let mut h = tar::Header::new_gnu();
-                h.set_entry_type(tar::EntryType::Regular);
-                h.set_size(0);
-                h.set_mode(0o644);
-                b.append_data(&mut h, rel.join(".wh..wh..opq"), std::io::empty())?;
+                let (mut h, opq) = marker(rel.join(".wh..wh..opq"));
+                b.append_data(&mut h, opq, std::io::empty())?;
             }
         }
     }

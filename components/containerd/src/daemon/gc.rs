@@ -1,9 +1,12 @@
 //! Garbage collection of a namespace: content and committed snapshots that no image,
-//! container, lease or `containerd.io/gc.ref.*` label reaches are removed. While any
-//! lease exists in the namespace the collection waits (the lease holder may be in the
-//! middle of writing an image whose references are not recorded yet).
+//! container, lease or `containerd.io/gc.ref.*` label reaches are removed. Leases whose
+//! `containerd.io/gc.expire` time has passed are removed first and hold nothing.
+//! Deletes that do not ask for a synchronous collection get one in the background, as
+//! containerd's scheduler does, so the client does not wait for the scan.
 
 use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use containerd_client::services::v1 as api;
 
@@ -17,7 +20,55 @@ enum Node {
     Snapshot(String, String),
 }
 
+/// The label holding a lease's expiry time (RFC 3339).
+const EXPIRE_LABEL: &str = "containerd.io/gc.expire";
+
+/// When a lease expires, if it carries an expiry label.
+pub fn lease_expiry(lease: &LeaseRecord) -> Option<SystemTime> {
+    let at = lease.lease.as_ref()?.labels.get(EXPIRE_LABEL)?;
+    let secs = crate::timefmt::parse_rfc3339(at)?;
+    Some(UNIX_EPOCH + Duration::from_secs(secs.max(0) as u64))
+}
+
 impl Daemon {
+    /// Collect `ns` in the background (a delete that did not ask to wait for it).
+    pub fn schedule_gc(self: &Arc<Self>, ns: &str) {
+        let d = self.clone();
+        let ns = ns.to_owned();
+        tokio::spawn(async move { d.collect_garbage(&ns).await });
+    }
+
+    /// Collect `ns` once the lease expiring `at` has expired.
+    pub fn collect_at(self: &Arc<Self>, ns: &str, at: SystemTime) {
+        let d = self.clone();
+        let ns = ns.to_owned();
+        tokio::spawn(async move {
+            // A second past the label's whole-second time, so the lease is over by then.
+            let wait = at.duration_since(SystemTime::now()).unwrap_or_default();
+            tokio::time::sleep(wait + Duration::from_secs(1)).await;
+            d.collect_garbage(&ns).await;
+        });
+    }
+
+    /// At start: collect every namespace (leases may have expired while the daemon was
+    /// down) and watch the leases that expire later.
+    pub async fn collect_all_at_start(self: &Arc<Self>) {
+        let Ok(namespaces) = self.store.namespaces() else {
+            return;
+        };
+        for ns in namespaces {
+            self.collect_garbage(&ns).await;
+            let Ok(leases) = self.store.list::<LeaseRecord>(&ns, "leases") else {
+                continue;
+            };
+            for (_, l) in leases {
+                if let Some(at) = lease_expiry(&l) {
+                    self.collect_at(&ns, at);
+                }
+            }
+        }
+    }
+
     pub async fn collect_garbage(&self, ns: &str) {
         let _g = self.meta_lock.lock().await;
         if let Err(e) = self.collect(ns) {
@@ -27,7 +78,12 @@ impl Daemon {
 
     fn collect(&self, ns: &str) -> Result<(), Box<dyn std::error::Error>> {
         let mut roots: VecDeque<Node> = VecDeque::new();
-        for (_, l) in self.store.list::<LeaseRecord>(ns, "leases")? {
+        let now = SystemTime::now();
+        for (id, l) in self.store.list::<LeaseRecord>(ns, "leases")? {
+            if lease_expiry(&l).is_some_and(|at| at <= now) {
+                self.store.delete(ns, "leases", &id)?;
+                continue;
+            }
             for r in l.resources {
                 if r.r#type == "content" {
                     roots.push_back(Node::Content(r.id));

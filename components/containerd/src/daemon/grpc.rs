@@ -69,6 +69,29 @@ where
     grpc.streaming(svc, req).await
 }
 
+/// Route a request to the handler of its method. Every arm has one shape:
+/// `"Method" => kind(binding, RequestType) { body }`, where `kind` is [`unary`],
+/// [`server_streaming`] or [`streaming`] and `body` is the async handler with the
+/// decoded `tonic::Request` bound to `binding`; `d` (the daemon) is moved into the
+/// handler that runs. A method no arm names gets grpc-go's Unimplemented answer for
+/// `unknown` (the full request path).
+macro_rules! dispatch {
+    ($key:expr, $req:ident, unknown $path:expr, {
+        $( $method:literal => $kind:ident($r:pat, $ty:ty) $body:block )*
+    }) => {
+        match $key {
+            $(
+                $method => {
+                    $crate::daemon::grpc::$kind($req, move |$r: ::tonic::Request<$ty>| async move $body)
+                        .await
+                }
+            )*
+            _ => $crate::daemon::grpc::unimplemented($path),
+        }
+    };
+}
+pub(crate) use dispatch;
+
 /// The answer to a path nobody serves, as grpc-go gives it.
 pub fn unimplemented(path: &str) -> HttpResponse {
     let (service, method) = path

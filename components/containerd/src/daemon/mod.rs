@@ -218,18 +218,27 @@ pub async fn serve(cfg: config::Config) -> anyhow::Result<()> {
         .context("starting the ttrpc server")?;
 
     daemon.reconnect_shims().await;
+    {
+        let d = daemon.clone();
+        tokio::spawn(async move { d.collect_all_at_start().await });
+    }
+    let settled = Arc::new(tokio::sync::Notify::new());
+    tokio::spawn(trim_when_idle(settled.clone()));
 
     let d = daemon.clone();
     let handler = grpc::handler(move |req: http::Request<tonic::body::Body>| {
         let d = d.clone();
+        let settled = settled.clone();
         async move {
             let path = req.uri().path().to_owned();
             log::debug(&format!("grpc {path}"));
-            if path.starts_with("/containerd.services.tasks.v1.Tasks/") {
+            let resp = if path.starts_with("/containerd.services.tasks.v1.Tasks/") {
                 d.dispatch_tasks(&path, req).await
             } else {
                 d.dispatch_metadata(&path, req).await
-            }
+            };
+            settled.notify_one();
+            resp
         }
     });
     let routes = grpc::router(handler);
@@ -257,6 +266,21 @@ pub async fn serve(cfg: config::Config) -> anyhow::Result<()> {
     let _ = std::fs::remove_file(&cfg.address);
     let _ = std::fs::remove_file(&ttrpc_path);
     Ok(())
+}
+
+/// Give freed heap back to the system once requests stop for a second: an image import
+/// or a burst of tasks leaves megabytes free in malloc's heap that an idle daemon would
+/// otherwise keep resident.
+async fn trim_when_idle(settled: Arc<tokio::sync::Notify>) {
+    loop {
+        settled.notified().await;
+        while tokio::time::timeout(std::time::Duration::from_secs(1), settled.notified())
+            .await
+            .is_ok()
+        {}
+        // SAFETY: malloc_trim only returns free pages of the heap to the kernel.
+        unsafe { libc::malloc_trim(0) };
+    }
 }
 
 /// `containerd publish`: the shims' fallback way to publish an event (payload on stdin).

@@ -158,775 +158,638 @@ impl Daemon {
         req: http::Request<Body>,
     ) -> HttpResponse {
         let d = self;
-        match path {
-            "/containerd.services.version.v1.Version/Version" => {
-                grpc::unary(req, |_: Request<()>| async {
-                    Ok(api::VersionResponse {
-                        version: super::version(),
-                        revision: buildinfo::GIT_COMMIT.to_owned(),
-                    })
+        grpc::dispatch!(path, req, unknown path, {
+            "/containerd.services.version.v1.Version/Version" => unary(_, ()) {
+                Ok(api::VersionResponse {
+                    version: super::version(),
+                    revision: buildinfo::GIT_COMMIT.to_owned(),
                 })
-                .await
             }
-            "/grpc.health.v1.Health/Check" => {
-                grpc::unary(req, |_: Request<HealthCheckRequest>| async {
-                    Ok(HealthCheckResponse { status: 1 })
-                })
-                .await
+            "/grpc.health.v1.Health/Check" => unary(_, HealthCheckRequest) {
+                Ok(HealthCheckResponse { status: 1 })
             }
 
             // ---- namespaces
-            "/containerd.services.namespaces.v1.Namespaces/Get" => {
-                grpc::unary(req, move |r: Request<api::GetNamespaceRequest>| async move {
-                    let name = r.into_inner().name;
-                    validate_namespace(&name)?;
-                    // As containerd: an unknown namespace reads as one without labels.
-                    let n = d
-                        .store
-                        .get::<api::Namespace>(&name, NS_BUCKET, &name)
-                        .map_err(from_store)?
-                        .unwrap_or(api::Namespace {
-                            name: name.clone(),
-                            labels: HashMap::new(),
-                        });
-                    Ok(api::GetNamespaceResponse { namespace: Some(n) })
-                })
-                .await
+            "/containerd.services.namespaces.v1.Namespaces/Get" => unary(r, api::GetNamespaceRequest) {
+                let name = r.into_inner().name;
+                validate_namespace(&name)?;
+                // As containerd: an unknown namespace reads as one without labels.
+                let n = d
+                    .store
+                    .get::<api::Namespace>(&name, NS_BUCKET, &name)
+                    .map_err(from_store)?
+                    .unwrap_or(api::Namespace {
+                        name: name.clone(),
+                        labels: HashMap::new(),
+                    });
+                Ok(api::GetNamespaceResponse { namespace: Some(n) })
             }
-            "/containerd.services.namespaces.v1.Namespaces/List" => {
-                grpc::unary(req, move |r: Request<api::ListNamespacesRequest>| async move {
-                    let filters = Filters::parse(&[r.into_inner().filter]).map_err(from_filter)?;
-                    let mut out = Vec::new();
-                    for ns in d.store.namespaces().map_err(from_store)? {
-                        if let Some(n) = d
-                            .store
-                            .get::<api::Namespace>(&ns, NS_BUCKET, &ns)
-                            .map_err(from_store)?
-                        {
-                            if filters.matches(|f| match f {
-                                "name" => Some(n.name.clone()),
-                                _ => labels_get(&n.labels, f).flatten(),
-                            }) {
-                                out.push(n);
-                            }
+            "/containerd.services.namespaces.v1.Namespaces/List" => unary(r, api::ListNamespacesRequest) {
+                let filters = Filters::parse(&[r.into_inner().filter]).map_err(from_filter)?;
+                let mut out = Vec::new();
+                for ns in d.store.namespaces().map_err(from_store)? {
+                    if let Some(n) = d
+                        .store
+                        .get::<api::Namespace>(&ns, NS_BUCKET, &ns)
+                        .map_err(from_store)?
+                    {
+                        if filters.matches(|f| match f {
+                            "name" => Some(n.name.clone()),
+                            _ => labels_get(&n.labels, f).flatten(),
+                        }) {
+                            out.push(n);
                         }
                     }
-                    Ok(api::ListNamespacesResponse { namespaces: out })
-                })
-                .await
+                }
+                Ok(api::ListNamespacesResponse { namespaces: out })
             }
-            "/containerd.services.namespaces.v1.Namespaces/Create" => {
-                grpc::unary(req, move |r: Request<api::CreateNamespaceRequest>| async move {
-                    let n = r.into_inner().namespace.unwrap_or_default();
-                    validate_namespace(&n.name)?;
-                    let _g = d.meta_lock.lock().await;
-                    if d.store
-                        .get::<api::Namespace>(&n.name, NS_BUCKET, &n.name)
-                        .map_err(from_store)?
-                        .is_some()
-                    {
-                        return Err(Status::already_exists(format!(
-                            "namespace {}: already exists",
-                            n.name
-                        )));
-                    }
-                    d.store.put(&n.name, NS_BUCKET, &n.name, &n).map_err(from_store)?;
-                    d.events.publish(&n.name, "/namespaces/create", &ev::NamespaceCreate { name: n.name.clone(), labels: n.labels.clone() });
-                    Ok(api::CreateNamespaceResponse { namespace: Some(n) })
-                })
-                .await
+            "/containerd.services.namespaces.v1.Namespaces/Create" => unary(r, api::CreateNamespaceRequest) {
+                let n = r.into_inner().namespace.unwrap_or_default();
+                validate_namespace(&n.name)?;
+                let _g = d.meta_lock.lock().await;
+                if d.store
+                    .get::<api::Namespace>(&n.name, NS_BUCKET, &n.name)
+                    .map_err(from_store)?
+                    .is_some()
+                {
+                    return Err(Status::already_exists(format!(
+                        "namespace {}: already exists",
+                        n.name
+                    )));
+                }
+                d.store.put(&n.name, NS_BUCKET, &n.name, &n).map_err(from_store)?;
+                d.events.publish(&n.name, "/namespaces/create", &ev::NamespaceCreate { name: n.name.clone(), labels: n.labels.clone() });
+                Ok(api::CreateNamespaceResponse { namespace: Some(n) })
             }
-            "/containerd.services.namespaces.v1.Namespaces/Update" => {
-                grpc::unary(req, move |r: Request<api::UpdateNamespaceRequest>| async move {
-                    let r = r.into_inner();
-                    let n = r.namespace.unwrap_or_default();
-                    let paths = r.update_mask.map(|m| m.paths).unwrap_or_default();
-                    let _g = d.meta_lock.lock().await;
-                    let mut cur = d
-                        .store
-                        .get::<api::Namespace>(&n.name, NS_BUCKET, &n.name)
-                        .map_err(from_store)?
-                        .ok_or_else(|| Status::not_found(format!("namespace {}: not found", n.name)))?;
-                    update_labels(&mut cur.labels, &n.labels, &paths);
-                    d.store.put(&n.name, NS_BUCKET, &n.name, &cur).map_err(from_store)?;
-                    d.events.publish(&n.name, "/namespaces/update", &ev::NamespaceUpdate { name: n.name.clone(), labels: cur.labels.clone() });
-                    Ok(api::UpdateNamespaceResponse { namespace: Some(cur) })
-                })
-                .await
+            "/containerd.services.namespaces.v1.Namespaces/Update" => unary(r, api::UpdateNamespaceRequest) {
+                let r = r.into_inner();
+                let n = r.namespace.unwrap_or_default();
+                let paths = r.update_mask.map(|m| m.paths).unwrap_or_default();
+                let _g = d.meta_lock.lock().await;
+                let mut cur = d
+                    .store
+                    .get::<api::Namespace>(&n.name, NS_BUCKET, &n.name)
+                    .map_err(from_store)?
+                    .ok_or_else(|| Status::not_found(format!("namespace {}: not found", n.name)))?;
+                update_labels(&mut cur.labels, &n.labels, &paths);
+                d.store.put(&n.name, NS_BUCKET, &n.name, &cur).map_err(from_store)?;
+                d.events.publish(&n.name, "/namespaces/update", &ev::NamespaceUpdate { name: n.name.clone(), labels: cur.labels.clone() });
+                Ok(api::UpdateNamespaceResponse { namespace: Some(cur) })
             }
-            "/containerd.services.namespaces.v1.Namespaces/Delete" => {
-                grpc::unary(req, move |r: Request<api::DeleteNamespaceRequest>| async move {
-                    let name = r.into_inner().name;
-                    let _g = d.meta_lock.lock().await;
-                    if d.store
-                        .get::<api::Namespace>(&name, NS_BUCKET, &name)
-                        .map_err(from_store)?
-                        .is_none()
-                    {
-                        return Err(Status::not_found(format!("namespace {name}: not found")));
-                    }
-                    if !d.store.namespace_is_empty(&name).map_err(from_store)? {
-                        return Err(Status::failed_precondition(format!(
-                            "namespace {name} must be empty, but it still has images, blobs, containers, snapshots, leases: failed precondition"
-                        )));
-                    }
-                    d.store.remove_namespace(&name).map_err(from_store)?;
-                    d.events.publish(&name, "/namespaces/delete", &ev::NamespaceDelete { name: name.clone() });
-                    Ok(())
-                })
-                .await
+            "/containerd.services.namespaces.v1.Namespaces/Delete" => unary(r, api::DeleteNamespaceRequest) {
+                let name = r.into_inner().name;
+                let _g = d.meta_lock.lock().await;
+                if d.store
+                    .get::<api::Namespace>(&name, NS_BUCKET, &name)
+                    .map_err(from_store)?
+                    .is_none()
+                {
+                    return Err(Status::not_found(format!("namespace {name}: not found")));
+                }
+                if !d.store.namespace_is_empty(&name).map_err(from_store)? {
+                    return Err(Status::failed_precondition(format!(
+                        "namespace {name} must be empty, but it still has images, blobs, containers, snapshots, leases: failed precondition"
+                    )));
+                }
+                d.store.remove_namespace(&name).map_err(from_store)?;
+                d.events.publish(&name, "/namespaces/delete", &ev::NamespaceDelete { name: name.clone() });
+                Ok(())
             }
 
             // ---- introspection
-            "/containerd.services.introspection.v1.Introspection/Plugins" => {
-                grpc::unary(req, move |r: Request<api::PluginsRequest>| async move {
-                    let filters = Filters::parse(&r.into_inner().filters).map_err(from_filter)?;
-                    let plugins = super::plugins()
-                        .into_iter()
-                        .filter(|p| {
-                            filters.matches(|f| match f {
-                                "type" => Some(p.r#type.clone()),
-                                "id" => Some(p.id.clone()),
-                                "capabilities" => p.capabilities.first().cloned(),
-                                _ => None,
-                            })
+            "/containerd.services.introspection.v1.Introspection/Plugins" => unary(r, api::PluginsRequest) {
+                let filters = Filters::parse(&r.into_inner().filters).map_err(from_filter)?;
+                let plugins = super::plugins()
+                    .into_iter()
+                    .filter(|p| {
+                        filters.matches(|f| match f {
+                            "type" => Some(p.r#type.clone()),
+                            "id" => Some(p.id.clone()),
+                            "capabilities" => p.capabilities.first().cloned(),
+                            _ => None,
                         })
-                        .collect();
-                    Ok(api::PluginsResponse { plugins })
-                })
-                .await
-            }
-            "/containerd.services.introspection.v1.Introspection/Server" => {
-                grpc::unary(req, move |_: Request<()>| async move {
-                    Ok(api::ServerResponse {
-                        uuid: d.uuid.clone(),
-                        pid: std::process::id() as u64,
-                        pidns: pidns(),
-                        deprecations: Vec::new(),
                     })
+                    .collect();
+                Ok(api::PluginsResponse { plugins })
+            }
+            "/containerd.services.introspection.v1.Introspection/Server" => unary(_, ()) {
+                Ok(api::ServerResponse {
+                    uuid: d.uuid.clone(),
+                    pid: std::process::id() as u64,
+                    pidns: pidns(),
+                    deprecations: Vec::new(),
                 })
-                .await
             }
 
             // ---- content
-            "/containerd.services.content.v1.Content/Info" => {
-                grpc::unary(req, move |r: Request<api::InfoRequest>| async move {
-                    let ns = namespace(&r)?;
-                    let info = d.content_info(&ns, &r.into_inner().digest)?;
-                    Ok(api::InfoResponse { info: Some(info) })
-                })
-                .await
+            "/containerd.services.content.v1.Content/Info" => unary(r, api::InfoRequest) {
+                let ns = namespace(&r)?;
+                let info = d.content_info(&ns, &r.into_inner().digest)?;
+                Ok(api::InfoResponse { info: Some(info) })
             }
-            "/containerd.services.content.v1.Content/Update" => {
-                grpc::unary(req, move |r: Request<api::UpdateRequest>| async move {
-                    let ns = namespace(&r)?;
-                    let r = r.into_inner();
-                    let new = r.info.unwrap_or_default();
-                    let paths = r.update_mask.map(|m| m.paths).unwrap_or_default();
-                    let _g = d.meta_lock.lock().await;
-                    let mut cur = d.content_info(&ns, &new.digest)?;
-                    update_labels(&mut cur.labels, &new.labels, &paths);
-                    cur.updated_at = Some(now());
-                    d.store.put(&ns, "content", &new.digest, &cur).map_err(from_store)?;
-                    Ok(api::UpdateResponse { info: Some(cur) })
-                })
-                .await
+            "/containerd.services.content.v1.Content/Update" => unary(r, api::UpdateRequest) {
+                let ns = namespace(&r)?;
+                let r = r.into_inner();
+                let new = r.info.unwrap_or_default();
+                let paths = r.update_mask.map(|m| m.paths).unwrap_or_default();
+                let _g = d.meta_lock.lock().await;
+                let mut cur = d.content_info(&ns, &new.digest)?;
+                update_labels(&mut cur.labels, &new.labels, &paths);
+                cur.updated_at = Some(now());
+                d.store.put(&ns, "content", &new.digest, &cur).map_err(from_store)?;
+                Ok(api::UpdateResponse { info: Some(cur) })
             }
-            "/containerd.services.content.v1.Content/List" => {
-                grpc::server_streaming(req, move |r: Request<api::ListContentRequest>| async move {
-                    let ns = namespace(&r)?;
-                    let filters = Filters::parse(&r.into_inner().filters).map_err(from_filter)?;
-                    let infos: Vec<api::Info> = d
-                        .store
-                        .list::<api::Info>(&ns, "content")
-                        .map_err(from_store)?
-                        .into_iter()
-                        .map(|(_, i)| i)
-                        .filter(|i| {
-                            filters.matches(|f| match f {
-                                "digest" => Some(i.digest.clone()),
-                                "size" => Some(i.size.to_string()),
-                                _ => labels_get(&i.labels, f).flatten(),
-                            })
+            "/containerd.services.content.v1.Content/List" => server_streaming(r, api::ListContentRequest) {
+                let ns = namespace(&r)?;
+                let filters = Filters::parse(&r.into_inner().filters).map_err(from_filter)?;
+                let infos: Vec<api::Info> = d
+                    .store
+                    .list::<api::Info>(&ns, "content")
+                    .map_err(from_store)?
+                    .into_iter()
+                    .map(|(_, i)| i)
+                    .filter(|i| {
+                        filters.matches(|f| match f {
+                            "digest" => Some(i.digest.clone()),
+                            "size" => Some(i.size.to_string()),
+                            _ => labels_get(&i.labels, f).flatten(),
                         })
-                        .collect();
-                    let chunks: Vec<api::ListContentResponse> = infos
-                        .chunks(100)
-                        .map(|c| api::ListContentResponse { info: c.to_vec() })
-                        .collect();
-                    Ok(stream(chunks))
-                })
-                .await
+                    })
+                    .collect();
+                let chunks: Vec<api::ListContentResponse> = infos
+                    .chunks(100)
+                    .map(|c| api::ListContentResponse { info: c.to_vec() })
+                    .collect();
+                Ok(stream(chunks))
             }
-            "/containerd.services.content.v1.Content/Delete" => {
-                grpc::unary(req, move |r: Request<api::DeleteContentRequest>| async move {
-                    let ns = namespace(&r)?;
-                    let digest = r.into_inner().digest;
-                    let _g = d.meta_lock.lock().await;
-                    d.delete_content(&ns, &digest)?;
-                    Ok(())
-                })
-                .await
+            "/containerd.services.content.v1.Content/Delete" => unary(r, api::DeleteContentRequest) {
+                let ns = namespace(&r)?;
+                let digest = r.into_inner().digest;
+                let _g = d.meta_lock.lock().await;
+                d.delete_content(&ns, &digest)?;
+                Ok(())
             }
-            "/containerd.services.content.v1.Content/Read" => {
-                grpc::server_streaming(req, move |r: Request<api::ReadContentRequest>| async move {
-                    let ns = namespace(&r)?;
-                    let r = r.into_inner();
-                    d.content_info(&ns, &r.digest)?;
-                    let mut f = d
-                        .content
-                        .read_at(&r.digest, r.offset.max(0) as u64, 0)
-                        .map_err(from_content)?;
-                    let limit = if r.size > 0 { r.size as u64 } else { u64::MAX };
-                    let (tx, rx) = tokio::sync::mpsc::channel(4);
-                    let start = r.offset.max(0);
-                    tokio::task::spawn_blocking(move || {
-                        let mut off = start;
-                        let mut left = limit;
-                        let mut buf = vec![0u8; 1 << 20];
-                        while left > 0 {
-                            let want = buf.len().min(left.min(usize::MAX as u64) as usize);
-                            match f.read(&mut buf[..want]) {
-                                Ok(0) => break,
-                                Ok(n) => {
-                                    let msg = api::ReadContentResponse {
-                                        offset: off,
-                                        data: buf[..n].to_vec(),
-                                    };
-                                    off += n as i64;
-                                    left -= n as u64;
-                                    if tx.blocking_send(Ok(msg)).is_err() {
-                                        break;
-                                    }
-                                }
-                                Err(e) => {
-                                    let _ = tx.blocking_send(Err(Status::internal(e.to_string())));
+            "/containerd.services.content.v1.Content/Read" => server_streaming(r, api::ReadContentRequest) {
+                let ns = namespace(&r)?;
+                let r = r.into_inner();
+                d.content_info(&ns, &r.digest)?;
+                let mut f = d
+                    .content
+                    .read_at(&r.digest, r.offset.max(0) as u64, 0)
+                    .map_err(from_content)?;
+                let limit = if r.size > 0 { r.size as u64 } else { u64::MAX };
+                let (tx, rx) = tokio::sync::mpsc::channel(4);
+                let start = r.offset.max(0);
+                tokio::task::spawn_blocking(move || {
+                    let mut off = start;
+                    let mut left = limit;
+                    let mut buf = vec![0u8; 1 << 20];
+                    while left > 0 {
+                        let want = buf.len().min(left.min(usize::MAX as u64) as usize);
+                        match f.read(&mut buf[..want]) {
+                            Ok(0) => break,
+                            Ok(n) => {
+                                let msg = api::ReadContentResponse {
+                                    offset: off,
+                                    data: buf[..n].to_vec(),
+                                };
+                                off += n as i64;
+                                left -= n as u64;
+                                if tx.blocking_send(Ok(msg)).is_err() {
                                     break;
                                 }
                             }
+                            Err(e) => {
+                                let _ = tx.blocking_send(Err(Status::internal(e.to_string())));
+                                break;
+                            }
                         }
-                    });
-                    let s: BoxStream<api::ReadContentResponse> =
-                        Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx));
-                    Ok(s)
-                })
-                .await
+                    }
+                });
+                let s: BoxStream<api::ReadContentResponse> =
+                    Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx));
+                Ok(s)
             }
-            "/containerd.services.content.v1.Content/Status" => {
-                grpc::unary(req, move |r: Request<api::StatusRequest>| async move {
-                    let reference = r.into_inner().r#ref;
-                    let st = d.content.status(&reference).map_err(from_content)?;
-                    Ok(api::StatusResponse { status: Some(status_msg(st)) })
-                })
-                .await
+            "/containerd.services.content.v1.Content/Status" => unary(r, api::StatusRequest) {
+                let reference = r.into_inner().r#ref;
+                let st = d.content.status(&reference).map_err(from_content)?;
+                Ok(api::StatusResponse { status: Some(status_msg(st)) })
             }
-            "/containerd.services.content.v1.Content/ListStatuses" => {
-                grpc::unary(req, move |r: Request<api::ListStatusesRequest>| async move {
-                    let filters = Filters::parse(&r.into_inner().filters).map_err(from_filter)?;
-                    let statuses = d
-                        .content
-                        .statuses()
-                        .into_iter()
-                        .map(status_msg)
-                        .filter(|s| filters.matches(|f| (f == "ref").then(|| s.r#ref.clone())))
-                        .collect();
-                    Ok(api::ListStatusesResponse { statuses })
-                })
-                .await
+            "/containerd.services.content.v1.Content/ListStatuses" => unary(r, api::ListStatusesRequest) {
+                let filters = Filters::parse(&r.into_inner().filters).map_err(from_filter)?;
+                let statuses = d
+                    .content
+                    .statuses()
+                    .into_iter()
+                    .map(status_msg)
+                    .filter(|s| filters.matches(|f| (f == "ref").then(|| s.r#ref.clone())))
+                    .collect();
+                Ok(api::ListStatusesResponse { statuses })
             }
-            "/containerd.services.content.v1.Content/Abort" => {
-                grpc::unary(req, move |r: Request<api::AbortRequest>| async move {
-                    d.content.abort(&r.into_inner().r#ref).map_err(from_content)?;
-                    Ok(())
-                })
-                .await
+            "/containerd.services.content.v1.Content/Abort" => unary(r, api::AbortRequest) {
+                d.content.abort(&r.into_inner().r#ref).map_err(from_content)?;
+                Ok(())
             }
-            "/containerd.services.content.v1.Content/Write" => {
-                grpc::streaming(req, move |r: Request<tonic::Streaming<api::WriteContentRequest>>| async move {
-                    let ns = namespace(&r)?;
-                    let lease = lease_of(&r);
-                    d.ensure_namespace(&ns)?;
-                    let s: BoxStream<api::WriteContentResponse> =
-                        Box::pin(super::write::serve(d, ns, lease, r.into_inner()));
-                    Ok(s)
-                })
-                .await
+            "/containerd.services.content.v1.Content/Write" => streaming(r, tonic::Streaming<api::WriteContentRequest>) {
+                let ns = namespace(&r)?;
+                let lease = lease_of(&r);
+                d.ensure_namespace(&ns)?;
+                let s: BoxStream<api::WriteContentResponse> =
+                    Box::pin(super::write::serve(d, ns, lease, r.into_inner()));
+                Ok(s)
             }
 
             // ---- images
-            "/containerd.services.images.v1.Images/Get" => {
-                grpc::unary(req, move |r: Request<api::GetImageRequest>| async move {
-                    let ns = namespace(&r)?;
-                    let name = r.into_inner().name;
-                    let image = d.store.get::<api::Image>(&ns, "images", &name).map_err(from_store)?
-                        .ok_or_else(|| Status::not_found(format!("image \"{name}\": not found")))?;
-                    Ok(api::GetImageResponse { image: Some(image) })
-                })
-                .await
+            "/containerd.services.images.v1.Images/Get" => unary(r, api::GetImageRequest) {
+                let ns = namespace(&r)?;
+                let name = r.into_inner().name;
+                let image = d.store.get::<api::Image>(&ns, "images", &name).map_err(from_store)?
+                    .ok_or_else(|| Status::not_found(format!("image \"{name}\": not found")))?;
+                Ok(api::GetImageResponse { image: Some(image) })
             }
-            "/containerd.services.images.v1.Images/List" => {
-                grpc::unary(req, move |r: Request<api::ListImagesRequest>| async move {
-                    let ns = namespace(&r)?;
-                    let filters = Filters::parse(&r.into_inner().filters).map_err(from_filter)?;
-                    let images = d.store.list::<api::Image>(&ns, "images").map_err(from_store)?
-                        .into_iter().map(|(_, i)| i)
-                        .filter(|i| filters.matches(|f| match f {
-                            "name" => Some(i.name.clone()),
-                            "target.digest" => i.target.as_ref().map(|t| t.digest.clone()),
-                            "target.mediatype" => i.target.as_ref().map(|t| t.media_type.clone()),
-                            _ => labels_get(&i.labels, f).flatten(),
-                        }))
-                        .collect();
-                    Ok(api::ListImagesResponse { images })
-                })
-                .await
+            "/containerd.services.images.v1.Images/List" => unary(r, api::ListImagesRequest) {
+                let ns = namespace(&r)?;
+                let filters = Filters::parse(&r.into_inner().filters).map_err(from_filter)?;
+                let images = d.store.list::<api::Image>(&ns, "images").map_err(from_store)?
+                    .into_iter().map(|(_, i)| i)
+                    .filter(|i| filters.matches(|f| match f {
+                        "name" => Some(i.name.clone()),
+                        "target.digest" => i.target.as_ref().map(|t| t.digest.clone()),
+                        "target.mediatype" => i.target.as_ref().map(|t| t.media_type.clone()),
+                        _ => labels_get(&i.labels, f).flatten(),
+                    }))
+                    .collect();
+                Ok(api::ListImagesResponse { images })
             }
-            "/containerd.services.images.v1.Images/Create" => {
-                grpc::unary(req, move |r: Request<api::CreateImageRequest>| async move {
-                    let ns = namespace(&r)?;
-                    let mut image = r.into_inner().image.unwrap_or_default();
-                    validate_image(&image)?;
-                    let _g = d.meta_lock.lock().await;
-                    d.ensure_namespace(&ns)?;
-                    if d.store.get::<api::Image>(&ns, "images", &image.name).map_err(from_store)?.is_some() {
-                        return Err(Status::already_exists(format!("image \"{}\": already exists", image.name)));
-                    }
-                    let t = now();
-                    image.created_at = Some(t);
-                    image.updated_at = Some(t);
-                    d.store.put(&ns, "images", &image.name, &image).map_err(from_store)?;
-                    d.events.publish(&ns, "/images/create", &api::ImageCreate { name: image.name.clone(), labels: image.labels.clone() });
-                    Ok(api::CreateImageResponse { image: Some(image) })
-                })
-                .await
+            "/containerd.services.images.v1.Images/Create" => unary(r, api::CreateImageRequest) {
+                let ns = namespace(&r)?;
+                let mut image = r.into_inner().image.unwrap_or_default();
+                validate_image(&image)?;
+                let _g = d.meta_lock.lock().await;
+                d.ensure_namespace(&ns)?;
+                if d.store.get::<api::Image>(&ns, "images", &image.name).map_err(from_store)?.is_some() {
+                    return Err(Status::already_exists(format!("image \"{}\": already exists", image.name)));
+                }
+                let t = now();
+                image.created_at = Some(t);
+                image.updated_at = Some(t);
+                d.store.put(&ns, "images", &image.name, &image).map_err(from_store)?;
+                d.events.publish(&ns, "/images/create", &api::ImageCreate { name: image.name.clone(), labels: image.labels.clone() });
+                Ok(api::CreateImageResponse { image: Some(image) })
             }
-            "/containerd.services.images.v1.Images/Update" => {
-                grpc::unary(req, move |r: Request<api::UpdateImageRequest>| async move {
-                    let ns = namespace(&r)?;
-                    let r = r.into_inner();
-                    let new = r.image.unwrap_or_default();
-                    let paths = r.update_mask.map(|m| m.paths).unwrap_or_default();
-                    let _g = d.meta_lock.lock().await;
-                    let mut cur = d.store.get::<api::Image>(&ns, "images", &new.name).map_err(from_store)?
-                        .ok_or_else(|| Status::not_found(format!("image \"{}\": not found", new.name)))?;
-                    if paths.is_empty() {
-                        validate_image(&new)?;
-                        cur.labels = new.labels.clone();
-                        cur.target = new.target.clone();
-                    } else {
-                        for p in &paths {
-                            if p == "target" {
-                                cur.target = new.target.clone();
-                            }
+            "/containerd.services.images.v1.Images/Update" => unary(r, api::UpdateImageRequest) {
+                let ns = namespace(&r)?;
+                let r = r.into_inner();
+                let new = r.image.unwrap_or_default();
+                let paths = r.update_mask.map(|m| m.paths).unwrap_or_default();
+                let _g = d.meta_lock.lock().await;
+                let mut cur = d.store.get::<api::Image>(&ns, "images", &new.name).map_err(from_store)?
+                    .ok_or_else(|| Status::not_found(format!("image \"{}\": not found", new.name)))?;
+                if paths.is_empty() {
+                    validate_image(&new)?;
+                    cur.labels = new.labels.clone();
+                    cur.target = new.target.clone();
+                } else {
+                    for p in &paths {
+                        if p == "target" {
+                            cur.target = new.target.clone();
                         }
-                        update_labels(&mut cur.labels, &new.labels, &paths.iter().filter(|p| p.starts_with("labels")).cloned().collect::<Vec<_>>());
                     }
-                    cur.updated_at = Some(now());
-                    d.store.put(&ns, "images", &cur.name, &cur).map_err(from_store)?;
-                    d.events.publish(&ns, "/images/update", &api::ImageUpdate { name: cur.name.clone(), labels: cur.labels.clone() });
-                    Ok(api::UpdateImageResponse { image: Some(cur) })
-                })
-                .await
+                    update_labels(&mut cur.labels, &new.labels, &paths.iter().filter(|p| p.starts_with("labels")).cloned().collect::<Vec<_>>());
+                }
+                cur.updated_at = Some(now());
+                d.store.put(&ns, "images", &cur.name, &cur).map_err(from_store)?;
+                d.events.publish(&ns, "/images/update", &api::ImageUpdate { name: cur.name.clone(), labels: cur.labels.clone() });
+                Ok(api::UpdateImageResponse { image: Some(cur) })
             }
-            "/containerd.services.images.v1.Images/Delete" => {
-                grpc::unary(req, move |r: Request<api::DeleteImageRequest>| async move {
-                    let ns = namespace(&r)?;
-                    let name = r.into_inner().name;
-                    let _g = d.meta_lock.lock().await;
-                    if !d.store.delete(&ns, "images", &name).map_err(from_store)? {
-                        return Err(Status::not_found(format!("image \"{name}\": not found")));
-                    }
-                    d.events.publish(&ns, "/images/delete", &api::ImageDelete { name });
-                    drop(_g);
+            "/containerd.services.images.v1.Images/Delete" => unary(r, api::DeleteImageRequest) {
+                let ns = namespace(&r)?;
+                let r = r.into_inner();
+                let name = r.name;
+                let _g = d.meta_lock.lock().await;
+                if !d.store.delete(&ns, "images", &name).map_err(from_store)? {
+                    return Err(Status::not_found(format!("image \"{name}\": not found")));
+                }
+                d.events.publish(&ns, "/images/delete", &api::ImageDelete { name });
+                drop(_g);
+                if r.sync {
                     d.collect_garbage(&ns).await;
-                    Ok(())
-                })
-                .await
+                } else {
+                    d.schedule_gc(&ns);
+                }
+                Ok(())
             }
 
             // ---- leases
-            "/containerd.services.leases.v1.Leases/Create" => {
-                grpc::unary(req, move |r: Request<api::CreateRequest>| async move {
-                    let ns = namespace(&r)?;
-                    let r = r.into_inner();
-                    let id = if r.id.is_empty() {
-                        format!("lease-{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos())
-                    } else {
-                        r.id
-                    };
-                    let _g = d.meta_lock.lock().await;
-                    d.ensure_namespace(&ns)?;
-                    if d.store.get::<LeaseRecord>(&ns, "leases", &id).map_err(from_store)?.is_some() {
-                        return Err(Status::already_exists(format!("lease {id:?}: already exists")));
-                    }
-                    let lease = api::Lease { id: id.clone(), created_at: Some(now()), labels: r.labels };
-                    d.store.put(&ns, "leases", &id, &LeaseRecord { lease: Some(lease.clone()), resources: Vec::new() }).map_err(from_store)?;
-                    Ok(api::CreateResponse { lease: Some(lease) })
-                })
-                .await
+            "/containerd.services.leases.v1.Leases/Create" => unary(r, api::CreateRequest) {
+                let ns = namespace(&r)?;
+                let r = r.into_inner();
+                let id = if r.id.is_empty() {
+                    format!("lease-{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos())
+                } else {
+                    r.id
+                };
+                let _g = d.meta_lock.lock().await;
+                d.ensure_namespace(&ns)?;
+                if d.store.get::<LeaseRecord>(&ns, "leases", &id).map_err(from_store)?.is_some() {
+                    return Err(Status::already_exists(format!("lease {id:?}: already exists")));
+                }
+                let lease = api::Lease { id: id.clone(), created_at: Some(now()), labels: r.labels };
+                let record = LeaseRecord { lease: Some(lease.clone()), resources: Vec::new() };
+                d.store.put(&ns, "leases", &id, &record).map_err(from_store)?;
+                if let Some(at) = super::gc::lease_expiry(&record) {
+                    d.collect_at(&ns, at);
+                }
+                Ok(api::CreateResponse { lease: Some(lease) })
             }
-            "/containerd.services.leases.v1.Leases/Delete" => {
-                grpc::unary(req, move |r: Request<api::DeleteRequest>| async move {
-                    let ns = namespace(&r)?;
-                    let id = r.into_inner().id;
-                    let _g = d.meta_lock.lock().await;
-                    if !d.store.delete(&ns, "leases", &id).map_err(from_store)? {
-                        return Err(Status::not_found(format!("lease {id:?}: not found")));
-                    }
-                    drop(_g);
+            "/containerd.services.leases.v1.Leases/Delete" => unary(r, api::DeleteRequest) {
+                let ns = namespace(&r)?;
+                let r = r.into_inner();
+                let id = r.id;
+                let _g = d.meta_lock.lock().await;
+                if !d.store.delete(&ns, "leases", &id).map_err(from_store)? {
+                    return Err(Status::not_found(format!("lease {id:?}: not found")));
+                }
+                drop(_g);
+                if r.sync {
                     d.collect_garbage(&ns).await;
-                    Ok(())
-                })
-                .await
+                } else {
+                    d.schedule_gc(&ns);
+                }
+                Ok(())
             }
-            "/containerd.services.leases.v1.Leases/List" => {
-                grpc::unary(req, move |r: Request<api::ListRequest>| async move {
-                    let ns = namespace(&r)?;
-                    let filters = Filters::parse(&r.into_inner().filters).map_err(from_filter)?;
-                    let leases = d.store.list::<LeaseRecord>(&ns, "leases").map_err(from_store)?
-                        .into_iter().filter_map(|(_, l)| l.lease)
-                        .filter(|l| filters.matches(|f| match f {
-                            "id" => Some(l.id.clone()),
-                            _ => labels_get(&l.labels, f).flatten(),
-                        }))
-                        .collect();
-                    Ok(api::ListResponse { leases })
-                })
-                .await
+            "/containerd.services.leases.v1.Leases/List" => unary(r, api::ListRequest) {
+                let ns = namespace(&r)?;
+                let filters = Filters::parse(&r.into_inner().filters).map_err(from_filter)?;
+                let leases = d.store.list::<LeaseRecord>(&ns, "leases").map_err(from_store)?
+                    .into_iter().filter_map(|(_, l)| l.lease)
+                    .filter(|l| filters.matches(|f| match f {
+                        "id" => Some(l.id.clone()),
+                        _ => labels_get(&l.labels, f).flatten(),
+                    }))
+                    .collect();
+                Ok(api::ListResponse { leases })
             }
-            "/containerd.services.leases.v1.Leases/AddResource" => {
-                grpc::unary(req, move |r: Request<api::AddResourceRequest>| async move {
-                    let ns = namespace(&r)?;
-                    let r = r.into_inner();
-                    let res = r.resource.unwrap_or_default();
-                    let _g = d.meta_lock.lock().await;
-                    let mut l = d.store.get::<LeaseRecord>(&ns, "leases", &r.id).map_err(from_store)?
-                        .ok_or_else(|| Status::not_found(format!("lease {:?}: not found", r.id)))?;
-                    if !l.resources.contains(&res) {
-                        l.resources.push(res);
-                    }
-                    d.store.put(&ns, "leases", &r.id, &l).map_err(from_store)?;
-                    Ok(())
-                })
-                .await
+            "/containerd.services.leases.v1.Leases/AddResource" => unary(r, api::AddResourceRequest) {
+                let ns = namespace(&r)?;
+                let r = r.into_inner();
+                let res = r.resource.unwrap_or_default();
+                let _g = d.meta_lock.lock().await;
+                let mut l = d.store.get::<LeaseRecord>(&ns, "leases", &r.id).map_err(from_store)?
+                    .ok_or_else(|| Status::not_found(format!("lease {:?}: not found", r.id)))?;
+                if !l.resources.contains(&res) {
+                    l.resources.push(res);
+                }
+                d.store.put(&ns, "leases", &r.id, &l).map_err(from_store)?;
+                Ok(())
             }
-            "/containerd.services.leases.v1.Leases/DeleteResource" => {
-                grpc::unary(req, move |r: Request<api::DeleteResourceRequest>| async move {
-                    let ns = namespace(&r)?;
-                    let r = r.into_inner();
-                    let res = r.resource.unwrap_or_default();
-                    let _g = d.meta_lock.lock().await;
-                    let mut l = d.store.get::<LeaseRecord>(&ns, "leases", &r.id).map_err(from_store)?
-                        .ok_or_else(|| Status::not_found(format!("lease {:?}: not found", r.id)))?;
-                    l.resources.retain(|x| x != &res);
-                    d.store.put(&ns, "leases", &r.id, &l).map_err(from_store)?;
-                    Ok(())
-                })
-                .await
+            "/containerd.services.leases.v1.Leases/DeleteResource" => unary(r, api::DeleteResourceRequest) {
+                let ns = namespace(&r)?;
+                let r = r.into_inner();
+                let res = r.resource.unwrap_or_default();
+                let _g = d.meta_lock.lock().await;
+                let mut l = d.store.get::<LeaseRecord>(&ns, "leases", &r.id).map_err(from_store)?
+                    .ok_or_else(|| Status::not_found(format!("lease {:?}: not found", r.id)))?;
+                l.resources.retain(|x| x != &res);
+                d.store.put(&ns, "leases", &r.id, &l).map_err(from_store)?;
+                Ok(())
             }
-            "/containerd.services.leases.v1.Leases/ListResources" => {
-                grpc::unary(req, move |r: Request<api::ListResourcesRequest>| async move {
-                    let ns = namespace(&r)?;
-                    let id = r.into_inner().id;
-                    let l = d.store.get::<LeaseRecord>(&ns, "leases", &id).map_err(from_store)?
-                        .ok_or_else(|| Status::not_found(format!("lease {id:?}: not found")))?;
-                    Ok(api::ListResourcesResponse { resources: l.resources })
-                })
-                .await
+            "/containerd.services.leases.v1.Leases/ListResources" => unary(r, api::ListResourcesRequest) {
+                let ns = namespace(&r)?;
+                let id = r.into_inner().id;
+                let l = d.store.get::<LeaseRecord>(&ns, "leases", &id).map_err(from_store)?
+                    .ok_or_else(|| Status::not_found(format!("lease {id:?}: not found")))?;
+                Ok(api::ListResourcesResponse { resources: l.resources })
             }
 
             // ---- containers
-            "/containerd.services.containers.v1.Containers/Get" => {
-                grpc::unary(req, move |r: Request<api::GetContainerRequest>| async move {
-                    let ns = namespace(&r)?;
-                    let c = d.container(&ns, &r.into_inner().id)?;
-                    Ok(api::GetContainerResponse { container: Some(c) })
-                })
-                .await
+            "/containerd.services.containers.v1.Containers/Get" => unary(r, api::GetContainerRequest) {
+                let ns = namespace(&r)?;
+                let c = d.container(&ns, &r.into_inner().id)?;
+                Ok(api::GetContainerResponse { container: Some(c) })
             }
-            "/containerd.services.containers.v1.Containers/List" => {
-                grpc::unary(req, move |r: Request<api::ListContainersRequest>| async move {
-                    let ns = namespace(&r)?;
-                    let containers = d.list_containers(&ns, &r.into_inner().filters)?;
-                    Ok(api::ListContainersResponse { containers })
-                })
-                .await
+            "/containerd.services.containers.v1.Containers/List" => unary(r, api::ListContainersRequest) {
+                let ns = namespace(&r)?;
+                let containers = d.list_containers(&ns, &r.into_inner().filters)?;
+                Ok(api::ListContainersResponse { containers })
             }
-            "/containerd.services.containers.v1.Containers/ListStream" => {
-                grpc::server_streaming(req, move |r: Request<api::ListContainersRequest>| async move {
-                    let ns = namespace(&r)?;
-                    let containers = d.list_containers(&ns, &r.into_inner().filters)?;
-                    Ok(stream(containers.into_iter().map(|c| api::ListContainerMessage { container: Some(c) }).collect()))
-                })
-                .await
+            "/containerd.services.containers.v1.Containers/ListStream" => server_streaming(r, api::ListContainersRequest) {
+                let ns = namespace(&r)?;
+                let containers = d.list_containers(&ns, &r.into_inner().filters)?;
+                Ok(stream(containers.into_iter().map(|c| api::ListContainerMessage { container: Some(c) }).collect()))
             }
-            "/containerd.services.containers.v1.Containers/Create" => {
-                grpc::unary(req, move |r: Request<api::CreateContainerRequest>| async move {
-                    let ns = namespace(&r)?;
-                    let mut c = r.into_inner().container.unwrap_or_default();
-                    if c.id.is_empty() || !c.id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) || c.id.len() > 76 {
-                        return Err(Status::invalid_argument(format!("container id {:?}: invalid argument", c.id)));
-                    }
-                    if c.runtime.as_ref().map(|r| r.name.is_empty()).unwrap_or(true) {
-                        return Err(Status::invalid_argument("must specify a runtime: invalid argument"));
-                    }
-                    if c.spec.is_none() {
-                        return Err(Status::invalid_argument("container.Spec must be set: invalid argument"));
-                    }
-                    let _g = d.meta_lock.lock().await;
-                    d.ensure_namespace(&ns)?;
-                    if d.store.get::<api::Container>(&ns, "containers", &c.id).map_err(from_store)?.is_some() {
-                        return Err(Status::already_exists(format!("container \"{}\": already exists", c.id)));
-                    }
-                    let t = now();
-                    c.created_at = Some(t);
-                    c.updated_at = Some(t);
-                    d.store.put(&ns, "containers", &c.id, &c).map_err(from_store)?;
-                    d.events.publish(&ns, "/containers/create", &ev::ContainerCreate {
-                        id: c.id.clone(),
-                        image: c.image.clone(),
-                        runtime: c.runtime.as_ref().map(|r| ev::container_create::Runtime { name: r.name.clone(), options: r.options.clone() }),
-                    });
-                    Ok(api::CreateContainerResponse { container: Some(c) })
-                })
-                .await
+            "/containerd.services.containers.v1.Containers/Create" => unary(r, api::CreateContainerRequest) {
+                let ns = namespace(&r)?;
+                let mut c = r.into_inner().container.unwrap_or_default();
+                if c.id.is_empty() || !c.id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) || c.id.len() > 76 {
+                    return Err(Status::invalid_argument(format!("container id {:?}: invalid argument", c.id)));
+                }
+                if c.runtime.as_ref().map(|r| r.name.is_empty()).unwrap_or(true) {
+                    return Err(Status::invalid_argument("must specify a runtime: invalid argument"));
+                }
+                if c.spec.is_none() {
+                    return Err(Status::invalid_argument("container.Spec must be set: invalid argument"));
+                }
+                let _g = d.meta_lock.lock().await;
+                d.ensure_namespace(&ns)?;
+                if d.store.get::<api::Container>(&ns, "containers", &c.id).map_err(from_store)?.is_some() {
+                    return Err(Status::already_exists(format!("container \"{}\": already exists", c.id)));
+                }
+                let t = now();
+                c.created_at = Some(t);
+                c.updated_at = Some(t);
+                d.store.put(&ns, "containers", &c.id, &c).map_err(from_store)?;
+                d.events.publish(&ns, "/containers/create", &ev::ContainerCreate {
+                    id: c.id.clone(),
+                    image: c.image.clone(),
+                    runtime: c.runtime.as_ref().map(|r| ev::container_create::Runtime { name: r.name.clone(), options: r.options.clone() }),
+                });
+                Ok(api::CreateContainerResponse { container: Some(c) })
             }
-            "/containerd.services.containers.v1.Containers/Update" => {
-                grpc::unary(req, move |r: Request<api::UpdateContainerRequest>| async move {
-                    let ns = namespace(&r)?;
-                    let r = r.into_inner();
-                    let new = r.container.unwrap_or_default();
-                    let paths = r.update_mask.map(|m| m.paths).unwrap_or_default();
-                    let _g = d.meta_lock.lock().await;
-                    let mut cur = d.container(&ns, &new.id)?;
-                    if paths.is_empty() {
-                        cur.labels = new.labels.clone();
-                        cur.spec = new.spec.clone();
-                        cur.image = new.image.clone();
-                        cur.snapshot_key = new.snapshot_key.clone();
-                        cur.snapshotter = new.snapshotter.clone();
-                        cur.extensions = new.extensions.clone();
-                    } else {
-                        for p in &paths {
-                            match p.as_str() {
-                                "spec" => cur.spec = new.spec.clone(),
-                                "image" => cur.image = new.image.clone(),
-                                "snapshotkey" | "snapshot_key" => cur.snapshot_key = new.snapshot_key.clone(),
-                                "runtime" => {
-                                    return Err(Status::invalid_argument("container.Runtime field is immutable: invalid argument"))
-                                }
-                                p if p.starts_with("extensions") => cur.extensions = new.extensions.clone(),
-                                p if p.starts_with("labels") => update_labels(&mut cur.labels, &new.labels, &[p.to_owned()]),
-                                other => {
-                                    return Err(Status::invalid_argument(format!("cannot update {other:?} field on container {:?}: invalid argument", cur.id)))
-                                }
+            "/containerd.services.containers.v1.Containers/Update" => unary(r, api::UpdateContainerRequest) {
+                let ns = namespace(&r)?;
+                let r = r.into_inner();
+                let new = r.container.unwrap_or_default();
+                let paths = r.update_mask.map(|m| m.paths).unwrap_or_default();
+                let _g = d.meta_lock.lock().await;
+                let mut cur = d.container(&ns, &new.id)?;
+                if paths.is_empty() {
+                    cur.labels = new.labels.clone();
+                    cur.spec = new.spec.clone();
+                    cur.image = new.image.clone();
+                    cur.snapshot_key = new.snapshot_key.clone();
+                    cur.snapshotter = new.snapshotter.clone();
+                    cur.extensions = new.extensions.clone();
+                } else {
+                    for p in &paths {
+                        match p.as_str() {
+                            "spec" => cur.spec = new.spec.clone(),
+                            "image" => cur.image = new.image.clone(),
+                            "snapshotkey" | "snapshot_key" => cur.snapshot_key = new.snapshot_key.clone(),
+                            "runtime" => {
+                                return Err(Status::invalid_argument("container.Runtime field is immutable: invalid argument"))
+                            }
+                            p if p.starts_with("extensions") => cur.extensions = new.extensions.clone(),
+                            p if p.starts_with("labels") => update_labels(&mut cur.labels, &new.labels, &[p.to_owned()]),
+                            other => {
+                                return Err(Status::invalid_argument(format!("cannot update {other:?} field on container {:?}: invalid argument", cur.id)))
                             }
                         }
                     }
-                    cur.updated_at = Some(now());
-                    d.store.put(&ns, "containers", &cur.id, &cur).map_err(from_store)?;
-                    d.events.publish(&ns, "/containers/update", &ev::ContainerUpdate { id: cur.id.clone(), image: cur.image.clone(), labels: cur.labels.clone(), snapshot_key: cur.snapshot_key.clone() });
-                    Ok(api::UpdateContainerResponse { container: Some(cur) })
-                })
-                .await
+                }
+                cur.updated_at = Some(now());
+                d.store.put(&ns, "containers", &cur.id, &cur).map_err(from_store)?;
+                d.events.publish(&ns, "/containers/update", &ev::ContainerUpdate { id: cur.id.clone(), image: cur.image.clone(), labels: cur.labels.clone(), snapshot_key: cur.snapshot_key.clone() });
+                Ok(api::UpdateContainerResponse { container: Some(cur) })
             }
-            "/containerd.services.containers.v1.Containers/Delete" => {
-                grpc::unary(req, move |r: Request<api::DeleteContainerRequest>| async move {
-                    let ns = namespace(&r)?;
-                    let id = r.into_inner().id;
-                    let _g = d.meta_lock.lock().await;
-                    if !d.store.delete(&ns, "containers", &id).map_err(from_store)? {
-                        return Err(Status::not_found(format!("container \"{id}\": not found")));
-                    }
-                    d.events.publish(&ns, "/containers/delete", &ev::ContainerDelete { id });
-                    Ok(())
-                })
-                .await
+            "/containerd.services.containers.v1.Containers/Delete" => unary(r, api::DeleteContainerRequest) {
+                let ns = namespace(&r)?;
+                let id = r.into_inner().id;
+                let _g = d.meta_lock.lock().await;
+                if !d.store.delete(&ns, "containers", &id).map_err(from_store)? {
+                    return Err(Status::not_found(format!("container \"{id}\": not found")));
+                }
+                d.events.publish(&ns, "/containers/delete", &ev::ContainerDelete { id });
+                Ok(())
             }
 
             // ---- snapshots
-            "/containerd.services.snapshots.v1.Snapshots/Prepare" => {
-                grpc::unary(req, move |r: Request<snap::PrepareSnapshotRequest>| async move {
-                    let ns = namespace(&r)?;
-                    let lease = lease_of(&r);
-                    d.ensure_namespace(&ns)?;
-                    let r = r.into_inner();
-                    let sn = if r.snapshotter.is_empty() { "overlayfs" } else { r.snapshotter.as_str() };
-                    d.attach_to_lease(&ns, lease, &format!("snapshots/{sn}"), &r.key).await?;
-                    let mounts = d.snapshots.create(&ns, &r.snapshotter, snap::Kind::Active, &r.key, &r.parent, r.labels).map_err(from_snapshot)?;
-                    d.events.publish(&ns, "/snapshot/prepare", &ev::SnapshotPrepare { key: r.key, parent: r.parent, snapshotter: r.snapshotter });
-                    Ok(snap::PrepareSnapshotResponse { mounts })
-                })
-                .await
+            "/containerd.services.snapshots.v1.Snapshots/Prepare" => unary(r, snap::PrepareSnapshotRequest) {
+                let ns = namespace(&r)?;
+                let lease = lease_of(&r);
+                d.ensure_namespace(&ns)?;
+                let r = r.into_inner();
+                let sn = if r.snapshotter.is_empty() { "overlayfs" } else { r.snapshotter.as_str() };
+                d.attach_to_lease(&ns, lease, &format!("snapshots/{sn}"), &r.key).await?;
+                let mounts = d.snapshots.create(&ns, &r.snapshotter, snap::Kind::Active, &r.key, &r.parent, r.labels).map_err(from_snapshot)?;
+                d.events.publish(&ns, "/snapshot/prepare", &ev::SnapshotPrepare { key: r.key, parent: r.parent, snapshotter: r.snapshotter });
+                Ok(snap::PrepareSnapshotResponse { mounts })
             }
-            "/containerd.services.snapshots.v1.Snapshots/View" => {
-                grpc::unary(req, move |r: Request<snap::ViewSnapshotRequest>| async move {
-                    let ns = namespace(&r)?;
-                    let lease = lease_of(&r);
-                    d.ensure_namespace(&ns)?;
-                    let r = r.into_inner();
-                    let sn = if r.snapshotter.is_empty() { "overlayfs" } else { r.snapshotter.as_str() };
-                    d.attach_to_lease(&ns, lease, &format!("snapshots/{sn}"), &r.key).await?;
-                    let mounts = d.snapshots.create(&ns, &r.snapshotter, snap::Kind::View, &r.key, &r.parent, r.labels).map_err(from_snapshot)?;
-                    Ok(snap::ViewSnapshotResponse { mounts })
-                })
-                .await
+            "/containerd.services.snapshots.v1.Snapshots/View" => unary(r, snap::ViewSnapshotRequest) {
+                let ns = namespace(&r)?;
+                let lease = lease_of(&r);
+                d.ensure_namespace(&ns)?;
+                let r = r.into_inner();
+                let sn = if r.snapshotter.is_empty() { "overlayfs" } else { r.snapshotter.as_str() };
+                d.attach_to_lease(&ns, lease, &format!("snapshots/{sn}"), &r.key).await?;
+                let mounts = d.snapshots.create(&ns, &r.snapshotter, snap::Kind::View, &r.key, &r.parent, r.labels).map_err(from_snapshot)?;
+                Ok(snap::ViewSnapshotResponse { mounts })
             }
-            "/containerd.services.snapshots.v1.Snapshots/Mounts" => {
-                grpc::unary(req, move |r: Request<snap::MountsRequest>| async move {
-                    let ns = namespace(&r)?;
-                    let r = r.into_inner();
-                    let mounts = d.snapshots.mounts(&ns, &r.snapshotter, &r.key).map_err(from_snapshot)?;
-                    Ok(snap::MountsResponse { mounts })
-                })
-                .await
+            "/containerd.services.snapshots.v1.Snapshots/Mounts" => unary(r, snap::MountsRequest) {
+                let ns = namespace(&r)?;
+                let r = r.into_inner();
+                let mounts = d.snapshots.mounts(&ns, &r.snapshotter, &r.key).map_err(from_snapshot)?;
+                Ok(snap::MountsResponse { mounts })
             }
-            "/containerd.services.snapshots.v1.Snapshots/Commit" => {
-                grpc::unary(req, move |r: Request<snap::CommitSnapshotRequest>| async move {
-                    let ns = namespace(&r)?;
-                    let lease = lease_of(&r);
-                    let r = r.into_inner();
-                    let sn = if r.snapshotter.is_empty() { "overlayfs" } else { r.snapshotter.as_str() };
-                    d.attach_to_lease(&ns, lease, &format!("snapshots/{sn}"), &r.name).await?;
-                    d.snapshots.commit(&ns, &r.snapshotter, &r.name, &r.key, r.labels).map_err(from_snapshot)?;
-                    d.events.publish(&ns, "/snapshot/commit", &ev::SnapshotCommit { key: r.key, name: r.name, snapshotter: r.snapshotter });
-                    Ok(())
-                })
-                .await
+            "/containerd.services.snapshots.v1.Snapshots/Commit" => unary(r, snap::CommitSnapshotRequest) {
+                let ns = namespace(&r)?;
+                let lease = lease_of(&r);
+                let r = r.into_inner();
+                let sn = if r.snapshotter.is_empty() { "overlayfs" } else { r.snapshotter.as_str() };
+                d.attach_to_lease(&ns, lease, &format!("snapshots/{sn}"), &r.name).await?;
+                d.snapshots.commit(&ns, &r.snapshotter, &r.name, &r.key, r.labels).map_err(from_snapshot)?;
+                d.events.publish(&ns, "/snapshot/commit", &ev::SnapshotCommit { key: r.key, name: r.name, snapshotter: r.snapshotter });
+                Ok(())
             }
-            "/containerd.services.snapshots.v1.Snapshots/Remove" => {
-                grpc::unary(req, move |r: Request<snap::RemoveSnapshotRequest>| async move {
-                    let ns = namespace(&r)?;
-                    let r = r.into_inner();
-                    d.snapshots.remove(&ns, &r.snapshotter, &r.key).map_err(from_snapshot)?;
-                    d.events.publish(&ns, "/snapshot/remove", &ev::SnapshotRemove { key: r.key, snapshotter: r.snapshotter });
-                    Ok(())
-                })
-                .await
+            "/containerd.services.snapshots.v1.Snapshots/Remove" => unary(r, snap::RemoveSnapshotRequest) {
+                let ns = namespace(&r)?;
+                let r = r.into_inner();
+                d.snapshots.remove(&ns, &r.snapshotter, &r.key).map_err(from_snapshot)?;
+                d.events.publish(&ns, "/snapshot/remove", &ev::SnapshotRemove { key: r.key, snapshotter: r.snapshotter });
+                Ok(())
             }
-            "/containerd.services.snapshots.v1.Snapshots/Stat" => {
-                grpc::unary(req, move |r: Request<snap::StatSnapshotRequest>| async move {
-                    let ns = namespace(&r)?;
-                    let r = r.into_inner();
-                    let info = d.snapshots.stat(&ns, &r.snapshotter, &r.key).map_err(from_snapshot)?;
-                    Ok(snap::StatSnapshotResponse { info: Some(info) })
-                })
-                .await
+            "/containerd.services.snapshots.v1.Snapshots/Stat" => unary(r, snap::StatSnapshotRequest) {
+                let ns = namespace(&r)?;
+                let r = r.into_inner();
+                let info = d.snapshots.stat(&ns, &r.snapshotter, &r.key).map_err(from_snapshot)?;
+                Ok(snap::StatSnapshotResponse { info: Some(info) })
             }
-            "/containerd.services.snapshots.v1.Snapshots/Update" => {
-                grpc::unary(req, move |r: Request<snap::UpdateSnapshotRequest>| async move {
-                    let ns = namespace(&r)?;
-                    let r = r.into_inner();
-                    let paths = r.update_mask.map(|m| m.paths).unwrap_or_default();
-                    let info = d.snapshots.update(&ns, &r.snapshotter, r.info.unwrap_or_default(), &paths).map_err(from_snapshot)?;
-                    Ok(snap::UpdateSnapshotResponse { info: Some(info) })
-                })
-                .await
+            "/containerd.services.snapshots.v1.Snapshots/Update" => unary(r, snap::UpdateSnapshotRequest) {
+                let ns = namespace(&r)?;
+                let r = r.into_inner();
+                let paths = r.update_mask.map(|m| m.paths).unwrap_or_default();
+                let info = d.snapshots.update(&ns, &r.snapshotter, r.info.unwrap_or_default(), &paths).map_err(from_snapshot)?;
+                Ok(snap::UpdateSnapshotResponse { info: Some(info) })
             }
-            "/containerd.services.snapshots.v1.Snapshots/List" => {
-                grpc::server_streaming(req, move |r: Request<snap::ListSnapshotsRequest>| async move {
-                    let ns = namespace(&r)?;
-                    let r = r.into_inner();
-                    let filters = Filters::parse(&r.filters).map_err(from_filter)?;
-                    let infos: Vec<snap::Info> = d.snapshots.list(&ns, &r.snapshotter).map_err(from_snapshot)?
-                        .into_iter()
-                        .filter(|i| filters.matches(|f| match f {
-                            "name" => Some(i.name.clone()),
-                            "parent" => Some(i.parent.clone()),
-                            "kind" => Some(match i.kind { 1 => "view", 2 => "active", 3 => "committed", _ => "unknown" }.to_owned()),
-                            _ => labels_get(&i.labels, f).flatten(),
-                        }))
-                        .collect();
-                    Ok(stream(infos.chunks(100).map(|c| snap::ListSnapshotsResponse { info: c.to_vec() }).collect()))
-                })
-                .await
+            "/containerd.services.snapshots.v1.Snapshots/List" => server_streaming(r, snap::ListSnapshotsRequest) {
+                let ns = namespace(&r)?;
+                let r = r.into_inner();
+                let filters = Filters::parse(&r.filters).map_err(from_filter)?;
+                let infos: Vec<snap::Info> = d.snapshots.list(&ns, &r.snapshotter).map_err(from_snapshot)?
+                    .into_iter()
+                    .filter(|i| filters.matches(|f| match f {
+                        "name" => Some(i.name.clone()),
+                        "parent" => Some(i.parent.clone()),
+                        "kind" => Some(match i.kind { 1 => "view", 2 => "active", 3 => "committed", _ => "unknown" }.to_owned()),
+                        _ => labels_get(&i.labels, f).flatten(),
+                    }))
+                    .collect();
+                Ok(stream(infos.chunks(100).map(|c| snap::ListSnapshotsResponse { info: c.to_vec() }).collect()))
             }
-            "/containerd.services.snapshots.v1.Snapshots/Usage" => {
-                grpc::unary(req, move |r: Request<snap::UsageRequest>| async move {
-                    let ns = namespace(&r)?;
-                    let r = r.into_inner();
-                    let (size, inodes) = d.snapshots.usage(&ns, &r.snapshotter, &r.key).map_err(from_snapshot)?;
-                    Ok(snap::UsageResponse { size, inodes })
-                })
-                .await
+            "/containerd.services.snapshots.v1.Snapshots/Usage" => unary(r, snap::UsageRequest) {
+                let ns = namespace(&r)?;
+                let r = r.into_inner();
+                let (size, inodes) = d.snapshots.usage(&ns, &r.snapshotter, &r.key).map_err(from_snapshot)?;
+                Ok(snap::UsageResponse { size, inodes })
             }
-            "/containerd.services.snapshots.v1.Snapshots/Cleanup" => {
-                grpc::unary(req, move |r: Request<snap::CleanupRequest>| async move {
-                    let ns = namespace(&r)?;
-                    d.collect_garbage(&ns).await;
-                    Ok(())
-                })
-                .await
+            "/containerd.services.snapshots.v1.Snapshots/Cleanup" => unary(r, snap::CleanupRequest) {
+                let ns = namespace(&r)?;
+                d.collect_garbage(&ns).await;
+                Ok(())
             }
 
             // ---- diff
-            "/containerd.services.diff.v1.Diff/Apply" => {
-                grpc::unary(req, move |r: Request<api::ApplyRequest>| async move {
-                    let ns = namespace(&r)?;
-                    let r = r.into_inner();
-                    let desc = r.diff.unwrap_or_default();
-                    d.content_info(&ns, &desc.digest)?;
-                    let target = super::diff::Target::from_mounts(&r.mounts).map_err(from_apply)?;
-                    let f = d.content.read_at(&desc.digest, 0, 0).map_err(from_content)?;
-                    let (digest, size) = tokio::task::spawn_blocking(move || {
-                        let r = super::diff::decompress(f).map_err(super::diff::ApplyError::Read)?;
-                        super::diff::apply(&target, r)
-                    })
-                    .await
-                    .map_err(|e| Status::internal(e.to_string()))?
-                    .map_err(from_apply)?;
-                    Ok(api::ApplyResponse {
-                        applied: Some(Descriptor {
-                            media_type: "application/vnd.oci.image.layer.v1.tar".into(),
-                            digest,
-                            size: size as i64,
-                            annotations: HashMap::new(),
-                        }),
-                    })
+            "/containerd.services.diff.v1.Diff/Apply" => unary(r, api::ApplyRequest) {
+                let ns = namespace(&r)?;
+                let r = r.into_inner();
+                let desc = r.diff.unwrap_or_default();
+                d.content_info(&ns, &desc.digest)?;
+                let target = super::diff::Target::from_mounts(&r.mounts).map_err(from_apply)?;
+                let f = d.content.read_at(&desc.digest, 0, 0).map_err(from_content)?;
+                let (digest, size) = tokio::task::spawn_blocking(move || {
+                    let r = super::diff::decompress(f).map_err(super::diff::ApplyError::Read)?;
+                    super::diff::apply(&target, r)
                 })
                 .await
+                .map_err(|e| Status::internal(e.to_string()))?
+                .map_err(from_apply)?;
+                Ok(api::ApplyResponse {
+                    applied: Some(Descriptor {
+                        media_type: "application/vnd.oci.image.layer.v1.tar".into(),
+                        digest,
+                        size: size as i64,
+                        annotations: HashMap::new(),
+                    }),
+                })
             }
-            "/containerd.services.diff.v1.Diff/Diff" => {
-                grpc::unary(req, move |r: Request<api::DiffRequest>| async move {
-                    let ns = namespace(&r)?;
-                    let desc = super::compare::diff(&d, &ns, r.into_inner()).await?;
-                    Ok(api::DiffResponse { diff: Some(desc) })
-                })
-                .await
+            "/containerd.services.diff.v1.Diff/Diff" => unary(r, api::DiffRequest) {
+                let ns = namespace(&r)?;
+                let desc = super::compare::diff(&d, &ns, r.into_inner()).await?;
+                Ok(api::DiffResponse { diff: Some(desc) })
             }
 
             // ---- events
-            "/containerd.services.events.v1.Events/Publish" => {
-                grpc::unary(req, move |r: Request<api::PublishRequest>| async move {
-                    let ns = namespace(&r)?;
-                    let r = r.into_inner();
-                    if !r.topic.starts_with('/') {
-                        return Err(Status::invalid_argument(format!("envelope topic {:?}: must start with '/': invalid argument", r.topic)));
-                    }
-                    d.events.forward(containerd_client::types::Envelope { timestamp: Some(now()), namespace: ns, topic: r.topic, event: r.event });
-                    Ok(())
-                })
-                .await
+            "/containerd.services.events.v1.Events/Publish" => unary(r, api::PublishRequest) {
+                let ns = namespace(&r)?;
+                let r = r.into_inner();
+                if !r.topic.starts_with('/') {
+                    return Err(Status::invalid_argument(format!("envelope topic {:?}: must start with '/': invalid argument", r.topic)));
+                }
+                d.events.forward(containerd_client::types::Envelope { timestamp: Some(now()), namespace: ns, topic: r.topic, event: r.event });
+                Ok(())
             }
-            "/containerd.services.events.v1.Events/Forward" => {
-                grpc::unary(req, move |r: Request<api::ForwardRequest>| async move {
-                    if let Some(env) = r.into_inner().envelope {
-                        d.events.forward(env);
-                    }
-                    Ok(())
-                })
-                .await
+            "/containerd.services.events.v1.Events/Forward" => unary(r, api::ForwardRequest) {
+                if let Some(env) = r.into_inner().envelope {
+                    d.events.forward(env);
+                }
+                Ok(())
             }
-            "/containerd.services.events.v1.Events/Subscribe" => {
-                grpc::server_streaming(req, move |r: Request<api::SubscribeRequest>| async move {
-                    let filters = Filters::parse(&r.into_inner().filters).map_err(from_filter)?;
-                    let s: BoxStream<containerd_client::types::Envelope> = Box::pin(d.events.subscribe(filters));
-                    Ok(s)
-                })
-                .await
+            "/containerd.services.events.v1.Events/Subscribe" => server_streaming(r, api::SubscribeRequest) {
+                let filters = Filters::parse(&r.into_inner().filters).map_err(from_filter)?;
+                let s: BoxStream<containerd_client::types::Envelope> = Box::pin(d.events.subscribe(filters));
+                Ok(s)
             }
-            _ => grpc::unimplemented(path),
-        }
+        })
     }
 
     pub fn content_info(&self, ns: &str, digest: &str) -> Result<api::Info, Status> {

@@ -16,7 +16,7 @@ use containerd_shim_protos::api as shim;
 use containerd_shim_protos::protobuf;
 use tokio::sync::Mutex;
 use tonic::body::Body;
-use tonic::{Request, Status};
+use tonic::Status;
 
 use super::grpc::{self, HttpResponse};
 use super::services::namespace;
@@ -460,12 +460,12 @@ impl Daemon {
     ) -> HttpResponse {
         let d = self;
         let method = path.rsplit('/').next().unwrap_or("").to_owned();
-        match method.as_str() {
-            "Create" => grpc::unary(req, move |r: Request<api::CreateTaskRequest>| async move {
+        grpc::dispatch!(method.as_str(), req, unknown path, {
+            "Create" => unary(r, api::CreateTaskRequest) {
                 let ns = namespace(&r)?;
                 d.create_task(ns, r.into_inner()).await
-            }).await,
-            "Start" => grpc::unary(req, move |r: Request<api::StartRequest>| async move {
+            }
+            "Start" => unary(r, api::StartRequest) {
                 let ns = namespace(&r)?;
                 let r = r.into_inner();
                 let s = d.shim_for(&ns, &r.container_id).await?;
@@ -474,12 +474,12 @@ impl Daemon {
                 q.exec_id = r.exec_id;
                 let resp: shim::StartResponse = s.client.call("Start", &q).await.map_err(ttrpc_status)?;
                 Ok(api::StartResponse { pid: resp.pid })
-            }).await,
-            "Delete" => grpc::unary(req, move |r: Request<api::DeleteTaskRequest>| async move {
+            }
+            "Delete" => unary(r, api::DeleteTaskRequest) {
                 let ns = namespace(&r)?;
                 d.delete_task(ns, r.into_inner().container_id).await
-            }).await,
-            "DeleteProcess" => grpc::unary(req, move |r: Request<api::DeleteProcessRequest>| async move {
+            }
+            "DeleteProcess" => unary(r, api::DeleteProcessRequest) {
                 let ns = namespace(&r)?;
                 let r = r.into_inner();
                 let s = d.shim_for(&ns, &r.container_id).await?;
@@ -488,14 +488,14 @@ impl Daemon {
                 q.exec_id = r.exec_id.clone();
                 let resp: shim::DeleteResponse = s.client.call("Delete", &q).await.map_err(ttrpc_status)?;
                 Ok(api::DeleteResponse { id: r.exec_id, pid: resp.pid, exit_status: resp.exit_status, exited_at: ts(&resp.exited_at) })
-            }).await,
-            "Get" => grpc::unary(req, move |r: Request<api::GetRequest>| async move {
+            }
+            "Get" => unary(r, api::GetRequest) {
                 let ns = namespace(&r)?;
                 let r = r.into_inner();
                 let p = d.state(&ns, &r.container_id, &r.exec_id).await?;
                 Ok(api::GetResponse { process: Some(p) })
-            }).await,
-            "List" => grpc::unary(req, move |r: Request<api::ListTasksRequest>| async move {
+            }
+            "List" => unary(r, api::ListTasksRequest) {
                 let ns = namespace(&r)?;
                 let ids: Vec<String> = d.shims.0.lock().await.keys().filter(|(n, _)| n == &ns).map(|(_, id)| id.clone()).collect();
                 let mut tasks = Vec::new();
@@ -505,8 +505,8 @@ impl Daemon {
                     }
                 }
                 Ok(api::ListTasksResponse { tasks })
-            }).await,
-            "Kill" => grpc::unary(req, move |r: Request<api::KillRequest>| async move {
+            }
+            "Kill" => unary(r, api::KillRequest) {
                 let ns = namespace(&r)?;
                 let r = r.into_inner();
                 let s = d.shim_for(&ns, &r.container_id).await?;
@@ -517,8 +517,8 @@ impl Daemon {
                 q.all = r.all;
                 s.client.call::<_, protobuf::well_known_types::empty::Empty>("Kill", &q).await.map_err(ttrpc_status)?;
                 Ok(())
-            }).await,
-            "Exec" => grpc::unary(req, move |r: Request<api::ExecProcessRequest>| async move {
+            }
+            "Exec" => unary(r, api::ExecProcessRequest) {
                 let ns = namespace(&r)?;
                 let r = r.into_inner();
                 if r.exec_id.is_empty() {
@@ -535,8 +535,8 @@ impl Daemon {
                 q.spec = pb_any(&r.spec);
                 s.client.call::<_, protobuf::well_known_types::empty::Empty>("Exec", &q).await.map_err(ttrpc_status)?;
                 Ok(api::ExecProcessResponse {})
-            }).await,
-            "ResizePty" => grpc::unary(req, move |r: Request<api::ResizePtyRequest>| async move {
+            }
+            "ResizePty" => unary(r, api::ResizePtyRequest) {
                 let ns = namespace(&r)?;
                 let r = r.into_inner();
                 let s = d.shim_for(&ns, &r.container_id).await?;
@@ -547,8 +547,8 @@ impl Daemon {
                 q.height = r.height;
                 s.client.call::<_, protobuf::well_known_types::empty::Empty>("ResizePty", &q).await.map_err(ttrpc_status)?;
                 Ok(())
-            }).await,
-            "CloseIO" => grpc::unary(req, move |r: Request<api::CloseIoRequest>| async move {
+            }
+            "CloseIO" => unary(r, api::CloseIoRequest) {
                 let ns = namespace(&r)?;
                 let r = r.into_inner();
                 let s = d.shim_for(&ns, &r.container_id).await?;
@@ -558,8 +558,8 @@ impl Daemon {
                 q.stdin = r.stdin;
                 s.client.call::<_, protobuf::well_known_types::empty::Empty>("CloseIO", &q).await.map_err(ttrpc_status)?;
                 Ok(())
-            }).await,
-            "Pause" => grpc::unary(req, move |r: Request<api::PauseTaskRequest>| async move {
+            }
+            "Pause" => unary(r, api::PauseTaskRequest) {
                 let ns = namespace(&r)?;
                 let id = r.into_inner().container_id;
                 let s = d.shim_for(&ns, &id).await?;
@@ -567,8 +567,8 @@ impl Daemon {
                 q.id = id;
                 s.client.call::<_, protobuf::well_known_types::empty::Empty>("Pause", &q).await.map_err(ttrpc_status)?;
                 Ok(())
-            }).await,
-            "Resume" => grpc::unary(req, move |r: Request<api::ResumeTaskRequest>| async move {
+            }
+            "Resume" => unary(r, api::ResumeTaskRequest) {
                 let ns = namespace(&r)?;
                 let id = r.into_inner().container_id;
                 let s = d.shim_for(&ns, &id).await?;
@@ -576,8 +576,8 @@ impl Daemon {
                 q.id = id;
                 s.client.call::<_, protobuf::well_known_types::empty::Empty>("Resume", &q).await.map_err(ttrpc_status)?;
                 Ok(())
-            }).await,
-            "ListPids" => grpc::unary(req, move |r: Request<api::ListPidsRequest>| async move {
+            }
+            "ListPids" => unary(r, api::ListPidsRequest) {
                 let ns = namespace(&r)?;
                 let id = r.into_inner().container_id;
                 let s = d.shim_for(&ns, &id).await?;
@@ -585,13 +585,13 @@ impl Daemon {
                 q.id = id;
                 let resp: shim::PidsResponse = s.client.call("Pids", &q).await.map_err(ttrpc_status)?;
                 Ok(api::ListPidsResponse { processes: resp.processes.iter().map(from_pb).collect() })
-            }).await,
-            "Checkpoint" => grpc::unary(req, move |_: Request<api::CheckpointTaskRequest>| async move {
+            }
+            "Checkpoint" => unary(_, api::CheckpointTaskRequest) {
                 Err::<api::CheckpointTaskResponse, _>(Status::unimplemented(
                     "checkpoint is not supported by this containerd (no CRIU integration): not implemented",
                 ))
-            }).await,
-            "Update" => grpc::unary(req, move |r: Request<api::UpdateTaskRequest>| async move {
+            }
+            "Update" => unary(r, api::UpdateTaskRequest) {
                 let ns = namespace(&r)?;
                 let r = r.into_inner();
                 let s = d.shim_for(&ns, &r.container_id).await?;
@@ -601,8 +601,8 @@ impl Daemon {
                 q.annotations = r.annotations;
                 s.client.call::<_, protobuf::well_known_types::empty::Empty>("Update", &q).await.map_err(ttrpc_status)?;
                 Ok(())
-            }).await,
-            "Metrics" => grpc::unary(req, move |r: Request<api::MetricsRequest>| async move {
+            }
+            "Metrics" => unary(r, api::MetricsRequest) {
                 let ns = namespace(&r)?;
                 let filters = super::filter::Filters::parse(&r.into_inner().filters).map_err(super::errors::from_filter)?;
                 let ids: Vec<String> = d.shims.0.lock().await.keys().filter(|(n, _)| n == &ns).map(|(_, id)| id.clone()).filter(|id| filters.matches(|f| (f == "id").then(|| id.clone()))).collect();
@@ -620,8 +620,8 @@ impl Daemon {
                     }
                 }
                 Ok(api::MetricsResponse { metrics })
-            }).await,
-            "Wait" => grpc::unary(req, move |r: Request<api::WaitRequest>| async move {
+            }
+            "Wait" => unary(r, api::WaitRequest) {
                 let ns = namespace(&r)?;
                 let r = r.into_inner();
                 let s = d.shim_for(&ns, &r.container_id).await?;
@@ -630,8 +630,7 @@ impl Daemon {
                 q.exec_id = r.exec_id;
                 let resp: shim::WaitResponse = s.client.call("Wait", &q).await.map_err(ttrpc_status)?;
                 Ok(api::WaitResponse { exit_status: resp.exit_status, exited_at: ts(&resp.exited_at) })
-            }).await,
-            _ => grpc::unimplemented(path),
-        }
+            }
+        })
     }
 }

@@ -12,7 +12,6 @@ pub use service::RuncOptions;
 
 use std::io::Write;
 use std::os::fd::{AsRawFd, IntoRawFd};
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -20,7 +19,7 @@ use anyhow::{bail, Context};
 use sha2::{Digest, Sha256};
 
 /// The flags containerd passes (Go `flag` syntax: `-name value` or `-name=value`).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Args {
     pub namespace: String,
     pub address: String,
@@ -79,7 +78,7 @@ fn socket_path(a: &Args) -> PathBuf {
 }
 
 /// `start`: bind the socket, fork the serving shim with it as fd 3, print the address.
-pub fn start(a: &Args, argv: &[String]) -> anyhow::Result<()> {
+pub fn start(a: &Args) -> anyhow::Result<()> {
     if a.namespace.is_empty() || a.id.is_empty() {
         bail!("shim start needs -namespace and -id");
     }
@@ -97,39 +96,62 @@ pub fn start(a: &Args, argv: &[String]) -> anyhow::Result<()> {
     let _ = std::fs::remove_file(&path);
     let listener = std::os::unix::net::UnixListener::bind(&path)
         .with_context(|| format!("binding {}", path.display()))?;
+    // The serving shim is a fork of this process, not a new exec of the binary: `start`
+    // has no threads yet, so the child may go on running Rust code, and containerd's
+    // task create does not wait for a second program load.
     let fd = listener.as_raw_fd();
-    let exe = std::env::current_exe().context("locating the shim binary")?;
-    let args: Vec<&String> = argv
-        .iter()
-        .skip(1)
-        .filter(|x| x.as_str() != "start")
-        .collect();
-    let mut cmd = std::process::Command::new(exe);
-    cmd.args(args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    // SAFETY: only async-signal-safe calls (setsid, dup2) between fork and exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            libc::setsid();
-            if fd == 3 {
-                // dup2 onto itself keeps close-on-exec: clear it instead.
-                libc::fcntl(3, libc::F_SETFD, 0);
-            } else if libc::dup2(fd, 3) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
+    // SAFETY: single-threaded here (no runtime was started), so the child is a full
+    // copy that may run any code; it never returns into `start`.
+    match unsafe { libc::fork() } {
+        -1 => return Err(std::io::Error::last_os_error()).context("forking the shim server"),
+        0 => {
+            let code = match become_server(fd, a.clone()) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("containerd-shim-runc-v2: {e:#}");
+                    1
+                }
+            };
+            // SAFETY: leave without unwinding back into `start` or running its exit path.
+            unsafe { libc::_exit(code) };
+        }
+        _ => {}
     }
-    let child = cmd.spawn().context("starting the shim server")?;
-    std::mem::forget(child);
     drop(listener);
     std::fs::write("address", &address).context("writing the address file in the bundle")?;
     let mut out = std::io::stdout();
     write!(out, "{address}")?;
     out.flush()?;
     Ok(())
+}
+
+/// In the forked child of `start`: a new session, the listening socket on fd 3 and
+/// /dev/null on stdio (containerd reads `start`'s stdout until every writer is gone),
+/// then serve.
+fn become_server(listener: std::os::fd::RawFd, a: Args) -> anyhow::Result<()> {
+    // SAFETY: plain descriptor and session calls on descriptors this process owns.
+    unsafe {
+        libc::setsid();
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        if null < 0 {
+            return Err(std::io::Error::last_os_error()).context("opening /dev/null");
+        }
+        for target in 0..3 {
+            libc::dup2(null, target);
+        }
+        if null > 2 {
+            libc::close(null);
+        }
+        if listener == 3 {
+            libc::fcntl(3, libc::F_SETFD, 0);
+        } else {
+            if libc::dup2(listener, 3) < 0 {
+                return Err(std::io::Error::last_os_error()).context("moving the socket to fd 3");
+            }
+            libc::close(listener);
+        }
+    }
+    serve(a)
 }
 
 /// `delete`: runc delete of a task whose shim is gone, then report its (killed) exit.

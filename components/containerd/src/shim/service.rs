@@ -99,12 +99,34 @@ fn prost_ts(t: SystemTime) -> Option<prost_types::Timestamp> {
     Some(t.into())
 }
 
+/// Detach everything mounted on `target`. The last reference to an overlay mount tears
+/// its superblock down, which syncs the whole upper filesystem and can take tens of
+/// milliseconds; an `O_PATH` descriptor on the mount keeps that reference here, so the
+/// detach returns at once and the teardown runs on a thread when the descriptor closes.
+/// The mount is out of every path before this returns.
 fn unmount_all(target: &Path) {
     let c = std::ffi::CString::new(target.display().to_string()).unwrap_or_default();
+    // SAFETY: valid path; a failed open (nothing there) gives -1, which is not kept.
+    let held = unsafe { libc::open(c.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
     for _ in 0..16 {
         // SAFETY: valid path; stops once nothing is mounted there any more.
         if unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) } != 0 {
             break;
+        }
+    }
+    if held >= 0 {
+        // SAFETY: `held` is our own descriptor, closed exactly once.
+        let close = move || unsafe {
+            libc::close(held);
+        };
+        if std::thread::Builder::new()
+            .name("umount".into())
+            .stack_size(64 * 1024)
+            .spawn(close)
+            .is_err()
+        {
+            // SAFETY: the thread did not start, so the descriptor is still ours.
+            unsafe { libc::close(held) };
         }
     }
 }
@@ -703,21 +725,59 @@ impl Service {
                 .and_then(|s| s.trim().parse().ok())
                 .unwrap_or(0)
         };
+        let text = |ctrl: &str, file: &str| -> String {
+            path_of(ctrl)
+                .and_then(|p| std::fs::read_to_string(format!("{p}/{file}")).ok())
+                .unwrap_or_default()
+        };
+        // `key value` lines (cpuacct.stat, memory.stat).
+        let table = |ctrl: &str, file: &str| -> HashMap<String, u64> {
+            text(ctrl, file)
+                .lines()
+                .filter_map(|l| {
+                    let (k, v) = l.split_once(' ')?;
+                    Some((k.to_owned(), v.trim().parse().ok()?))
+                })
+                .collect()
+        };
         use containerd_shim_protos::cgroups::metrics as m;
         let mut metrics = m::Metrics::new();
         let mut pids = m::PidsStat::new();
         pids.current = read("pids", "pids.current");
+        // "max" (no limit) reads as 0, as containerd reports it.
+        pids.limit = read("pids", "pids.max");
         metrics.pids = MessageField::some(pids);
         let mut usage = m::CPUUsage::new();
         usage.total = read("cpuacct", "cpuacct.usage");
+        usage.per_cpu = text("cpuacct", "cpuacct.usage_percpu")
+            .split_whitespace()
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        // cpuacct.stat counts USER_HZ (100 Hz) ticks; the metrics are in nanoseconds.
+        let ticks = table("cpuacct", "cpuacct.stat");
+        usage.user = ticks.get("user").copied().unwrap_or(0) * 10_000_000;
+        usage.kernel = ticks.get("system").copied().unwrap_or(0) * 10_000_000;
         let mut cpu = m::CPUStat::new();
         cpu.usage = MessageField::some(usage);
         metrics.cpu = MessageField::some(cpu);
+        let stat = table("memory", "memory.stat");
+        let get = |k: &str| stat.get(k).copied().unwrap_or(0);
         let mut mem = m::MemoryStat::new();
+        mem.cache = get("cache");
+        mem.rss = get("rss");
+        mem.mapped_file = get("mapped_file");
+        mem.pg_fault = get("pgfault");
+        mem.pg_maj_fault = get("pgmajfault");
+        mem.pg_pg_in = get("pgpgin");
+        mem.pg_pg_out = get("pgpgout");
+        mem.hierarchical_memory_limit = get("hierarchical_memory_limit");
+        mem.total_cache = get("total_cache");
+        mem.total_rss = get("total_rss");
         let mut entry = m::MemoryEntry::new();
         entry.usage = read("memory", "memory.usage_in_bytes");
         entry.limit = read("memory", "memory.limit_in_bytes");
         entry.max = read("memory", "memory.max_usage_in_bytes");
+        entry.failcnt = read("memory", "memory.failcnt");
         mem.usage = MessageField::some(entry);
         metrics.memory = MessageField::some(mem);
         let mut any = Any::new();
