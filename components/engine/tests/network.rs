@@ -588,3 +588,165 @@ fn user_defined_networks_resolve_names_and_aliases_and_reject_overlaps() {
     let ls = e.ok(&["network", "ls", "-q"]);
     assert_eq!(ls.lines().count(), 3, "{ls}");
 }
+
+/// Key paths of a JSON document (`a.b.c`), for comparing shapes across daemons.
+fn key_paths(v: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
+    if let Some(o) = v.as_object() {
+        for (k, x) in o {
+            // Container ids differ between daemons: one placeholder for all.
+            let k = if prefix.ends_with("Containers.") {
+                "<id>"
+            } else {
+                k
+            };
+            let p = format!("{prefix}{k}");
+            out.push(p.clone());
+            key_paths(x, &format!("{p}."), out);
+        }
+    }
+}
+
+#[test]
+fn etc_files_and_network_settings_match_debian_dockerd() {
+    let ours_br = TestBridge::new("ntb6", 6);
+    let ref_br = TestBridge::new("ntg7", 7);
+    let ours = engine(&ours_br, &["--iptables=false"]);
+    let reference = testbed::RefDockerd::start(testbed::DockerdOptions {
+        args: vec!["-b".into(), ref_br.name.clone()],
+        dockerd: None,
+    });
+    reference.import_busybox("busybox:latest");
+    let run_ref = |args: &[&str]| {
+        let out = reference.cli(common::CLI28, args);
+        assert!(
+            out.status.success(),
+            "reference: docker {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .replace("10.213.7.", "10.213.X.")
+            .replace("0a:d5:07:", "0a:d5:XX:")
+    };
+    let run_ours = |args: &[&str]| {
+        ours.ok(args)
+            .replace("10.213.6.", "10.213.X.")
+            .replace("0a:d5:06:", "0a:d5:XX:")
+    };
+
+    // The same run on both: hosts, resolv.conf (with and without --dns*), hostname.
+    for args in [
+        vec![
+            "run",
+            "--rm",
+            "--hostname",
+            "h1",
+            "--add-host",
+            "db.test:10.9.9.9",
+            "busybox",
+            "cat",
+            "/etc/hosts",
+            "/etc/hostname",
+        ],
+        vec![
+            "run",
+            "--rm",
+            "--hostname",
+            "h2",
+            "--domainname",
+            "example.test",
+            "busybox",
+            "cat",
+            "/etc/hosts",
+        ],
+        vec!["run", "--rm", "busybox", "cat", "/etc/resolv.conf"],
+        vec![
+            "run",
+            "--rm",
+            "--dns",
+            "10.1.1.1",
+            "--dns-search",
+            "corp.test",
+            "--dns-option",
+            "ndots:2",
+            "busybox",
+            "cat",
+            "/etc/resolv.conf",
+        ],
+        vec![
+            "run",
+            "--rm",
+            "--dns-search",
+            "only.test",
+            "busybox",
+            "cat",
+            "/etc/resolv.conf",
+        ],
+        vec!["run", "--rm", "busybox", "ip", "route"],
+    ] {
+        assert_eq!(run_ours(&args), run_ref(&args), "docker {args:?}");
+    }
+
+    // inspect: every NetworkSettings key of dockerd 20.10 is there, same values where
+    // they do not depend on the daemon.
+    run_ref(&["run", "-d", "--name", "k1", "busybox", "sleep", "100"]);
+    run_ours(&["run", "-d", "--name", "k1", "busybox", "sleep", "100"]);
+    let settings = |text: String| -> serde_json::Value { serde_json::from_str(&text).unwrap() };
+    let r = settings(run_ref(&[
+        "inspect",
+        "-f",
+        "{{json .NetworkSettings}}",
+        "k1",
+    ]));
+    let o = settings(run_ours(&[
+        "inspect",
+        "-f",
+        "{{json .NetworkSettings}}",
+        "k1",
+    ]));
+    let (mut rk, mut ok) = (vec![], vec![]);
+    key_paths(&r, "", &mut rk);
+    key_paths(&o, "", &mut ok);
+    let missing: Vec<_> = rk.iter().filter(|k| !ok.contains(k)).collect();
+    assert!(missing.is_empty(), "keys missing in ours: {missing:?}");
+    for k in ["IPAddress", "Gateway", "IPPrefixLen", "MacAddress", "Ports"] {
+        assert_eq!(o[k], r[k], "{k}");
+    }
+    assert_eq!(
+        o["Networks"]["bridge"]["IPAddress"],
+        r["Networks"]["bridge"]["IPAddress"]
+    );
+
+    // network inspect bridge: same keys and options (but the bridge's name).
+    let net = |text: String| -> serde_json::Value { serde_json::from_str(&text).unwrap() };
+    let r = net(run_ref(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{json .}}",
+        "bridge",
+    ]));
+    let o = net(run_ours(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{json .}}",
+        "bridge",
+    ]));
+    let (mut rk, mut ok) = (vec![], vec![]);
+    key_paths(&r, "", &mut rk);
+    key_paths(&o, "", &mut ok);
+    let ignore = |k: &&String| !k.starts_with("Containers.") || k.matches('.').count() > 1;
+    let missing: Vec<_> = rk
+        .iter()
+        .filter(ignore)
+        .filter(|k| !ok.contains(k))
+        .collect();
+    assert!(missing.is_empty(), "keys missing in ours: {missing:?}");
+    let mut ro = r["Options"].clone();
+    let mut oo = o["Options"].clone();
+    ro["com.docker.network.bridge.name"] = serde_json::json!("");
+    oo["com.docker.network.bridge.name"] = serde_json::json!("");
+    assert_eq!(oo, ro);
+    assert_eq!(o["IPAM"], r["IPAM"]);
+    run_ref(&["rm", "-f", "k1"]);
+}

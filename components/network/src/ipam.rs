@@ -1,7 +1,7 @@
 //! IPv4 address management: subnets as docker writes them (`172.17.0.0/16`), and the
-//! allocator that hands out each address of a pool once until it is released. The
-//! allocation is serial (the next free address after the last one handed out), as
-//! libnetwork's default IPAM does, so a just-released address is not reused at once.
+//! allocator that hands out each address of a pool once until it is released: the
+//! lowest free one, as dockerd's default IPAM does for local bridge networks (checked
+//! against Debian's dockerd in the engine's network suite).
 
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
@@ -73,8 +73,6 @@ impl std::fmt::Display for Ipv4Net {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Pool {
     pub allocated: BTreeSet<Ipv4Addr>,
-    /// The last address handed out; the next search starts after it.
-    pub last: Option<Ipv4Addr>,
 }
 
 impl Pool {
@@ -112,14 +110,7 @@ impl Pool {
             range.first().max(subnet.first()),
             range.last().min(subnet.last()),
         );
-        let start = self
-            .last
-            .map(u32::from)
-            .filter(|l| *l >= lo && *l < hi)
-            .map(|l| l + 1)
-            .unwrap_or(lo);
-        let found = (start..=hi)
-            .chain(lo..start)
+        let found = (lo..=hi)
             .find(|x| usable(*x))
             .map(Ipv4Addr::from)
             .ok_or_else(|| {
@@ -128,7 +119,6 @@ impl Pool {
                 ))
             })?;
         self.allocated.insert(found);
-        self.last = Some(found);
         Ok(found)
     }
 
@@ -168,7 +158,7 @@ mod tests {
     }
 
     #[test]
-    fn serial_allocation_skips_reserved_and_never_repeats_a_live_address() {
+    fn lowest_free_allocation_skips_reserved_and_never_repeats_a_live_address() {
         let subnet = Ipv4Net::parse("10.0.0.0/29").unwrap();
         let gw = Some("10.0.0.1".parse().unwrap());
         let mut p = Pool::default();
@@ -191,10 +181,9 @@ mod tests {
         );
         p.release("10.0.0.4".parse().unwrap());
         p.release("10.0.0.2".parse().unwrap());
-        // Serial: after .3 the next free one is .4, not the lower .2.
         assert_eq!(
             p.allocate(&subnet, &subnet, gw, None).unwrap().to_string(),
-            "10.0.0.4"
+            "10.0.0.2"
         );
         let taken = p.allocate(&subnet, &subnet, gw, Some("10.0.0.5".parse().unwrap()));
         assert!(taken

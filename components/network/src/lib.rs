@@ -325,9 +325,10 @@ impl Networks {
                 "com.docker.network.bridge.enable_icc",
                 self.cfg.icc.to_string(),
             ),
+            // dockerd turns masquerading off without iptables, and says so here.
             (
                 "com.docker.network.bridge.enable_ip_masquerade",
-                self.cfg.ip_masq.to_string(),
+                (self.cfg.ip_masq && self.cfg.iptables).to_string(),
             ),
             (
                 "com.docker.network.bridge.host_binding_ipv4",
