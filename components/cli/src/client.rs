@@ -94,7 +94,7 @@ pub fn encode(s: &str) -> String {
     out
 }
 
-fn version_less(a: &str, b: &str) -> bool {
+pub fn version_less(a: &str, b: &str) -> bool {
     let parse = |v: &str| -> Vec<u32> { v.split('.').map(|p| p.parse().unwrap_or(0)).collect() };
     parse(a) < parse(b)
 }

@@ -203,6 +203,8 @@ pub struct Parsed {
     /// `docker ps`, `docker container ls`: how the user called it.
     pub path: String,
     pub usage: String,
+    /// `--help` was given: print the help (after this note) instead of running.
+    pub help: Option<&'static str>,
 }
 
 impl Parsed {
@@ -292,6 +294,16 @@ pub fn list_flag(
     cmd.arg(a)
 }
 
+/// What cobra prints (on stdout) when `-h` asks for help.
+pub const SHORT_HELP_NOTE: &str = "Flag shorthand -h has been deprecated, use --help\n";
+
+/// Whether the command has a flag of its own on `-h` (`run -h` is `--hostname`).
+fn spec_uses_h(spec: &Spec) -> bool {
+    (spec.flags)(Command::new("x"))
+        .get_arguments()
+        .any(|a| a.get_short() == Some('h'))
+}
+
 /// The clap command of a table entry (also used for completions and man pages).
 pub fn clap_command(spec: &Spec, name: &str) -> Command {
     let mut cmd = Command::new(name.to_string())
@@ -303,10 +315,14 @@ pub fn clap_command(spec: &Spec, name: &str) -> Command {
         .dont_delimit_trailing_values(true);
     cmd = (spec.flags)(cmd);
     let has_h = cmd.get_arguments().any(|a| a.get_short() == Some('h'));
+    // A boolean like pflag's: `--help=false` is allowed and means no help.
     let help = Arg::new("help")
         .long("help")
         .help("Print usage")
-        .action(ArgAction::SetTrue);
+        .num_args(0..=1)
+        .require_equals(true)
+        .default_missing_value("true")
+        .action(ArgAction::Set);
     cmd = cmd.arg(if has_h { help } else { help.short('h') });
     let mut pos = Arg::new("ARGS").num_args(0..).action(ArgAction::Append);
     if !spec.interspersed {
@@ -326,11 +342,23 @@ pub fn parse_command(spec: &Spec, path: &str, args: &[String]) -> Result<Parsed,
         Ok(m) => m,
         Err(e) => return Err(flag_error(clap_error_text(&e, args), &usage, &full_path)),
     };
-    if matches.get_flag("help") {
-        return Err(Status::help(format!(
-            "\nUsage:  {usage}\n\n{}\n",
-            spec.about
-        )));
+    if matches
+        .get_one::<String>("help")
+        .is_some_and(|v| v == "true")
+    {
+        // `-h` still works where no other flag took it, with cobra's deprecation note.
+        let short_h = !spec_uses_h(spec)
+            && args
+                .iter()
+                .take_while(|a| a.as_str() != "--")
+                .any(|a| a == "-h");
+        return Ok(Parsed {
+            matches,
+            args: Vec::new(),
+            path: full_path,
+            usage,
+            help: Some(if short_h { SHORT_HELP_NOTE } else { "" }),
+        });
     }
     let positional: Vec<String> = matches
         .get_many::<String>("ARGS")
@@ -368,6 +396,7 @@ pub fn parse_command(spec: &Spec, path: &str, args: &[String]) -> Result<Parsed,
         args: positional,
         path: full_path,
         usage,
+        help: None,
     })
 }
 

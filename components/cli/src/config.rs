@@ -8,6 +8,17 @@ use serde_json::Value;
 
 use crate::Status;
 
+/// The directory without `--config`: `DOCKER_CONFIG`, else `~/.docker`.
+pub fn default_dir() -> String {
+    std::env::var("DOCKER_CONFIG")
+        .ok()
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| {
+            let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+            format!("{home}/.docker")
+        })
+}
+
 pub struct Config {
     pub dir: PathBuf,
     pub json: Value,
@@ -17,16 +28,7 @@ impl Config {
     pub fn load(flag: Option<&str>) -> Config {
         let dir = flag
             .map(PathBuf::from)
-            .or_else(|| {
-                std::env::var("DOCKER_CONFIG")
-                    .ok()
-                    .filter(|d| !d.is_empty())
-                    .map(PathBuf::from)
-            })
-            .unwrap_or_else(|| {
-                let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
-                PathBuf::from(home).join(".docker")
-            });
+            .unwrap_or_else(|| PathBuf::from(default_dir()));
         let path = dir.join("config.json");
         let json = match std::fs::read(&path) {
             Ok(bytes) => match serde_json::from_slice::<Value>(&bytes) {

@@ -9,6 +9,8 @@ mod cmdline;
 mod commands;
 mod config;
 mod format;
+mod help;
+mod log;
 mod streams;
 mod template;
 mod tls;
@@ -93,13 +95,34 @@ fn report(e: &anyhow::Error) -> i32 {
 
 fn run(argv: &[String]) -> anyhow::Result<i32> {
     let (globals, at) = cmdline::parse_globals(argv)?;
+    if let Some(level) = &globals.log_level {
+        // Checked before anything else runs (even --help), as the real CLI does.
+        if log::parse_level(level).is_none() {
+            return Err(Status::new(1, format!("Unable to parse logging level: {level}")).into());
+        }
+    }
+    log::init(globals.debug, globals.log_level.as_deref());
     if globals.version {
         println!("{}", buildinfo::docker_version_line());
         return Ok(0);
     }
     let rest = &argv[at..];
-    if rest.is_empty() || globals.help || rest[0] == "help" {
-        print!("{}", commands::root_help());
+    if globals.help {
+        if argv[..at].iter().any(|a| a == "-h") {
+            print!("{}", cmdline::SHORT_HELP_NOTE);
+        }
+        // `docker --help ps` is the help of ps.
+        let text = commands::help_topic(rest).unwrap_or_else(|_| commands::root_help());
+        print!("{text}");
+        return Ok(0);
+    }
+    if rest.is_empty() {
+        // Bare `docker`: the usage goes to stderr, and that is not an error.
+        eprint!("{}", commands::root_help());
+        return Ok(0);
+    }
+    if rest[0] == "help" {
+        print!("{}", commands::help_topic(&rest[1..])?);
         return Ok(0);
     }
     let (spec, path, consumed) = commands::lookup(rest)?;
@@ -135,6 +158,15 @@ fn run(argv: &[String]) -> anyhow::Result<i32> {
         globals,
         config,
     };
+    if let Some(note) = parsed.help {
+        // The help hides what the daemon's API cannot do, so it asks the daemon.
+        let api = ctx.client.api_version().ok();
+        print!(
+            "{note}{}",
+            help::command(spec, &path, help::columns(), api.as_deref())
+        );
+        return Ok(0);
+    }
     (spec.run)(&ctx, &parsed)
 }
 

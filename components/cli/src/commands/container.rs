@@ -51,7 +51,7 @@ pub fn ps_flags(c: Command) -> Command {
 }
 
 /// `Ellipsis`: cuts to `max` display columns, the last one an ellipsis.
-fn ellipsis(s: &str, max: usize) -> String {
+pub(super) fn ellipsis(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         return s.to_string();
     }
@@ -764,33 +764,7 @@ pub fn prune(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
 }
 
 pub fn update_flags(c: Command) -> Command {
-    let c = value_flag(c, "cpu-shares", Some('c'), "CPU shares (relative weight)");
-    let c = value_flag(c, "cpus", None, "Number of CPUs");
-    let c = value_flag(
-        c,
-        "cpuset-cpus",
-        None,
-        "CPUs in which to allow execution (0-3, 0,1)",
-    );
-    let c = value_flag(c, "memory", Some('m'), "Memory limit");
-    let c = value_flag(
-        c,
-        "memory-swap",
-        None,
-        "Swap limit equal to memory plus swap: -1 to enable unlimited swap",
-    );
-    let c = value_flag(
-        c,
-        "pids-limit",
-        None,
-        "Tune container pids limit (set -1 for unlimited)",
-    );
-    value_flag(
-        c,
-        "restart",
-        None,
-        "Restart policy to apply when a container exits",
-    )
+    super::run::resource_flags(c)
 }
 
 pub fn update(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {

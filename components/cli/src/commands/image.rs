@@ -579,7 +579,7 @@ pub fn prune(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
 
 /// `X-Registry-Auth`: the stored credentials for the reference's registry, as
 /// base64url JSON (`{}` when there are none).
-fn registry_auth(ctx: &Ctx, reference: &str) -> String {
+pub(super) fn registry_auth(ctx: &Ctx, reference: &str) -> String {
     let first = reference.split('/').next().unwrap_or("");
     let registry = if reference.contains('/')
         && (first.contains('.') || first.contains(':') || first == "localhost")

@@ -3,10 +3,11 @@
 
 use clap::Command;
 
+use super::typed::{typed, Object};
 use crate::client::{ClientError, Query};
 use crate::cmdline::{bool_flag, value_flag, Parsed};
 use crate::format::indent_json;
-use crate::template::{Template, Val};
+use crate::template::Template;
 use crate::{Ctx, Status};
 
 pub fn flags(c: Command) -> Command {
@@ -136,7 +137,7 @@ fn run(
         Some(t) => {
             for raw in &raws {
                 let json: serde_json::Value = serde_json::from_slice(raw)?;
-                match t.execute_strict(&Val::from_json(&json)) {
+                match t.execute_strict(&typed(&json, object_of(&json, kinds))) {
                     Ok(s) => println!("{s}"),
                     Err(e) => {
                         println!();
@@ -150,6 +151,28 @@ fn run(
         Ok(0)
     } else {
         Err(Status::new(1, errors.join("\n")).into())
+    }
+}
+
+/// Which struct a fetched object is: the only kind asked for, or (for a plain
+/// `inspect` trying every kind) what its keys say.
+fn object_of(json: &serde_json::Value, kinds: &[Kind]) -> Object {
+    let kind = if kinds.len() == 1 {
+        kinds[0]
+    } else if json.get("State").is_some() {
+        Kind::Container
+    } else if json.get("RootFS").is_some() {
+        Kind::Image
+    } else if json.get("IPAM").is_some() {
+        Kind::Network
+    } else {
+        Kind::Volume
+    };
+    match kind {
+        Kind::Container => Object::Container,
+        Kind::Image => Object::Image,
+        Kind::Network => Object::Network,
+        Kind::Volume => Object::Volume,
     }
 }
 

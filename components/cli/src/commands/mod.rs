@@ -14,7 +14,9 @@ mod inspect;
 mod monitor;
 mod resources;
 mod run;
+mod search;
 mod system;
+mod typed;
 
 use clap::Command;
 
@@ -111,6 +113,7 @@ pub static TABLE: &[Spec] = &[
     Spec { names: &["build", "image build", "builder build"], usage: "[OPTIONS] PATH | URL | -", about: "Build an image from a Dockerfile", arity: Arity::Exact(1), interspersed: true, flags: build::flags, run: build::build, },
     Spec { names: &["pull", "image pull"], usage: "[OPTIONS] NAME[:TAG|@DIGEST]", about: "Download an image from a registry", arity: Arity::Exact(1), interspersed: true, flags: image::pull_flags, run: image::pull, },
     Spec { names: &["push", "image push"], usage: "[OPTIONS] NAME[:TAG]", about: "Upload an image to a registry", arity: Arity::Exact(1), interspersed: true, flags: image::push_flags, run: image::push, },
+    Spec { names: &["search"], usage: "[OPTIONS] TERM", about: "Search Docker Hub for images", arity: Arity::Exact(1), interspersed: true, flags: search::flags, run: search::search, },
     Spec { names: &["completion"], usage: "[bash|zsh|fish]", about: "Generate the autocompletion script for the specified shell", arity: Arity::Exact(1), interspersed: true, flags: no_flags, run: system::completion, },
 ];
 
@@ -121,7 +124,12 @@ pub fn lookup(rest: &[String]) -> Result<(&'static Spec, String, usize), Status>
     if let Some((group, about)) = GROUPS.iter().find(|(g, _)| *g == first) {
         let Some(sub) = rest.get(1).filter(|s| !s.starts_with('-')) else {
             if rest.get(1).is_some_and(|s| s == "--help" || s == "-h") {
-                return Err(Status::help(group_help(group, about)));
+                let note = if rest[1] == "-h" {
+                    crate::cmdline::SHORT_HELP_NOTE
+                } else {
+                    ""
+                };
+                return Err(Status::help(format!("{note}{}", group_help(group, about))));
             }
             if rest.len() == 1 {
                 // A bare management command prints its usage to stderr, exit 0.
@@ -144,7 +152,9 @@ pub fn lookup(rest: &[String]) -> Result<(&'static Spec, String, usize), Status>
             None => Err(Status::new(
                 1,
                 format!(
-                    "docker: unknown command: docker {group} {sub}\n\nUsage:  docker {group} COMMAND\n\nRun 'docker {group} --help' for more information"
+                    "docker: unknown command: docker {group} {sub}\n\nUsage:  docker {group}{}\n\nRun 'docker {group} --help' for more information",
+                    // cobra's use line: only `volume` spells out COMMAND in its `Use`.
+                    if *group == "volume" { " COMMAND" } else { "" }
                 ),
             )),
         };
@@ -158,45 +168,136 @@ pub fn lookup(rest: &[String]) -> Result<(&'static Spec, String, usize), Status>
     }
 }
 
+/// `docker help [COMMAND...]`: the help of the command the words name.
+pub fn help_topic(words: &[String]) -> Result<String, Status> {
+    let unknown = || Status::new(1, format!("unknown help topic: {}", words.join(" ")));
+    let Some(first) = words.first() else {
+        return Ok(root_help());
+    };
+    if let Some((group, about)) = GROUPS.iter().find(|(g, _)| g == first) {
+        let Some(sub) = words.get(1) else {
+            return Ok(group_help(group, about));
+        };
+        let path = format!("{group} {sub}");
+        return match TABLE.iter().find(|s| s.names.contains(&path.as_str())) {
+            Some(spec) if words.len() == 2 => Ok(crate::help::command(
+                spec,
+                &path,
+                crate::help::columns(),
+                None,
+            )),
+            _ => Err(unknown()),
+        };
+    }
+    match TABLE.iter().find(|s| s.names.contains(&first.as_str())) {
+        Some(spec) if words.len() == 1 => Ok(crate::help::command(
+            spec,
+            first,
+            crate::help::columns(),
+            None,
+        )),
+        _ => Err(unknown()),
+    }
+}
+
 fn group_help(group: &str, about: &str) -> String {
-    let mut out = format!("Usage:  docker {group} COMMAND\n\n{about}\n\nCommands:\n");
-    let mut subs: Vec<(&str, &str)> = Vec::new();
+    let mut subs: Vec<(String, String)> = Vec::new();
     for spec in TABLE {
-        for name in spec.names {
-            if let Some(sub) = name.strip_prefix(group).and_then(|s| s.strip_prefix(' ')) {
-                if !subs.iter().any(|(_, a)| *a == spec.about) {
-                    subs.push((sub, spec.about));
-                }
-            }
+        // The first name under this group is the command's own; the rest are aliases.
+        let own = spec
+            .names
+            .iter()
+            .find_map(|n| n.strip_prefix(group).and_then(|s| s.strip_prefix(' ')));
+        if let Some(sub) = own {
+            subs.push((sub.to_string(), spec.about.to_string()));
         }
     }
     subs.sort();
-    for (sub, about) in subs {
-        out.push_str(&format!("  {sub:<11} {about}\n"));
-    }
-    out.push_str(&format!(
-        "\nRun 'docker {group} COMMAND --help' for more information on a command.\n"
-    ));
+    crate::help::group(group, about, &subs)
+}
+
+/// The commands `docker --help` lists first, in the real CLI's order.
+const COMMON: &[&str] = &[
+    "run", "exec", "ps", "build", "pull", "push", "images", "login", "logout", "search", "version",
+    "info",
+];
+
+/// `docker --help`: cobra's root usage with docker's sections.
+pub fn root_help() -> String {
+    let about_of = |name: &str| {
+        TABLE
+            .iter()
+            .find(|s| s.names.contains(&name))
+            .map(|s| s.about)
+    };
+    let common: Vec<(&str, &str)> = COMMON
+        .iter()
+        .filter_map(|n| about_of(n).map(|a| (*n, a)))
+        .collect();
+    let mut others: Vec<(&str, &str)> = TABLE
+        .iter()
+        .filter_map(|s| {
+            let name = s.names.iter().find(|n| !n.contains(' '))?;
+            let hidden = name.starts_with("__") || *name == "completion";
+            (!hidden && !COMMON.contains(name)).then_some((*name, s.about))
+        })
+        .collect();
+    others.sort();
+    let pad = crate::help::name_padding(
+        common
+            .iter()
+            .chain(&others)
+            .map(|(n, _)| *n)
+            .chain(GROUPS.iter().map(|(g, _)| *g)),
+    );
+    let section = |title: &str, rows: &[(&str, &str)]| {
+        let mut out = format!("\n\n{title}:");
+        for (name, about) in rows {
+            out.push_str(&format!("\n  {name:<pad$} {about}"));
+        }
+        out
+    };
+    let mut out = String::from(
+        "Usage:  docker [OPTIONS] COMMAND\n\nA self-sufficient runtime for containers",
+    );
+    out.push_str(&section("Common Commands", &common));
+    out.push_str(&section("Management Commands", GROUPS));
+    out.push_str(&section("Commands", &others));
+    out.push_str("\n\nGlobal Options:\n");
+    out.push_str(crate::help::flag_usages(&global_flags(), crate::help::columns()).trim_end());
+    out.push_str("\n\nRun 'docker COMMAND --help' for more information on a command.\n\nFor more help on how to use Docker, head to https://docs.docker.com/go/guides/\n");
     out
 }
 
-pub fn root_help() -> String {
-    let mut out = String::from("\nUsage:  docker [OPTIONS] COMMAND\n\nA self-sufficient runtime for containers\n\nCommands:\n");
-    for spec in TABLE {
-        if let Some(name) = spec
-            .names
-            .iter()
-            .find(|n| !n.contains(' ') && !n.starts_with("__"))
-        {
-            out.push_str(&format!("  {name:<11} {}\n", spec.about));
-        }
-    }
-    out.push_str("\nManagement Commands:\n");
-    for (g, about) in GROUPS {
-        out.push_str(&format!("  {g:<11} {about}\n"));
-    }
-    out.push_str("\nRun 'docker COMMAND --help' for more information on a command.\n");
-    out
+/// The global options as `docker --help` shows them; the defaults name this user's
+/// configuration directory (`DOCKER_CONFIG`, `DOCKER_CERT_PATH`).
+fn global_flags() -> Vec<crate::help::FlagHelp> {
+    let config = crate::config::default_dir();
+    let certs = std::env::var("DOCKER_CERT_PATH")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| config.clone());
+    let flag =
+        |short: Option<char>, long: &str, value: &str, usage: String| crate::help::FlagHelp {
+            short,
+            long: long.into(),
+            value: value.into(),
+            usage,
+            gate: crate::help::Gate::Always,
+        };
+    vec![
+        flag(None, "config", "string", format!("Location of client config files (default {config:?})")),
+        flag(Some('c'), "context", "string", "Name of the context to use to connect to the daemon (overrides DOCKER_HOST env var and default context set with \"docker context use\")".into()),
+        flag(Some('D'), "debug", "", "Enable debug mode".into()),
+        flag(Some('H'), "host", "list", "Daemon socket to connect to".into()),
+        flag(Some('l'), "log-level", "string", "Set the logging level (\"debug\", \"info\", \"warn\", \"error\", \"fatal\") (default \"info\")".into()),
+        flag(None, "tls", "", "Use TLS; implied by --tlsverify".into()),
+        flag(None, "tlscacert", "string", format!("Trust certs signed only by this CA (default \"{certs}/ca.pem\")")),
+        flag(None, "tlscert", "string", format!("Path to TLS certificate file (default \"{certs}/cert.pem\")")),
+        flag(None, "tlskey", "string", format!("Path to TLS key file (default \"{certs}/key.pem\")")),
+        flag(None, "tlsverify", "", "Use TLS and verify the remote".into()),
+        flag(Some('v'), "version", "", "Print version information and quit".into()),
+    ]
 }
 
 /// Renders a listing with `--format`, mapping template errors to docker's text.

@@ -17,7 +17,39 @@ use crate::streams;
 use crate::transport::{self, Body};
 use crate::{Ctx, Status};
 
+/// The resource flags `create`/`run` share with `update` (one definition for both).
+pub fn resource_flags(c: Command) -> Command {
+    let c = value_flag(c, "cpu-shares", Some('c'), "CPU shares (relative weight)");
+    let c = value_flag(c, "cpus", None, "Number of CPUs");
+    let c = value_flag(
+        c,
+        "cpuset-cpus",
+        None,
+        "CPUs in which to allow execution (0-3, 0,1)",
+    );
+    let c = value_flag(c, "memory", Some('m'), "Memory limit");
+    let c = value_flag(
+        c,
+        "memory-swap",
+        None,
+        "Swap limit equal to memory plus swap: '-1' to enable unlimited swap",
+    );
+    let c = value_flag(
+        c,
+        "pids-limit",
+        None,
+        "Tune container pids limit (set -1 for unlimited)",
+    );
+    value_flag(
+        c,
+        "restart",
+        None,
+        "Restart policy to apply when a container exits",
+    )
+}
+
 pub fn create_flags(c: Command) -> Command {
+    let c = resource_flags(c);
     let c = list_flag(
         c,
         "add-host",
@@ -28,14 +60,6 @@ pub fn create_flags(c: Command) -> Command {
     let c = list_flag(c, "cap-add", None, "Add Linux capabilities");
     let c = list_flag(c, "cap-drop", None, "Drop Linux capabilities");
     let c = value_flag(c, "cidfile", None, "Write the container ID to the file");
-    let c = value_flag(c, "cpu-shares", Some('c'), "CPU shares (relative weight)");
-    let c = value_flag(c, "cpus", None, "Number of CPUs");
-    let c = value_flag(
-        c,
-        "cpuset-cpus",
-        None,
-        "CPUs in which to allow execution (0-3, 0,1)",
-    );
     let c = list_flag(c, "dns", None, "Set custom DNS servers");
     let c = list_flag(c, "dns-search", None, "Set custom DNS search domains");
     let c = value_flag(
@@ -69,13 +93,6 @@ pub fn create_flags(c: Command) -> Command {
     let c = list_flag(c, "link", None, "Add link to another container");
     let c = value_flag(c, "log-driver", None, "Logging driver for the container");
     let c = list_flag(c, "log-opt", None, "Log driver options");
-    let c = value_flag(c, "memory", Some('m'), "Memory limit");
-    let c = value_flag(
-        c,
-        "memory-swap",
-        None,
-        "Swap limit equal to memory plus swap: '-1' to enable unlimited swap",
-    );
     let c = list_flag(
         c,
         "mount",
@@ -90,12 +107,6 @@ pub fn create_flags(c: Command) -> Command {
         "network-alias",
         None,
         "Add network-scoped alias for the container",
-    );
-    let c = value_flag(
-        c,
-        "pids-limit",
-        None,
-        "Tune container pids limit (set -1 for unlimited)",
     );
     let c = value_flag(
         c,
@@ -133,12 +144,6 @@ pub fn create_flags(c: Command) -> Command {
         "read-only",
         None,
         "Mount the container's root filesystem as read only",
-    );
-    let c = value_flag(
-        c,
-        "restart",
-        None,
-        "Restart policy to apply when a container exits",
     );
     let c = bool_flag(
         c,
@@ -670,6 +675,7 @@ fn pump(
                     break;
                 }
             }
+            crate::log::debug("[hijack] End of stdin");
             let _ = w.shutdown_write();
         });
     }
@@ -679,6 +685,7 @@ fn pump(
     } else {
         streams::demux(reader, &mut out, &mut std::io::stderr())?;
     }
+    crate::log::debug("[hijack] End of stdout");
     Ok(detached.load(std::sync::atomic::Ordering::SeqCst))
 }
 

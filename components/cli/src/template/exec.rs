@@ -123,10 +123,13 @@ impl<'a> Exec<'a> {
                             if matches!(v, Val::Map(_)) {
                                 sorted.sort_by(|a, b| a.0.cmp(&b.0));
                             }
-                            sorted.into_iter().map(|(k, x)| (Val::Str(k), x)).collect()
+                            sorted
+                                .into_iter()
+                                .map(|(k, x)| (Val::Str(k), x.present()))
+                                .collect()
                         }
                         Val::Int(n) => (0..*n).map(|i| (Val::Int(i), Val::Int(i))).collect(),
-                        Val::Nil | Val::NoValue => Vec::new(),
+                        Val::Nil | Val::NoValue | Val::NilSlice | Val::NilMap => Vec::new(),
                         other => {
                             return Err(self.fail(
                                 pipe.pos,
@@ -331,7 +334,7 @@ impl<'a> Exec<'a> {
                     "{name} has arguments but cannot be invoked as function"
                 ));
             }
-            Ok(found.cloned().unwrap_or(Val::NoValue))
+            Ok(found.cloned().map(Val::present).unwrap_or(Val::NoValue))
         };
         match v {
             Val::Object(o) => match o.field(name, args) {
@@ -348,6 +351,8 @@ impl<'a> Exec<'a> {
                 }
                 plain(found)
             }
+            // A nil map has no keys, and Go reports none missing either.
+            Val::NilMap => plain(None),
             Val::Nil | Val::NoValue => Err(format!("nil pointer evaluating interface {{}}.{name}")),
             other => Err(format!(
                 "can't evaluate field {name} in type {}",
@@ -408,6 +413,7 @@ impl<'a> Exec<'a> {
                     Val::Str(s) => Ok(Val::Int(s.len() as i64)),
                     Val::List(l) => Ok(Val::Int(l.len() as i64)),
                     Val::Map(m) => Ok(Val::Int(m.len() as i64)),
+                    Val::NilSlice | Val::NilMap => Ok(Val::Int(0)),
                     other => Err(format!("error calling len: len of type {}", other.kind())),
                 }
             }
@@ -426,12 +432,16 @@ impl<'a> Exec<'a> {
                         (Val::Map(m) | Val::Struct(m), Val::Str(k)) => m
                             .iter()
                             .find(|(n, _)| n == k)
-                            .map(|(_, v)| v.clone())
+                            .map(|(_, v)| v.clone().present())
                             .unwrap_or(Val::NoValue),
                         (Val::Str(s), Val::Int(i)) => {
                             Val::Int(*s.as_bytes().get(*i as usize).ok_or_else(|| {
                                 format!("error calling index: index out of range: {i}")
                             })? as i64)
+                        }
+                        (Val::NilMap, _) => Val::NoValue,
+                        (Val::NilSlice, Val::Int(i)) => {
+                            return Err(format!("error calling index: index out of range: {i}"))
                         }
                         (Val::Nil | Val::NoValue, _) => {
                             return Err("error calling index: index of untyped nil".into())

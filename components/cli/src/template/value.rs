@@ -34,11 +34,26 @@ pub enum Val {
     /// A Go struct decoded from the daemon's JSON: fields in declaration order.
     Struct(Vec<(String, Val)>),
     Object(Rc<dyn Fields>),
+    /// A typed nil slice of a Go struct (`[]string(nil)`): prints `[]`, marshals `null`.
+    NilSlice,
+    /// A typed nil map (`map[string]string(nil)`): prints `map[]`, marshals `null`.
+    NilMap,
+    /// A struct field the daemon left out (`omitempty`): its zero value for templates,
+    /// left out again by `json`. Field access unwraps it.
+    Absent(Box<Val>),
 }
 
 impl Val {
     pub fn str(s: impl Into<String>) -> Val {
         Val::Str(s.into())
+    }
+
+    /// The value itself, for a field the daemon left out.
+    pub fn present(self) -> Val {
+        match self {
+            Val::Absent(v) => *v,
+            v => v,
+        }
     }
 
     /// Converts the daemon's JSON. Objects whose keys all look like Go field names
@@ -74,7 +89,7 @@ impl Val {
 
     pub fn to_json(&self) -> Json {
         match self {
-            Val::NoValue | Val::Nil => Json::Null,
+            Val::NoValue | Val::Nil | Val::NilSlice | Val::NilMap => Json::Null,
             Val::Bool(b) => Json::Bool(*b),
             Val::Int(i) => Json::from(*i),
             Val::Float(f) => serde_json::Number::from_f64(*f)
@@ -92,17 +107,21 @@ impl Val {
                         .collect(),
                 )
             }
-            Val::Struct(m) => {
-                Json::Object(m.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
-            }
+            Val::Struct(m) => Json::Object(
+                m.iter()
+                    .filter(|(_, v)| !matches!(v, Val::Absent(_)))
+                    .map(|(k, v)| (k.clone(), v.to_json()))
+                    .collect(),
+            ),
             Val::Object(o) => o.to_json(),
+            Val::Absent(v) => v.to_json(),
         }
     }
 
     /// Go's notion of "true" for `if`, `with`, `and`, `or`, `not`.
     pub fn truth(&self) -> bool {
         match self {
-            Val::NoValue | Val::Nil => false,
+            Val::NoValue | Val::Nil | Val::NilSlice | Val::NilMap => false,
             Val::Bool(b) => *b,
             Val::Int(i) => *i != 0,
             Val::Float(f) => *f != 0.0,
@@ -110,6 +129,7 @@ impl Val {
             Val::List(l) => !l.is_empty(),
             Val::Map(m) => !m.is_empty(),
             Val::Struct(_) | Val::Object(_) => true,
+            Val::Absent(v) => v.truth(),
         }
     }
 
@@ -121,9 +141,10 @@ impl Val {
             Val::Int(_) => "int",
             Val::Float(_) => "float64",
             Val::Str(_) => "string",
-            Val::List(_) => "slice",
-            Val::Map(_) => "map",
+            Val::List(_) | Val::NilSlice => "slice",
+            Val::Map(_) | Val::NilMap => "map",
             Val::Struct(_) | Val::Object(_) => "struct",
+            Val::Absent(v) => v.kind(),
         }
     }
 
@@ -138,6 +159,9 @@ impl Val {
         match self {
             Val::NoValue => out.push_str("<no value>"),
             Val::Nil => out.push_str("<nil>"),
+            Val::NilSlice => out.push_str("[]"),
+            Val::NilMap => out.push_str("map[]"),
+            Val::Absent(v) => v.write_to(out, top),
             Val::Bool(b) => {
                 let _ = write!(out, "{b}");
             }

@@ -1,0 +1,332 @@
+//! `--help` as the real CLI prints it: cobra's usage template with docker's sections
+//! (Usage, description, Aliases, Options, Commands) and pflag's flag table, aligned
+//! and wrapped to the terminal width (80 columns when stdin is not a terminal).
+//!
+//! What each command shows (its long description, the Aliases line and the flags with
+//! their value names and usage texts) is the real CLI's contract and lives as data in
+//! `commands.txt`; this module only lays it out, the way pflag and cobra do.
+
+use crate::cmdline::Spec;
+
+const DATA: &str = include_str!("commands.txt");
+
+/// One row of a flag table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlagHelp {
+    pub short: Option<char>,
+    pub long: String,
+    /// pflag's value name (`string`, `list`, `bytes`); empty for booleans.
+    pub value: String,
+    pub usage: String,
+    pub gate: Gate,
+}
+
+/// When the real CLI shows a flag: it hides those the daemon's API cannot serve.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Gate {
+    Always,
+    /// From this API version on.
+    MinApi(String),
+    /// Only when no daemon answered (experimental, Windows-only, swarm flags).
+    NoDaemon,
+}
+
+impl Gate {
+    fn shown(&self, api: Option<&str>) -> bool {
+        match (self, api) {
+            (_, None) | (Gate::Always, _) => true,
+            (Gate::MinApi(min), Some(v)) => !crate::client::version_less(v, min),
+            (Gate::NoDaemon, Some(_)) => false,
+        }
+    }
+}
+
+/// Help facts of one command.
+#[derive(Debug, Default)]
+pub struct CommandHelp {
+    pub long: String,
+    pub aliases: Option<String>,
+    pub flags: Vec<FlagHelp>,
+}
+
+/// The facts of the command whose first name is `name`, if the data has it.
+pub fn lookup(name: &str) -> Option<CommandHelp> {
+    let header = format!("[{name}]");
+    let mut lines = DATA.lines().skip_while(|l| *l != header);
+    lines.next()?;
+    let mut help = CommandHelp::default();
+    for line in lines.take_while(|l| !l.is_empty()) {
+        if let Some(v) = line.strip_prefix("long=") {
+            help.long = unescape(v);
+        } else if let Some(v) = line.strip_prefix("aliases=") {
+            help.aliases = Some(v.to_string());
+        } else if let Some(v) = line.strip_prefix("flag=") {
+            let mut parts = v.splitn(4, '|');
+            let (short, long, value, usage) = (
+                parts.next().unwrap_or(""),
+                parts.next().unwrap_or(""),
+                parts.next().unwrap_or(""),
+                parts.next().unwrap_or(""),
+            );
+            let (long, gate) = match long.split_once('@') {
+                None => (long, Gate::Always),
+                Some((l, "daemon")) => (l, Gate::NoDaemon),
+                Some((l, v)) => (l, Gate::MinApi(v.to_string())),
+            };
+            help.flags.push(FlagHelp {
+                short: short.chars().next(),
+                long: long.to_string(),
+                value: value.to_string(),
+                usage: expand(usage),
+                gate,
+            });
+        }
+    }
+    Some(help)
+}
+
+/// `@name` refers to a usage text defined once (`def name=...`).
+fn expand(usage: &str) -> String {
+    let Some(name) = usage.strip_prefix('@') else {
+        return unescape(usage);
+    };
+    let def = format!("def {name}=");
+    DATA.lines()
+        .find_map(|l| l.strip_prefix(def.as_str()))
+        .map(unescape)
+        .unwrap_or_default()
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("\\n", "\n")
+}
+
+/// The width flag tables wrap to: the terminal's on stdin, else 80 (as docker does),
+/// minus one.
+pub fn columns() -> usize {
+    // SAFETY: TIOCGWINSZ fills a winsize struct we own; fd 0 may be anything.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    let width = if unsafe { libc::ioctl(0, libc::TIOCGWINSZ, &mut ws) } == 0 {
+        usize::from(ws.ws_col)
+    } else {
+        80
+    };
+    width.saturating_sub(1)
+}
+
+/// `docker <path> --help` for a command of the table. `api` is the API version in
+/// use when a daemon answered (flags it cannot serve are hidden), None when none did.
+pub fn command(spec: &Spec, path: &str, cols: usize, api: Option<&str>) -> String {
+    let help = lookup(spec.names[0]).unwrap_or_default();
+    let description = if help.long.is_empty() {
+        spec.about
+    } else {
+        help.long.as_str()
+    };
+    // cobra names a command by its own name, not the alias it was called by.
+    let shown_path = match path.split_once(' ') {
+        Some((group, _)) => spec
+            .names
+            .iter()
+            .find(|n| n.split_once(' ').is_some_and(|(g, _)| g == group))
+            .copied()
+            .unwrap_or(path),
+        None => path,
+    };
+    let mut out = format!(
+        "Usage:  {}\n\n{}",
+        format!("docker {shown_path} {}", spec.usage).trim_end(),
+        description.trim()
+    );
+    if let Some(aliases) = &help.aliases {
+        out.push_str(&format!("\n\nAliases:\n  {aliases}"));
+    }
+    let flags: Vec<FlagHelp> = help
+        .flags
+        .into_iter()
+        .filter(|f| f.gate.shown(api))
+        .collect();
+    if !flags.is_empty() {
+        out.push_str("\n\nOptions:\n");
+        out.push_str(flag_usages(&flags, cols).trim_end());
+    }
+    out.push('\n');
+    out
+}
+
+/// A management command's help (`docker container --help`): its commands, one line each.
+pub fn group(path: &str, about: &str, commands: &[(String, String)]) -> String {
+    let mut out = format!("Usage:  docker {path} COMMAND\n\n{about}\n\nCommands:");
+    let pad = name_padding(commands.iter().map(|(n, _)| n.as_str()));
+    for (name, short) in commands {
+        out.push_str(&format!("\n  {name:<pad$} {short}"));
+    }
+    out.push_str(&format!(
+        "\n\nRun 'docker {path} COMMAND --help' for more information on a command.\n"
+    ));
+    out
+}
+
+/// cobra's name column: the longest sibling name, at least 11.
+pub fn name_padding<'a>(names: impl Iterator<Item = &'a str>) -> usize {
+    names.map(str::len).max().unwrap_or(0).max(11)
+}
+
+/// pflag's `FlagUsagesWrapped`: the name column padded to the longest entry, usage
+/// texts wrapped into the remaining width.
+pub fn flag_usages(flags: &[FlagHelp], cols: usize) -> String {
+    let lefts: Vec<String> = flags
+        .iter()
+        .map(|f| {
+            let mut left = match f.short {
+                Some(s) => format!("  -{s}, --{}", f.long),
+                None => format!("      --{}", f.long),
+            };
+            if !f.value.is_empty() {
+                left.push(' ');
+                left.push_str(&f.value);
+            }
+            left
+        })
+        .collect();
+    // pflag counts a marker byte after the name column in its maximum.
+    let maxlen = lefts.iter().map(|l| l.len() + 1).max().unwrap_or(0);
+    let mut out = String::new();
+    for (left, f) in lefts.iter().zip(flags) {
+        let spacing = " ".repeat(maxlen - left.len());
+        out.push_str(&format!(
+            "{left} {spacing} {}\n",
+            wrap(maxlen + 2, cols, &f.usage)
+        ));
+    }
+    out
+}
+
+/// pflag's `wrap`: `s` wrapped to width `w` with every line after the first indented
+/// by `i`; a usage column narrower than 24 starts on its own line at column 16.
+fn wrap(i: usize, w: usize, s: &str) -> String {
+    let indent = |n: usize| format!("\n{}", " ".repeat(n));
+    if w == 0 {
+        return s.replace('\n', &indent(i));
+    }
+    let mut i = i;
+    let mut width = w.saturating_sub(i);
+    let mut out = String::new();
+    if width < 24 {
+        i = 16;
+        width = w.saturating_sub(i);
+        out.push_str(&indent(i));
+    }
+    if width < 24 {
+        return s.replace('\n', &out);
+    }
+    // Lines may run this far over to avoid a short orphan word on the last line.
+    let slop = 5;
+    let width = width - slop;
+    let (first, mut rest) = wrap_n(width, slop, s);
+    out.push_str(&first.replace('\n', &indent(i)));
+    while !rest.is_empty() {
+        let (line, more) = wrap_n(width, slop, rest);
+        out.push_str(&indent(i));
+        out.push_str(&line.replace('\n', &indent(i)));
+        rest = more;
+    }
+    out
+}
+
+/// pflag's `wrapN`: the first line of `s` (up to `i` bytes, at whitespace or an
+/// earlier newline) and the rest.
+fn wrap_n(i: usize, slop: usize, s: &str) -> (&str, &str) {
+    if i + slop > s.len() || !s.is_char_boundary(i) {
+        return (s, "");
+    }
+    let head = &s[..i];
+    let Some(w) = head.rfind([' ', '\t', '\n']).filter(|w| *w > 0) else {
+        return (s, "");
+    };
+    if let Some(nl) = head.rfind('\n').filter(|nl| *nl > 0 && *nl < w) {
+        return (&s[..nl], &s[nl + 1..]);
+    }
+    (&s[..w], &s[w + 1..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flag(short: Option<char>, long: &str, value: &str, usage: &str) -> FlagHelp {
+        FlagHelp {
+            short,
+            long: long.into(),
+            value: value.into(),
+            usage: usage.into(),
+            gate: Gate::Always,
+        }
+    }
+
+    #[test]
+    fn columns_align_on_the_longest_name_and_usage_wraps() {
+        let flags = [
+            flag(Some('a'), "all", "", "Show all containers (default shows just running)"),
+            flag(
+                None,
+                "format",
+                "string",
+                "Format output using a custom template:\n'table':            Print output in table format with column headers (default)",
+            ),
+        ];
+        assert_eq!(
+            flag_usages(&flags, 79),
+            "  -a, --all             Show all containers (default shows just running)\n      \
+             --format string   Format output using a custom template:\n                        \
+             'table':            Print output in table format\n                        \
+             with column headers (default)\n"
+        );
+    }
+
+    #[test]
+    fn narrow_usage_columns_start_on_a_line_of_their_own() {
+        let flags = [flag(
+            None,
+            "a-very-long-flag-name-indeed",
+            "string",
+            "Some words here",
+        )];
+        let out = flag_usages(&flags, 50);
+        assert!(
+            out.starts_with("      --a-very-long-flag-name-indeed string   \n                Some"),
+            "{out:?}"
+        );
+    }
+
+    #[test]
+    fn flags_newer_than_the_api_in_use_are_hidden() {
+        let gate = |g: &str| {
+            lookup("save")
+                .unwrap()
+                .flags
+                .iter()
+                .find(|f| f.long == g)
+                .unwrap()
+                .gate
+                .clone()
+        };
+        assert_eq!(gate("platform"), Gate::MinApi("1.48".into()));
+        assert!(gate("platform").shown(None));
+        assert!(!gate("platform").shown(Some("1.41")));
+        assert!(gate("platform").shown(Some("1.50")));
+        assert!(!Gate::NoDaemon.shown(Some("1.41")));
+    }
+
+    #[test]
+    fn every_usage_reference_is_defined() {
+        for line in DATA.lines().filter(|l| l.starts_with("flag=")) {
+            if let Some(name) = line.rsplit('|').next().and_then(|u| u.strip_prefix('@')) {
+                assert!(
+                    DATA.contains(&format!("def {name}=")),
+                    "{line}: @{name} is not defined"
+                );
+            }
+        }
+    }
+}
