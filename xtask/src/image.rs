@@ -400,7 +400,7 @@ fn base_image(engine: &Engine, profile: &Profile, distro: &Distro) -> Result<Str
     if engine.has_image(&imported) {
         return Ok(imported);
     }
-    let tarball = rootfs_tarball(profile, &distro.suite)?;
+    let tarball = crate::rootfs::tarball(profile, &distro.suite)?;
     step(format_args!(
         "importing {} as {imported}",
         tarball.display()
@@ -415,76 +415,6 @@ fn base_image(engine: &Engine, profile: &Profile, distro: &Distro) -> Result<Str
         .run()
         .with_context(|| format!("cannot import {}", tarball.display()))?;
     Ok(imported)
-}
-
-/// The minbase rootfs tarball of a suite: from the vendor directory, or debootstrapped
-/// once into the cache outside the tree.
-pub fn rootfs_tarball(profile: &Profile, suite: &str) -> Result<PathBuf> {
-    let name = format!("debian-{suite}.tar");
-    if let Some(vendor) = &profile.vendor {
-        let path = vendor.join("rootfs").join(&name);
-        if !path.is_file() {
-            bail!(
-                "the vendor directory lacks {}; run `cargo xtask vendor --out {}`",
-                path.display(),
-                vendor.display()
-            );
-        }
-        return Ok(path);
-    }
-    let cache = installers::cache_dir().join("rootfs");
-    let path = cache.join(&name);
-    if path.is_file() {
-        return Ok(path);
-    }
-    let archive = profile
-        .apt_archive()
-        .context("no Debian archive to bootstrap from")?;
-    bootstrap(suite, archive, &path)?;
-    Ok(path)
-}
-
-/// debootstrap --variant=minbase a suite and pack it as a tarball (numeric owners, the
-/// way `docker import` wants it). Needs root.
-pub fn bootstrap(suite: &str, archive: &str, tarball: &Path) -> Result<()> {
-    crate::host::ensure(&[crate::host::Tool {
-        program: "debootstrap",
-        package: "debootstrap",
-        why: "bootstrapping base images",
-    }])?;
-    if !crate::host::is_root() {
-        bail!("bootstrapping the {suite} base image needs root (debootstrap); run as root or make a registry reachable (`cargo xtask mirror check`)");
-    }
-    let parent = tarball.parent().unwrap();
-    std::fs::create_dir_all(parent)
-        .with_context(|| format!("cannot create {}", parent.display()))?;
-    let work = tempfile::tempdir_in(parent)?;
-    let rootfs = work.path().join("rootfs");
-    step(format_args!(
-        "debootstrap --variant=minbase {suite} from {archive} (once; cached in {})",
-        tarball.display()
-    ));
-    duct::cmd!("debootstrap", "--variant=minbase", suite, &rootfs, archive)
-        .stdout_null()
-        .run()
-        .with_context(|| {
-            format!("debootstrap {suite} from {archive} failed; run `cargo xtask mirror check` to see whether the archive is reachable")
-        })?;
-    let part = work.path().join("rootfs.tar");
-    duct::cmd!(
-        "tar",
-        "--numeric-owner",
-        "--sort=name",
-        "-C",
-        &rootfs,
-        "-cf",
-        &part,
-        "."
-    )
-    .run()
-    .context("cannot pack the bootstrapped rootfs")?;
-    std::fs::rename(&part, tarball)?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ mod manifest;
 mod mirror;
 mod project;
 mod release;
+mod rootfs;
 mod shell;
 mod static_tarball;
 mod vendor;

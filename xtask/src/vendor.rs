@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::distro::{self, Distro};
 use crate::mirror::{self, Apt, Profile};
-use crate::{host, image, installers, project, step};
+use crate::{host, installers, project, step};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -100,7 +100,7 @@ pub fn run(args: Args) -> Result<()> {
     }
 
     for distro in &distros {
-        let tar = image::rootfs_tarball(&profile, &distro.suite)?;
+        let tar = crate::rootfs::tarball(&profile, &distro.suite)?;
         let dest = out
             .join("rootfs")
             .join(format!("debian-{}.tar", distro.suite));

@@ -6,7 +6,6 @@
 //! they leave behind. Every failure names the package and the command.
 
 mod chroot;
-mod rootfs;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -121,9 +120,10 @@ pub fn verify_distro(
     previous: Option<&[PathBuf]>,
     smoke: &dyn Fn(&mut Chroot) -> Result<()>,
 ) -> Result<Vec<String>> {
-    let archive = archive_for()?;
-    let tarball = rootfs::ensure(&rootfs::cache_dir(), &distro.suite, archive.as_deref())?;
+    let profile = crate::mirror::selected()?;
+    let tarball = crate::rootfs::tarball(&profile, &distro.suite)?;
     let mut chroot = Chroot::new(&tarball)?;
+    chroot.use_apt_of(&profile, &distro.suite)?;
     let mut report = Vec::new();
     chroot.run("apt", &["apt-get", "update", "-q"])?;
     let before = snapshot(&chroot.root())?;
@@ -445,12 +445,6 @@ fn stop(daemon: &duct::Handle, name: &str) -> Result<()> {
     }
     daemon.kill()?;
     bail!("{name} did not stop within half a minute of SIGTERM")
-}
-
-/// The Debian archive of the selected mirror profile (`None` for a flat local
-/// repository, where debootstrap falls back to its own default).
-fn archive_for() -> Result<Option<String>> {
-    Ok(crate::mirror::selected()?.apt_archive().map(str::to_owned))
 }
 
 /// Every path of the root except the kernel's, the package manager's own state and

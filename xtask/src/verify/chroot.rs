@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
+use crate::mirror::{Apt, Profile};
+
 const CHROOT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 pub struct Chroot {
@@ -24,7 +26,7 @@ impl Chroot {
             dir,
             mounted: Vec::new(),
         };
-        super::rootfs::unpack(tarball, &chroot.root())?;
+        crate::rootfs::unpack(tarball, &chroot.root())?;
         // The root is a mount point of its own: dockerd remounts `/` (private) when it
         // unpacks layers, which fails on a plain directory.
         let root = chroot.root().display().to_string();
@@ -37,6 +39,40 @@ impl Chroot {
             std::fs::write(path, resolv)?;
         }
         Ok(chroot)
+    }
+
+    /// Point the root's apt at the profile's sources, the lines the images get: the
+    /// profile's archive, or the vendored flat repository (copied in at /workspace-apt),
+    /// so that `verify` works offline with `--mirror local`.
+    pub fn use_apt_of(&self, profile: &Profile, suite: &str) -> Result<()> {
+        if let Apt::Flat { dir } = &profile.apt {
+            let repo = dir.join(suite);
+            if !repo.join("Packages").is_file() {
+                bail!(
+                    "the vendor directory has no apt repository for {suite} ({} is missing); run `cargo xtask vendor`",
+                    repo.join("Packages").display()
+                );
+            }
+            duct::cmd!("cp", "-a", &repo, self.path("/workspace-apt"))
+                .run()
+                .with_context(|| format!("cannot copy {} into the root", repo.display()))?;
+        }
+        let lists = self.path("/etc/apt/sources.list.d");
+        if let Ok(entries) = std::fs::read_dir(&lists) {
+            for entry in entries.flatten() {
+                std::fs::remove_file(entry.path())?;
+            }
+        }
+        let mut text = format!(
+            "# apt sources of the verify root (mirror profile {})\n",
+            profile.name
+        );
+        for line in profile.apt_lines(suite) {
+            text.push_str(&line);
+            text.push('\n');
+        }
+        std::fs::write(self.path("/etc/apt/sources.list"), text)?;
+        Ok(())
     }
 
     pub fn root(&self) -> PathBuf {

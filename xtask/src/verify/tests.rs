@@ -104,7 +104,9 @@ fn packages_install_upgrade_remove_and_purge_cleanly_in_a_bookworm_rootfs() {
         "{text}"
     );
     // the rootfs is cached outside the tree for the next run
-    assert!(rootfs::cache_dir().join("bookworm.tar").is_file());
+    assert!(crate::rootfs::cache_dir()
+        .join("debian-bookworm.tar")
+        .is_file());
 }
 
 #[test]
@@ -113,7 +115,9 @@ fn a_failing_step_names_the_package_and_the_command() {
     let debs = fixture_debs(tmp.path(), "26.11.0");
     // A step failing inside the chroot stops the run with one line naming the package
     // and the command, and the chroot's mounts are gone afterwards.
+    let root = std::cell::RefCell::new(String::new());
     let err = verify_distro(&bookworm(), &debs, None, &|chroot: &mut Chroot| {
+        *root.borrow_mut() = chroot.root().display().to_string();
         chroot.run("docker-ce", &["sh", "-c", "echo broken; exit 3"])?;
         Ok(())
     })
@@ -123,10 +127,13 @@ fn a_failing_step_names_the_package_and_the_command() {
         err,
         "docker-ce: `sh -c echo broken; exit 3` failed (exit status: 3): broken"
     );
+    // (other tests' chroots may be mounted meanwhile: only this one's must be gone)
+    let root = root.into_inner();
+    assert!(root.contains("workspace-verify."), "{root}");
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(
-        !mounts.contains("workspace-verify."),
-        "a chroot mount is left:\n{mounts}"
+        !mounts.contains(&root),
+        "a mount of the chroot {root} is left:\n{mounts}"
     );
 }
 
@@ -136,8 +143,10 @@ fn a_failing_step_names_the_package_and_the_command() {
 #[test]
 fn smoke_step_drives_debians_docker_stack_in_a_chroot() {
     testbed::subreaper();
-    let tarball = rootfs::ensure(&rootfs::cache_dir(), "bookworm", None).unwrap();
+    let profile = crate::mirror::selected().unwrap();
+    let tarball = crate::rootfs::tarball(&profile, "bookworm").unwrap();
     let mut chroot = Chroot::new(&tarball).unwrap();
+    chroot.use_apt_of(&profile, "bookworm").unwrap();
     // docker.io's postinst would start its init script: not in a test chroot
     std::fs::write(
         chroot.path("/usr/sbin/policy-rc.d"),
