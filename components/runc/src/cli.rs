@@ -296,7 +296,7 @@ pub enum Command {
 
 impl Command {
     /// Verbs that put our code inside a container's namespaces (they run from the
-    /// sealed memfd copy of the binary).
+    /// binary's read-only view, see `selfexec`).
     pub fn enters_container(&self) -> bool {
         matches!(
             self,

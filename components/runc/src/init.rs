@@ -420,7 +420,7 @@ fn child_main(ctx: &ChildCtx) -> ! {
             if let Some(fifo) = ctx.fifo {
                 // /proc/self/fd of a non-dumpable process belongs to root; after the
                 // switch to the container user it must be ours again. The binary the
-                // container could reach through /proc/1/exe is the sealed memfd copy.
+                // container could reach through /proc/1/exe is a read-only view (selfexec).
                 let _ = sys::prctl(libc::PR_SET_DUMPABLE, 1);
                 let p = PathBuf::from(format!("/proc/self/fd/{fifo}"));
                 match sys::open_path(&p, libc::O_WRONLY) {
@@ -466,7 +466,7 @@ fn hook_state_in_child(ctx: &ChildCtx, status: &str) -> Vec<u8> {
 
 fn child_setup(ctx: &ChildCtx) -> Result<crate::process::Prepared, String> {
     // Keep /proc/<pid>/exe of this not-yet-exec'd process out of reach of the
-    // container (CVE-2019-5736 class; the binary itself is a sealed memfd copy).
+    // container (CVE-2019-5736 class; the binary itself is a read-only view, see selfexec).
     let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0);
     let mut buf = [0u8; 16];
     match sys::read_some(ctx.sock, &mut buf) {

@@ -18,7 +18,7 @@
 //! Layout: `cli` (flags) -> `cmd::*` (one file per verb) -> `init` (create: parent
 //! and container init), `process` (shared final steps of init and exec), `rootfs`
 //! (mounts, pivot), `cgroups` (v1/v2), `caps`, `seccomp`, `hooks`, `console`,
-//! `state` (the `--root` layout), `sys` (raw calls), `selfexec` (memfd clone).
+//! `state` (the `--root` layout), `sys` (raw calls), `selfexec` (read-only re-exec).
 
 mod caps;
 mod cgroups;
@@ -73,10 +73,17 @@ fn main() {
         println!("{}", cli::version_text());
         std::process::exit(0);
     };
-    if command.enters_container() && !selfexec::is_cloned() {
-        let e = selfexec::reexec();
+    if command.enters_container() && !selfexec::is_sealed() {
+        // The state root is ours and exists for every command but a first create;
+        // /dev exists everywhere and never holds a runtime binary.
+        let scratch = if cli.root.is_dir() {
+            cli.root.as_path()
+        } else {
+            std::path::Path::new("/dev")
+        };
+        let e = selfexec::reexec(scratch);
         fatal(
-            &anyhow::anyhow!("could not clone the runtime binary into memory: {e}"),
+            &anyhow::anyhow!("could not re-execute the runtime from a read-only view: {e}"),
             1,
         );
     }

@@ -1,12 +1,16 @@
 //! `cargo xtask bench runc`: our runc against Debian's, on one busybox bundle, in one run.
+//!
+//! Ours is the stripped static `dist` build (what ships), built here unless
+//! `BENCH_RUNC_OURS=<path>` names another build to time (an older one, for a
+//! before/after comparison).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use anyhow::{bail, Context, Result};
 
 use super::{size_mb, Report, Target, Unit};
-use crate::{build, host, step};
+use crate::{build, host};
 
 const REFERENCE: &str = "/usr/sbin/runc";
 
@@ -27,12 +31,21 @@ pub fn run(report: &mut Report) -> Result<()> {
         host::is_root(),
         "bench runc creates containers: run it as root"
     );
-    let ours = ours()?;
+    let ours = match std::env::var_os("BENCH_RUNC_OURS") {
+        Some(p) => std::path::PathBuf::from(p),
+        None => build::build_static(&["runc"])?.join("runc"),
+    };
     let work = tempfile::Builder::new().prefix("bench-runc-").tempdir()?;
     let bundle = work.path().join("bundle");
     make_bundle(&bundle)?;
-    let state_ours = work.path().join("state-ours");
-    let state_ref = work.path().join("state-ref");
+    let _cleanup = Cleanup {
+        runs: vec![
+            (ours.clone(), state_dir(&work, "ours")),
+            (REFERENCE.into(), state_dir(&work, "ref")),
+        ],
+    };
+    let state_ours = state_dir(&work, "ours");
+    let state_ref = state_dir(&work, "ref");
     let counter = AtomicU32::new(0);
     let id = || {
         format!(
@@ -61,25 +74,39 @@ pub fn run(report: &mut Report) -> Result<()> {
         || lifecycle(&ours, &state_ours),
         || lifecycle(Path::new(REFERENCE), &state_ref),
     )?;
-    let static_runc = build::build_static(&["runc"])?.join("runc");
     report.add(
         "runc static binary size (stripped)",
         Unit::Megabytes,
-        size_mb(&static_runc)?,
+        size_mb(&ours)?,
         Some(size_mb(Path::new(REFERENCE))?),
         Target::Below(6.0),
     );
     Ok(())
 }
 
-/// Our runc, release-built on the host.
-fn ours() -> Result<PathBuf> {
-    step("cargo build --release -p runc");
-    duct::cmd!("cargo", "build", "--release", "--locked", "-p", "runc")
-        .dir(crate::project::root())
-        .run()
-        .context("building our runc failed (errors above)")?;
-    Ok(build::target_dir()?.join("release/runc"))
+fn state_dir(work: &tempfile::TempDir, who: &str) -> std::path::PathBuf {
+    work.path().join(format!("state-{who}"))
+}
+
+/// Containers a failed run left behind are deleted (their cgroups and inits too)
+/// before the temporary directory goes.
+struct Cleanup {
+    runs: Vec<(std::path::PathBuf, std::path::PathBuf)>,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for (bin, state) in &self.runs {
+            for e in std::fs::read_dir(state).into_iter().flatten().flatten() {
+                let id = e.file_name();
+                let _ = duct::cmd!(bin, "--root", state, "delete", "--force", id)
+                    .stdout_null()
+                    .stderr_null()
+                    .unchecked()
+                    .run();
+            }
+        }
+    }
 }
 
 /// A bundle whose process is `true`, from `runc spec` of the reference runtime.
@@ -98,7 +125,11 @@ fn make_bundle(bundle: &Path) -> Result<()> {
     Ok(())
 }
 
+/// One runtime call. Its output goes to a file, not a pipe: after `create` the
+/// container's init holds the same stdout and stderr until it exits, so a pipe
+/// would never reach end-of-file.
 fn runc(bin: &Path, state: &Path, bundle: &Path, args: &[&str]) -> Result<()> {
+    let log = state.with_extension("out");
     let out = duct::cmd(
         bin,
         ["--root".as_ref(), state.as_os_str()]
@@ -107,8 +138,8 @@ fn runc(bin: &Path, state: &Path, bundle: &Path, args: &[&str]) -> Result<()> {
     )
     .dir(bundle)
     .stdin_null()
-    .stdout_capture()
-    .stderr_capture()
+    .stderr_to_stdout()
+    .stdout_path(&log)
     .unchecked()
     .run()?;
     if !out.status.success() {
@@ -116,7 +147,7 @@ fn runc(bin: &Path, state: &Path, bundle: &Path, args: &[&str]) -> Result<()> {
             "{} {} failed: {}",
             bin.display(),
             args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
+            std::fs::read_to_string(&log).unwrap_or_default().trim()
         );
     }
     Ok(())

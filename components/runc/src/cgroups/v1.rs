@@ -28,6 +28,13 @@ const CONTROLLERS: &[&str] = &[
 /// Mounted hierarchies: controller (or `systemd` for name=systemd, `unified` for the
 /// cgroup2 mount of a hybrid host) to its mount point.
 pub fn hierarchies() -> Vec<(String, PathBuf)> {
+    // Read once per process: the container init (a fork) asks once per controller
+    // while it builds /sys/fs/cgroup, and mountinfo is not cheap to render.
+    static CACHE: std::sync::OnceLock<Vec<(String, PathBuf)>> = std::sync::OnceLock::new();
+    CACHE.get_or_init(read_hierarchies).clone()
+}
+
+fn read_hierarchies() -> Vec<(String, PathBuf)> {
     let mut out = Vec::new();
     let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     for line in info.lines() {

@@ -5,7 +5,6 @@
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
-use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
@@ -74,7 +73,15 @@ pub fn start(root: &Path, id: &str) -> Result<i32> {
         if !c.init_alive() {
             bail!("cannot start a container that has stopped");
         }
-        std::thread::sleep(Duration::from_millis(1));
+        // The init writes as soon as its blocked open returns; wake on that, and
+        // look at the init again now and then in case it died instead.
+        let mut pfd = libc::pollfd {
+            fd: f.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        unsafe { libc::poll(&mut pfd, 1, 50) };
     }
     let _ = std::fs::remove_file(&fifo);
     if let Some(h) = c.saved.config.hooks() {
