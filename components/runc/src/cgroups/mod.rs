@@ -4,8 +4,9 @@
 //! `linux.resources`, freeze/thaw, list pids, read stats, remove.
 //!
 //! With `--systemd-cgroup` the `slice:prefix:name` path form is accepted and mapped to
-//! `<slice>/<prefix>-<name>.scope` under the cgroupfs tree (there is no systemd on the
-//! hosts this runtime is tested on, so no D-Bus transient unit is created).
+//! `<slice>/<prefix>-<name>.scope` under the cgroupfs tree; no D-Bus transient unit is
+//! created. Without a running systemd the flag is refused before anything is made,
+//! with runc's wording.
 
 mod stats;
 mod v1;
@@ -31,7 +32,19 @@ pub enum CgroupError {
     SystemdPath(String),
     #[error("{0}")]
     Unsupported(String),
+    #[error("systemd not running on this host, cannot use systemd cgroups manager ({SYSTEMD_RUNNING} is missing): run without --systemd-cgroup to use the cgroupfs driver")]
+    NoSystemd,
+    #[error("cgroup v2 controller {controller:?} is not available in {dir} (its cgroup.controllers has: {available:?}): enable it in the parent's cgroup.subtree_control or drop linux.resources.{field}")]
+    NoController {
+        controller: &'static str,
+        field: &'static str,
+        dir: PathBuf,
+        available: String,
+    },
 }
+
+/// Exists while systemd is the running init (what sd_booted() checks).
+const SYSTEMD_RUNNING: &str = "/run/systemd/system";
 
 pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> CgroupError + '_ {
     move |source| CgroupError::Io {
@@ -75,6 +88,9 @@ impl Manager {
     /// Work out the directories for `cgroups_path` (from the spec; empty means
     /// `/<id>` relative to our own cgroup, as runc does).
     pub fn new(cgroups_path: Option<&Path>, id: &str, systemd: bool) -> Result<Self, CgroupError> {
+        if systemd && !Path::new(SYSTEMD_RUNNING).is_dir() {
+            return Err(CgroupError::NoSystemd);
+        }
         let rel = resolve_path(cgroups_path, id, systemd)?;
         let unified = is_unified();
         let own = own_cgroups();

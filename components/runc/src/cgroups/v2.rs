@@ -34,7 +34,66 @@ pub fn create(dir: &Path, enable: bool) -> Result<(), CgroupError> {
     Ok(())
 }
 
+/// The controllers `res` needs, with the spec field that needs each.
+fn needed(res: &LinuxResources) -> Vec<(&'static str, &'static str)> {
+    let mut out = Vec::new();
+    if res
+        .memory()
+        .as_ref()
+        .is_some_and(|m| m.limit().is_some() || m.swap().is_some() || m.reservation().is_some())
+    {
+        out.push(("memory", "memory"));
+    }
+    if let Some(cpu) = res.cpu() {
+        if cpu.shares().is_some_and(|s| s != 0) || cpu.quota().is_some() || cpu.period().is_some() {
+            out.push(("cpu", "cpu"));
+        }
+        if cpu.cpus().as_deref().is_some_and(|c| !c.is_empty())
+            || cpu.mems().as_deref().is_some_and(|m| !m.is_empty())
+        {
+            out.push(("cpuset", "cpu"));
+        }
+    }
+    if res.pids().is_some() {
+        out.push(("pids", "pids"));
+    }
+    if let Some(b) = res.block_io() {
+        let throttled = [
+            b.throttle_read_bps_device(),
+            b.throttle_write_bps_device(),
+            b.throttle_read_iops_device(),
+            b.throttle_write_iops_device(),
+        ]
+        .iter()
+        .any(|l| l.as_ref().is_some_and(|l| !l.is_empty()));
+        if b.weight().is_some_and(|w| w != 0) || throttled {
+            out.push(("io", "blockIO"));
+        }
+    }
+    if res
+        .hugepage_limits()
+        .as_ref()
+        .is_some_and(|h| !h.is_empty())
+    {
+        out.push(("hugetlb", "hugepageLimits"));
+    }
+    out
+}
+
 pub fn set(dir: &Path, res: &LinuxResources) -> Result<(), CgroupError> {
+    // A limit asked for must be applied or refused, never skipped: a controller the
+    // parent does not delegate leaves no interface file to write.
+    let available = read(&dir.join("cgroup.controllers")).unwrap_or_default();
+    for (controller, field) in needed(res) {
+        if !available.split_whitespace().any(|c| c == controller) {
+            return Err(CgroupError::NoController {
+                controller,
+                field,
+                dir: dir.to_path_buf(),
+                available,
+            });
+        }
+    }
     if let Some(mem) = res.memory() {
         let fmt = |v: i64| {
             if v < 0 {
@@ -53,7 +112,9 @@ pub fn set(dir: &Path, res: &LinuxResources) -> Result<(), CgroupError> {
                 (s, Some(l)) if l >= 0 => (s - l).max(0).to_string(),
                 (s, _) => s.to_string(),
             };
-            if dir.join("memory.swap.max").exists() {
+            // Without swap accounting only "no limit" and "no swap" mean anything,
+            // and both hold already (as runc treats them).
+            if dir.join("memory.swap.max").exists() || (v != "max" && v != "0") {
                 write(&dir.join("memory.swap.max"), &v)?;
             }
         }
