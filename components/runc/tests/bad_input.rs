@@ -57,11 +57,13 @@ fn existing_and_invalid_ids() {
     assert!(b.create("dup").status.success());
     let o = b.runc(&["create", "dup"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(
-        text(&o.stderr).contains("container with id exists: dup"),
-        "{}",
-        text(&o.stderr)
+    let err = text(&o.stderr);
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one line expected: {err}"
     );
+    assert!(err.contains("container with id exists: dup"), "{err}");
     assert_eq!(
         b.state("dup")["status"],
         "created",
@@ -143,4 +145,31 @@ fn process_that_cannot_start() {
         .as_str()
         .unwrap()
         .contains("executable file not found in $PATH"));
+}
+
+/// `runc exec` of a missing program in a running container: runc's wording, exit
+/// 255 as runc, and the half-started process does not stay in the container.
+#[test]
+fn exec_of_a_missing_program() {
+    let b = Bundle::new(&["sleep", "1000"], |_| {});
+    assert!(b.create("ex").status.success());
+    assert!(b.runc(&["start", "ex"]).status.success());
+    let pids = |b: &Bundle| text(&b.runc(&["ps", "--format", "json", "ex"]).stdout);
+    let before = pids(&b);
+    let o = b.runc(&["exec", "ex", "nope"]);
+    assert_eq!(o.status.code(), Some(255), "{}", text(&o.stderr));
+    let err = text(&o.stderr).replace("\\\"", "\"");
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one line expected: {err}"
+    );
+    assert!(
+        err.contains(r#"exec failed: unable to start container process: exec: "nope": executable file not found in $PATH"#),
+        "{err}"
+    );
+    testbed::reap_zombies();
+    assert_eq!(pids(&b), before, "the failed exec left a process");
+    assert!(b.runc(&["delete", "--force", "ex"]).status.success());
+    assert!(b.leftovers().is_empty(), "left behind: {:?}", b.leftovers());
 }

@@ -140,12 +140,21 @@ impl Bundle {
         );
     }
 
-    /// Everything a test may leave: mounts under the bundle, cgroups named for it.
+    /// Everything a test may leave: mounts under the bundle, processes rooted in it,
+    /// cgroups named for it.
     pub fn leftovers(&self) -> Vec<String> {
         let mut out = Vec::new();
         let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
         let p = self.path().to_string_lossy().into_owned();
         out.extend(info.lines().filter(|l| l.contains(&p)).map(str::to_string));
+        // A process left running in the container has its root inside the bundle.
+        for e in std::fs::read_dir("/proc").unwrap().flatten() {
+            if let Ok(root) = std::fs::read_link(e.path().join("root")) {
+                if root.starts_with(self.path()) {
+                    out.push(format!("process {}", e.file_name().to_string_lossy()));
+                }
+            }
+        }
         let name = self.cgroup_name();
         for ctrl in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
             let d = ctrl.path().join(&name);
