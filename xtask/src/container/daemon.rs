@@ -21,6 +21,9 @@ const DATA_ROOT: &str = "/var/lib/xtask-docker";
 
 /// The daemon this process started, stopped by [`stop`].
 static STARTED: Mutex<Option<duct::Handle>> = Mutex::new(None);
+/// A shared lock on `users.lock` held by every xtask using the private daemon (the one
+/// that started it waits for the others before it stops it).
+static USING: Mutex<Option<std::fs::File>> = Mutex::new(None);
 
 /// Whether [`start`] may be used instead of failing: the caller chose no daemon,
 /// we may run one, and there is one to run.
@@ -32,10 +35,37 @@ pub fn can_start() -> bool {
 
 /// Start the private daemon, wait until it answers, and point `DOCKER_HOST` of this
 /// process (and so of every engine call after it) at it.
+/// When another xtask already runs it, this one uses it too.
 pub fn start(program: &str) -> Result<()> {
     let host = format!("unix://{RUN_DIR}/docker.sock");
     for dir in [RUN_DIR, DATA_ROOT] {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {dir}"))?;
+    }
+    // One xtask at a time checks and starts; the others wait and then share it.
+    let starting = lock_file("start.lock", libc::LOCK_EX)?;
+    let answers = |host: &str| {
+        duct::cmd!(
+            program,
+            "-H",
+            host,
+            "version",
+            "--format",
+            "{{.Server.Version}}"
+        )
+        .stdout_null()
+        .stderr_null()
+        .unchecked()
+        .run()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+    };
+    *USING.lock().unwrap() = Some(lock_file("users.lock", libc::LOCK_SH)?);
+    if answers(&host) {
+        crate::step(format_args!(
+            "no docker daemon is running: using the private one another xtask started on {host}"
+        ));
+        std::env::set_var("DOCKER_HOST", &host);
+        return Ok(());
     }
     let log_path = Path::new(DATA_ROOT).join("dockerd.log");
     let log = std::fs::File::create(&log_path)
@@ -89,21 +119,7 @@ pub fn start(program: &str) -> Result<()> {
                 last_line(&log_path)
             );
         }
-        let up = duct::cmd!(
-            program,
-            "-H",
-            &host,
-            "version",
-            "--format",
-            "{{.Server.Version}}"
-        )
-        .stdout_null()
-        .stderr_null()
-        .unchecked()
-        .run()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-        if up {
+        if answers(&host) {
             break;
         }
         if Instant::now() > deadline {
@@ -119,15 +135,41 @@ pub fn start(program: &str) -> Result<()> {
     // Every engine call of this process (and its children) goes to the private daemon.
     std::env::set_var("DOCKER_HOST", &host);
     *STARTED.lock().unwrap() = Some(handle);
+    drop(starting);
     Ok(())
+}
+
+/// Open (creating) a lock file of the run directory and `flock` it with `op`.
+fn lock_file(name: &str, op: libc::c_int) -> Result<std::fs::File> {
+    use std::os::fd::AsRawFd;
+    let path = Path::new(RUN_DIR).join(name);
+    let file = std::fs::File::create(&path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    // SAFETY: flock on a descriptor we own.
+    if unsafe { libc::flock(file.as_raw_fd(), op) } != 0 {
+        return Err(std::io::Error::last_os_error())
+            .with_context(|| format!("cannot lock {}", path.display()));
+    }
+    Ok(file)
 }
 
 /// Stop the daemon [`start`] started, if any: SIGTERM so it stops its containerd and
 /// unmounts its layers, then wait (and reap it; no zombie is left).
 pub fn stop() {
+    let using = USING.lock().unwrap().take();
     let Some(handle) = STARTED.lock().unwrap().take() else {
         return;
     };
+    // Wait until no other xtask uses the daemon: our shared lock becomes exclusive.
+    if let Some(file) = &using {
+        use std::os::fd::AsRawFd;
+        // SAFETY: flock on a descriptor we own.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            crate::step("waiting for the other xtask commands that use the private docker daemon");
+            // SAFETY: as above.
+            unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+        }
+    }
     for pid in handle.pids() {
         // SAFETY: plain kill(2) on the pid of our own child, which is not reaped yet.
         unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
