@@ -286,6 +286,9 @@ fn create_inner(opts: &CreateOpts, undo: &mut Undo) -> Result<i32, CreateError> 
         write_id_maps(pid, &linux)?;
     }
     send(sock, b"go")?;
+    if listener.is_some() {
+        send(sock, &listener_state(opts, spec, pid))?;
+    }
 
     let start_time = sys::process_start_time(pid).map(|s| s.0).unwrap_or(0);
     let mut saved = Saved {
@@ -414,7 +417,7 @@ struct ChildCtx<'a> {
 
 fn child_main(ctx: &ChildCtx) -> ! {
     match child_setup(ctx) {
-        Ok(prepared) => {
+        Ok((prepared, listener_state)) => {
             // Wait for `runc start`: opening the fifo for writing blocks until a
             // reader comes.
             if let Some(fifo) = ctx.fifo {
@@ -440,7 +443,7 @@ fn child_main(ctx: &ChildCtx) -> ! {
                     sys::exit_now(1);
                 }
             }
-            let e = prepared.exec(ctx.listener, &state);
+            let e = prepared.exec(ctx.listener, &listener_state);
             eprintln!("runc: {e}");
             sys::exit_now(127)
         }
@@ -464,7 +467,36 @@ fn hook_state_in_child(ctx: &ChildCtx, status: &str) -> Vec<u8> {
     .unwrap_or_default()
 }
 
-fn child_setup(ctx: &ChildCtx) -> Result<crate::process::Prepared, String> {
+/// What runc 1.1 sends the seccomp listener with the notify fd: runtime-spec's
+/// `ContainerProcessState`, with host pids.
+fn listener_state(opts: &CreateOpts, spec: &Spec, pid: i32) -> Vec<u8> {
+    let metadata = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+        .and_then(|s| s.listener_metadata().clone())
+        .unwrap_or_default();
+    let ann = spec.annotations().clone().unwrap_or_default();
+    let mut state = serde_json::json!({
+        "ociVersion": crate::state::OCI_VERSION,
+        "fds": ["seccompFd"],
+        "pid": pid,
+        "state": crate::state::HookState {
+            oci_version: crate::state::OCI_VERSION,
+            id: opts.id,
+            status: "creating",
+            pid,
+            bundle: &opts.bundle,
+            annotations: &ann,
+        },
+    });
+    if !metadata.is_empty() {
+        state["metadata"] = metadata.into();
+    }
+    serde_json::to_vec(&state).unwrap_or_default()
+}
+
+fn child_setup(ctx: &ChildCtx) -> Result<(crate::process::Prepared, Vec<u8>), String> {
     // Keep /proc/<pid>/exe of this not-yet-exec'd process out of reach of the
     // container (CVE-2019-5736 class; the binary itself is a read-only view, see selfexec).
     let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0);
@@ -473,6 +505,15 @@ fn child_setup(ctx: &ChildCtx) -> Result<crate::process::Prepared, String> {
         Ok(n) if &buf[..n] == b"go" => {}
         _ => return Err("parent went away".into()),
     }
+    let listener_state = match ctx.listener {
+        Some(_) => {
+            let mut msg = vec![0u8; 65536];
+            let n = sys::read_some(ctx.sock, &mut msg).map_err(|_| "parent went away")?;
+            msg.truncate(n);
+            msg
+        }
+        None => Vec::new(),
+    };
     let e = |what: &str| {
         let what = what.to_string();
         move |err: std::io::Error| format!("error during container init: {what}: {err}")
@@ -568,18 +609,17 @@ fn child_setup(ctx: &ChildCtx) -> Result<crate::process::Prepared, String> {
     }
     crate::rootfs::sysctl(ctx.spec).map_err(|x| format!("error during container init: {x}"))?;
     crate::rootfs::finish(ctx.spec).map_err(|x| format!("error during container init: {x}"))?;
-    let state = hook_state_in_child(ctx, "created");
     let prepared = crate::process::prepare(
         &process,
         linux.seccomp().as_ref(),
         ctx.preserve_fds,
         ctx.listener,
-        &state,
+        &listener_state,
     )
     .map_err(|x| match x {
         crate::process::ProcessError::Lookup { .. } => x.to_string(),
         other => format!("error during container init: {other}"),
     })?;
     sys::write_all(ctx.sock, b"ready").map_err(e("report ready"))?;
-    Ok(prepared)
+    Ok((prepared, listener_state))
 }

@@ -1,0 +1,183 @@
+//! `SCMP_ACT_NOTIFY` with `listenerPath`: the listener receives the notify fd over
+//! SCM_RIGHTS together with runtime-spec's `ContainerProcessState`, answers the
+//! container's trapped syscall itself, and the container sees that answer. Debian's
+//! runc 1.1 runs the same scenario against the same kind of listener as the peer.
+
+mod common;
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixListener;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use common::{text, Bundle};
+use serde_json::Value;
+
+const DEBIAN_RUNC: &str = "/usr/sbin/runc";
+
+/// struct seccomp_notif (80 bytes) and struct seccomp_notif_resp (24 bytes).
+#[repr(C)]
+struct Notif {
+    id: u64,
+    pid: u32,
+    flags: u32,
+    nr: i32,
+    arch: u32,
+    ip: u64,
+    args: [u64; 6],
+}
+
+#[repr(C)]
+struct NotifResp {
+    id: u64,
+    val: i64,
+    error: i32,
+    flags: u32,
+}
+
+// _IOWR('!', 0, struct seccomp_notif) and _IOWR('!', 1, struct seccomp_notif_resp).
+const NOTIF_RECV: libc::c_ulong = 0xC050_2100;
+const NOTIF_SEND: libc::c_ulong = 0xC018_2101;
+
+/// One message with one fd attached.
+fn recv_with_fd(sock: RawFd) -> (Vec<u8>, OwnedFd) {
+    let mut buf = vec![0u8; 65536];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    let mut cmsg = [0u8; 64];
+    // SAFETY: zeroed msghdr filled with valid buffers below.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cmsg.as_mut_ptr().cast();
+    msg.msg_controllen = cmsg.len();
+    // SAFETY: msg points at live buffers.
+    let n = unsafe { libc::recvmsg(sock, &mut msg, 0) };
+    assert!(n > 0, "recvmsg: {}", std::io::Error::last_os_error());
+    buf.truncate(n as usize);
+    // SAFETY: the kernel filled msg_control; the first header carries the fd.
+    let fd = unsafe {
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        assert!(!c.is_null(), "no fd attached");
+        assert_eq!((*c).cmsg_type, libc::SCM_RIGHTS);
+        std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const RawFd)
+    };
+    // SAFETY: the fd was just received and is ours.
+    (buf, unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Accept one runtime, take its notify fd and state, answer one trapped syscall
+/// with EXDEV; returns the state and the trapped syscall number.
+fn listen_once(listener: UnixListener) -> std::thread::JoinHandle<(Value, i32)> {
+    std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        let (payload, fd) = recv_with_fd(conn.as_raw_fd());
+        let state: Value = serde_json::from_slice(&payload).unwrap();
+        // SAFETY: zeroed Notif is what SECCOMP_IOCTL_NOTIF_RECV requires.
+        let mut req: Notif = unsafe { std::mem::zeroed() };
+        // SAFETY: valid notify fd and a buffer of the size encoded in the request.
+        let rc = unsafe { libc::ioctl(fd.as_raw_fd(), NOTIF_RECV, &mut req) };
+        assert_eq!(rc, 0, "NOTIF_RECV: {}", std::io::Error::last_os_error());
+        let resp = NotifResp {
+            id: req.id,
+            val: 0,
+            error: -libc::EXDEV,
+            flags: 0,
+        };
+        // SAFETY: as above, for the response.
+        let rc = unsafe { libc::ioctl(fd.as_raw_fd(), NOTIF_SEND, &resp) };
+        assert_eq!(rc, 0, "NOTIF_SEND: {}", std::io::Error::last_os_error());
+        (state, req.nr)
+    })
+}
+
+fn bundle(dir_name: &str) -> (Bundle, std::path::PathBuf) {
+    let sock = std::path::PathBuf::from(format!("/tmp/{dir_name}-{}.sock", std::process::id()));
+    let path = sock.clone();
+    let b = Bundle::new(
+        &["sh", "-c", "mkdir /tmp/notified 2>&1; echo rc=$?"],
+        move |cfg| {
+            cfg["linux"]["seccomp"] = serde_json::json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "architectures": ["SCMP_ARCH_X86_64"],
+                "listenerPath": path,
+                "listenerMetadata": "test-meta",
+                "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}],
+            });
+        },
+    );
+    (b, sock)
+}
+
+/// Run the bundle with `runc` (ours or the peer) against a fresh listener.
+fn run_with_listener(runc: &Path, b: &Bundle, sock: &Path, id: &str) -> (String, Value, i32) {
+    let _ = std::fs::remove_file(sock);
+    let handle = listen_once(UnixListener::bind(sock).unwrap());
+    let o = Command::new(runc)
+        .arg("--root")
+        .arg(b.path().join(format!("state-{id}")))
+        .args(["run", id])
+        .current_dir(b.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(sock);
+    assert!(
+        o.status.success(),
+        "{}: {}",
+        runc.display(),
+        text(&o.stderr)
+    );
+    let (state, nr) = handle.join().unwrap();
+    (text(&o.stdout), state, nr)
+}
+
+fn keys(v: &Value) -> Vec<String> {
+    let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+    k.sort();
+    k
+}
+
+#[test]
+fn listener_gets_the_fd_and_state_and_answers_for_the_kernel() {
+    let (b, sock) = bundle("notify-ours");
+    let (out, state, nr) = run_with_listener(&b.runc, &b, &sock, "notify1");
+    assert_eq!(nr, libc::SYS_mkdir as i32, "trapped syscall");
+    assert_eq!(
+        out,
+        "mkdir: can't create directory '/tmp/notified': Invalid cross-device link\nrc=1\n"
+    );
+    assert_eq!(state["fds"], serde_json::json!(["seccompFd"]));
+    assert_eq!(state["metadata"], "test-meta");
+    assert_eq!(state["state"]["id"], "notify1");
+    assert_eq!(state["state"]["status"], "creating");
+    assert_eq!(state["state"]["bundle"], b.path().to_str().unwrap());
+    let pid = state["pid"].as_i64().unwrap();
+    assert!(pid > 1, "the host pid of the init, got {pid}");
+    assert_eq!(state["state"]["pid"], pid);
+    testbed::reap_zombies();
+    assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
+
+    assert!(
+        Path::new(DEBIAN_RUNC).exists(),
+        "{DEBIAN_RUNC} is missing: install the Debian package runc (the peer)"
+    );
+    let (peer, sock) = bundle("notify-ref");
+    let (ref_out, ref_state, ref_nr) =
+        run_with_listener(Path::new(DEBIAN_RUNC), &peer, &sock, "notify1");
+    assert_eq!(ref_nr, nr);
+    assert_eq!(
+        ref_out, out,
+        "the container saw something else under Debian runc"
+    );
+    assert_eq!(keys(&ref_state), keys(&state), "ContainerProcessState keys");
+    assert_eq!(
+        keys(&ref_state["state"]),
+        keys(&state["state"]),
+        "state keys"
+    );
+    assert_eq!(ref_state["fds"], state["fds"]);
+    assert_eq!(ref_state["state"]["status"], state["state"]["status"]);
+}
