@@ -87,13 +87,7 @@ impl Engine {
 
     /// Whether an image (or tag) exists in the engine.
     pub fn has_image(&self, reference: &str) -> bool {
-        self.cmd(vec!["image".into(), "inspect".into(), reference.into()])
-            .stdout_null()
-            .stderr_null()
-            .unchecked()
-            .run()
-            .map(|o| o.status.success())
-            .unwrap_or(false)
+        succeeds(self.cmd(vec!["image".into(), "inspect".into(), reference.into()]))
     }
 
     /// The image id of a reference.
@@ -197,4 +191,14 @@ pub fn bind(src: &Path, dst: &str, read_only: bool) -> [String; 2] {
             if read_only { ":ro" } else { "" }
         ),
     ]
+}
+
+/// Whether a command runs and exits 0 (its output discarded).
+fn succeeds(cmd: duct::Expression) -> bool {
+    cmd.stdout_null()
+        .stderr_null()
+        .unchecked()
+        .run()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
 }

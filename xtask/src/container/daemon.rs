@@ -44,20 +44,14 @@ pub fn start(program: &str) -> Result<()> {
     // One xtask at a time checks and starts; the others wait and then share it.
     let starting = lock_file("start.lock", libc::LOCK_EX)?;
     let answers = |host: &str| {
-        duct::cmd!(
+        super::succeeds(duct::cmd!(
             program,
             "-H",
             host,
             "version",
             "--format",
             "{{.Server.Version}}"
-        )
-        .stdout_null()
-        .stderr_null()
-        .unchecked()
-        .run()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
+        ))
     };
     *USING.lock().unwrap() = Some(lock_file("users.lock", libc::LOCK_SH)?);
     if answers(&host) {
