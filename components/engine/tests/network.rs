@@ -398,7 +398,7 @@ fn published_ports_go_through_dnat_and_docker_proxy_and_leave_nothing_behind() {
     assert_eq!(inspect(&e, "web", "{{.State.Running}}"), "false");
     assert!(proxies_to(&ip).is_empty(), "{:?}", proxies_to(&ip));
     assert!(
-        rules_with("nat", &format!("{ip}")).is_empty(),
+        rules_with("nat", &ip).is_empty(),
         "{:?}",
         rules_with("nat", &ip)
     );
@@ -748,5 +748,57 @@ fn etc_files_and_network_settings_match_debian_dockerd() {
     oo["com.docker.network.bridge.name"] = serde_json::json!("");
     assert_eq!(oo, ro);
     assert_eq!(o["IPAM"], r["IPAM"]);
-    run_ref(&["rm", "-f", "k1"]);
+
+    // --link: the variables and the hosts line, as dockerd makes them.
+    for run in [&run_ref as &dyn Fn(&[&str]) -> String, &run_ours] {
+        run(&[
+            "run",
+            "-d",
+            "--name",
+            "peer",
+            "--hostname",
+            "peerhost",
+            "-e",
+            "FOO=bar",
+            "--expose",
+            "80",
+            "--expose",
+            "53/udp",
+            "busybox",
+            "sleep",
+            "100",
+        ]);
+    }
+    let linked = |run: &dyn Fn(&[&str]) -> String| {
+        let env = run(&[
+            "run", "--rm", "--name", "me", "--link", "peer:p-a", "busybox", "env",
+        ]);
+        let mut env: Vec<String> = env
+            .lines()
+            .filter(|l| !l.starts_with("HOSTNAME="))
+            .map(String::from)
+            .collect();
+        env.sort();
+        let hosts = run(&[
+            "run",
+            "--rm",
+            "--link",
+            "peer:p-a",
+            "busybox",
+            "cat",
+            "/etc/hosts",
+        ]);
+        let link_line = hosts.lines().find(|l| l.contains("\tp-a ")).unwrap_or("");
+        (env, link_line.to_string())
+    };
+    let (ref_env, ref_hosts) = linked(&run_ref);
+    let (our_env, our_hosts) = linked(&run_ours);
+    assert!(
+        ref_env.iter().any(|e| e == "P_A_PORT_80_TCP_PORT=80"),
+        "{ref_env:?}"
+    );
+    assert_eq!(our_env, ref_env);
+    assert!(ref_hosts.ends_with("\tp-a peerhost peer"), "{ref_hosts}");
+    assert_eq!(our_hosts, ref_hosts);
+    run_ref(&["rm", "-f", "k1", "peer"]);
 }

@@ -206,6 +206,62 @@ impl Daemon {
         out
     }
 
+    /// The variables `--link other:alias` adds, in dockerd's order: the first exposed
+    /// port, each port's four variables, the link's name, the other's environment.
+    pub(crate) fn net_link_env(&self, rec: &Record) -> Vec<String> {
+        let mut env = Vec::new();
+        let me = rec.name.trim_start_matches('/');
+        for l in strs(rec.host_config.get("Links")) {
+            let (target, alias) = l.split_once(':').unwrap_or((&l, &l));
+            let alias = alias.rsplit('/').next().unwrap_or(alias);
+            let Ok(other) = self.container(target.trim_start_matches('/')) else {
+                continue;
+            };
+            let Some(ip) = self.network.address_on(&other.id, "bridge") else {
+                continue;
+            };
+            let o = other.snapshot();
+            let prefix: String = alias
+                .to_uppercase()
+                .chars()
+                .map(|c| if c == '-' { '_' } else { c })
+                .collect();
+            let mut ports: Vec<(u16, String)> = o
+                .config
+                .get("ExposedPorts")
+                .and_then(Value::as_object)
+                .map(|m| {
+                    m.keys()
+                        .filter_map(|k| {
+                            let (p, proto) = k.split_once('/').unwrap_or((k, "tcp"));
+                            Some((p.parse().ok()?, proto.to_string()))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            ports.sort();
+            if let Some((p, proto)) = ports.first() {
+                env.push(format!("{prefix}_PORT={proto}://{ip}:{p}"));
+            }
+            for (p, proto) in &ports {
+                let up = proto.to_uppercase();
+                env.push(format!("{prefix}_PORT_{p}_{up}={proto}://{ip}:{p}"));
+                env.push(format!("{prefix}_PORT_{p}_{up}_ADDR={ip}"));
+                env.push(format!("{prefix}_PORT_{p}_{up}_PORT={p}"));
+                env.push(format!("{prefix}_PORT_{p}_{up}_PROTO={proto}"));
+            }
+            env.push(format!("{prefix}_NAME=/{me}/{alias}"));
+            for e in strs(o.config.get("Env")) {
+                if let Some((k, v)) = e.split_once('=') {
+                    if k != "HOME" && k != "PATH" {
+                        env.push(format!("{prefix}_ENV_{k}={v}"));
+                    }
+                }
+            }
+        }
+        env
+    }
+
     pub(crate) fn net_stop(&self, id: &str) {
         tokio::task::block_in_place(|| self.network.stop(id));
     }

@@ -800,6 +800,7 @@ impl Daemon {
         } else {
             dcfg.runtimes.get(&runtime).cloned()
         };
+        let link_env = self.net_link_env(&rec);
         let spec = spec::build(
             &rec,
             &SpecInputs {
@@ -809,6 +810,7 @@ impl Daemon {
                 default_ulimits: &dcfg.flags.default_ulimits,
                 cgroup_parent: dcfg.flags.cgroup_parent.as_deref(),
                 netns: netns.as_deref(),
+                link_env: &link_env,
             },
         );
         let spec = match spec {

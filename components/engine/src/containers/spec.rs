@@ -232,6 +232,8 @@ pub struct SpecInputs<'a> {
     pub cgroup_parent: Option<&'a str>,
     /// The network namespace the engine prepared (with the container's endpoints).
     pub netns: Option<&'a Path>,
+    /// `--link` variables (`ALIAS_PORT_80_TCP=...`), after HOSTNAME as dockerd puts them.
+    pub link_env: &'a [String],
 }
 
 pub fn build(rec: &Record, inp: &SpecInputs) -> Result<Value, ContainerError> {
@@ -289,6 +291,15 @@ pub fn build(rec: &Record, inp: &SpecInputs) -> Result<Value, ContainerError> {
     }
     let hostname = s(cfg, "Hostname");
     env.insert(1.min(env.len()), format!("HOSTNAME={hostname}"));
+    let key = |e: &str| e.split('=').next().unwrap_or("").to_string();
+    let links: Vec<&String> = inp
+        .link_env
+        .iter()
+        .filter(|l| !env.iter().any(|e| key(e) == key(l)))
+        .collect();
+    for (i, l) in links.into_iter().enumerate() {
+        env.insert((2 + i).min(env.len()), l.clone());
+    }
     if tty && !env.iter().any(|e| e.starts_with("TERM=")) {
         env.push("TERM=xterm".into());
     }
