@@ -695,12 +695,6 @@ pub fn commit_flags(c: Command) -> Command {
         "Apply Dockerfile instruction to the created image",
     );
     let c = value_flag(c, "message", Some('m'), "Commit message");
-    let c = bool_flag(
-        c,
-        "no-pause",
-        None,
-        "Disable pausing container during commit",
-    );
     bool_flag(c, "pause", Some('p'), "Pause container during commit")
 }
 
@@ -722,7 +716,8 @@ pub fn commit(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
     for c in p.values("change") {
         q = q.add("changes", c);
     }
-    let pause = !p.flag("no-pause") && (!p.given("pause") || p.flag("pause"));
+    // `--pause` defaults to true; `--pause=false` commits a running container as is.
+    let pause = !p.given("pause") || p.flag("pause");
     q = q.add("pause", if pause { "1" } else { "0" });
     let v = ctx
         .client

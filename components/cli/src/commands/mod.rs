@@ -88,7 +88,7 @@ pub static TABLE: &[Spec] = &[
     Spec { names: &["volume ls", "volume list"], usage: "[OPTIONS]", about: "List volumes", arity: Arity::None, interspersed: true, flags: resources::volume_ls_flags, run: resources::volume_ls, },
     Spec { names: &["volume create"], usage: "[OPTIONS] [VOLUME]", about: "Create a volume", arity: Arity::Max(1), interspersed: true, flags: resources::volume_create_flags, run: resources::volume_create, },
     Spec { names: &["volume rm", "volume remove"], usage: "[OPTIONS] VOLUME [VOLUME...]", about: "Remove one or more volumes", arity: Arity::Min(1), interspersed: true, flags: resources::force_flag, run: resources::volume_rm, },
-    Spec { names: &["volume prune"], usage: "[OPTIONS]", about: "Remove unused local volumes", arity: Arity::None, interspersed: true, flags: resources::prune_flags, run: resources::volume_prune, },
+    Spec { names: &["volume prune"], usage: "[OPTIONS]", about: "Remove unused local volumes", arity: Arity::None, interspersed: true, flags: resources::volume_prune_flags, run: resources::volume_prune, },
     Spec { names: &["network ls", "network list"], usage: "[OPTIONS]", about: "List networks", arity: Arity::None, interspersed: true, flags: resources::network_ls_flags, run: resources::network_ls, },
     Spec { names: &["network create"], usage: "[OPTIONS] NETWORK", about: "Create a network", arity: Arity::Exact(1), interspersed: true, flags: resources::network_create_flags, run: resources::network_create, },
     Spec { names: &["network rm", "network remove"], usage: "NETWORK [NETWORK...]", about: "Remove one or more networks", arity: Arity::Min(1), interspersed: true, flags: resources::force_flag, run: resources::network_rm, },

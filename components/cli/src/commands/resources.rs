@@ -22,13 +22,8 @@ pub fn force_flag(c: Command) -> Command {
     )
 }
 
+/// `container prune`'s flags; `volume prune` adds `--all`.
 pub fn prune_flags(c: Command) -> Command {
-    let c = bool_flag(
-        c,
-        "all",
-        Some('a'),
-        "Remove all unused volumes, not just anonymous ones",
-    );
     let c = list_flag(
         c,
         "filter",
@@ -36,6 +31,15 @@ pub fn prune_flags(c: Command) -> Command {
         "Provide filter values (e.g. \"label=<label>\")",
     );
     bool_flag(c, "force", Some('f'), "Do not prompt for confirmation")
+}
+
+pub fn volume_prune_flags(c: Command) -> Command {
+    bool_flag(
+        prune_flags(c),
+        "all",
+        Some('a'),
+        "Remove all unused volumes, not just anonymous ones",
+    )
 }
 
 /// Asks `[y/N]` unless `--force`; a closed stdin answers no.

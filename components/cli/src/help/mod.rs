@@ -319,6 +319,36 @@ mod tests {
     }
 
     #[test]
+    fn every_flag_we_parse_is_in_the_help_tables() {
+        // Flags the real CLI accepts but hides from its help.
+        const HIDDEN: &[(&str, &str)] =
+            &[("run", "net"), ("create", "net"), ("volume create", "name")];
+        let mut missing = Vec::new();
+        for spec in crate::commands::TABLE {
+            let name = spec.names[0];
+            if name.starts_with("__") || name == "completion" {
+                continue;
+            }
+            let help = lookup(name).unwrap_or_else(|| panic!("no help for {name}"));
+            let cmd = crate::cmdline::clap_command(spec, name);
+            for arg in cmd.get_arguments() {
+                let Some(long) = arg.get_long() else { continue };
+                if long == "help" || HIDDEN.contains(&(name, long)) {
+                    continue;
+                }
+                match help.flags.iter().find(|f| f.long == long) {
+                    Some(f) if f.short == arg.get_short() => {}
+                    _ => missing.push(format!("{name} --{long}")),
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "flags missing from help/commands.txt or with another shorthand: {missing:?}"
+        );
+    }
+
+    #[test]
     fn every_usage_reference_is_defined() {
         for line in DATA.lines().filter(|l| l.starts_with("flag=")) {
             if let Some(name) = line.rsplit('|').next().and_then(|u| u.strip_prefix('@')) {
