@@ -125,6 +125,11 @@ pub struct StageResult {
     pub config: ImageConfig,
     /// Each instruction after FROM with its step.
     pub steps: Vec<(Instruction, Step)>,
+    /// The config after each step (the builder commits one image per step); the
+    /// config after ONBUILD triggers of the base when there are no steps yet.
+    pub configs: Vec<ImageConfig>,
+    /// The config the stage starts from, its base's ONBUILD triggers applied.
+    pub start: ImageConfig,
 }
 
 /// Why evaluation failed, naming the line like docker's step errors.
@@ -198,6 +203,7 @@ pub fn evaluate(
         };
         let triggers = std::mem::take(&mut config.on_build);
         let mut steps = Vec::new();
+        let mut configs = Vec::new();
         for t in &triggers {
             let parsed = crate::parse(&format!("FROM scratch\n{t}\n"))
                 .map_err(|e| EvalError::Trigger(t.clone(), e.message))?;
@@ -205,9 +211,11 @@ pub fn evaluate(
                 state.apply(ins, &mut config)?;
             }
         }
+        let start = config.clone();
         for ins in &stage.instructions {
             let step = state.apply(ins, &mut config)?;
             steps.push((ins.clone(), step));
+            configs.push(config.clone());
         }
         results.push(StageResult {
             name: stage.name.clone(),
@@ -215,6 +223,8 @@ pub fn evaluate(
             platform,
             config,
             steps,
+            configs,
+            start,
         });
     }
     Ok(results)

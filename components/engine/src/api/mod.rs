@@ -3,6 +3,7 @@
 
 mod archive;
 mod body;
+mod build;
 mod containers;
 mod error;
 mod exec;
@@ -145,6 +146,7 @@ async fn dispatch(ctx: Ctx, method: &Method, path: &str) -> Resp {
         ("POST", ["images", name @ .., "tag"]) => images::tag(ctx, &name.join("/")),
         ("POST", ["images", name @ .., "push"]) => registry::push(ctx, &name.join("/")).await,
         ("POST", ["auth"]) => registry::auth(ctx).await,
+        ("POST", ["build"]) => build::build(ctx).await,
         ("DELETE", ["images", name @ ..]) if !name.is_empty() => {
             images::remove(ctx, &name.join("/")).await
         }

@@ -1,0 +1,274 @@
+//! `docker build` (the classic builder, `DOCKER_BUILDKIT=0`) with the real CLI 28
+//! against our dockerd and Debian's dockerd 20.10: the same Dockerfiles give images
+//! whose config and file trees are equal, a second build is all cache hits, and bad
+//! input fails as docker fails.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use common::{Engine, CLI28};
+use testbed::{DockerdOptions, RefDockerd};
+
+/// The CLI 28 with the classic builder against `host`.
+fn docker(host: &str, config: &Path, args: &[&str]) -> Output {
+    Command::new(CLI28)
+        .env("DOCKER_HOST", host)
+        .env("DOCKER_CONFIG", config)
+        .env("DOCKER_BUILDKIT", "0")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the docker CLI 28")
+}
+
+fn ok(host: &str, config: &Path, args: &[&str]) -> String {
+    let out = docker(host, config, args);
+    assert!(
+        out.status.success(),
+        "docker {args:?} against {host} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+const DOCKERFILE: &str = r#"FROM busybox AS base
+ARG GREETING=hello
+ENV APP=/app PATH=/usr/local/bin:/bin:/usr/bin
+WORKDIR /app/work
+COPY --chown=1000:1000 files/ ./files/
+COPY top.txt /etc/top.txt
+COPY . /ctx/
+ADD archive.tar /opt/
+RUN echo "$GREETING" > /greeting && mkdir -p /data && chown 1:1 /data
+USER 1000
+LABEL a=b "c d"=e
+EXPOSE 80 53/udp
+VOLUME /data
+STOPSIGNAL SIGTERM
+SHELL ["/bin/sh", "-c"]
+ONBUILD RUN echo child
+MAINTAINER someone
+ENTRYPOINT ["/bin/sh", "-c"]
+CMD ["echo hi"]
+
+FROM busybox
+COPY --from=base /greeting /greeting
+COPY --from=base /app /app
+ENV FINAL=1
+"#;
+
+fn make_context(dir: &Path) {
+    std::fs::create_dir_all(dir.join("files/sub")).unwrap();
+    std::fs::write(dir.join("Dockerfile"), DOCKERFILE).unwrap();
+    std::fs::write(dir.join(".dockerignore"), "*.md\nfiles/sub/skip*\n").unwrap();
+    std::fs::write(dir.join("README.md"), "ignored").unwrap();
+    std::fs::write(dir.join("top.txt"), "top").unwrap();
+    std::fs::write(dir.join("files/a.txt"), "a").unwrap();
+    std::fs::write(dir.join("files/sub/b.txt"), "b").unwrap();
+    std::fs::write(dir.join("files/sub/skip.txt"), "skip").unwrap();
+    std::os::unix::fs::symlink("/etc/shadow", dir.join("escape")).unwrap();
+    let inner = dir.join("inner");
+    std::fs::create_dir_all(inner.join("pkg")).unwrap();
+    std::fs::write(inner.join("pkg/data"), "from a tar").unwrap();
+    let st = Command::new("tar")
+        .args(["--owner=0", "--group=0", "--mtime=@0", "-C"])
+        .arg(&inner)
+        .args(["-cf"])
+        .arg(dir.join("archive.tar"))
+        .arg("pkg")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::fs::remove_dir_all(&inner).unwrap();
+}
+
+const FIELDS: &str = "{{json .Config.Env}}|{{json .Config.Cmd}}|{{json .Config.Entrypoint}}|{{json .Config.WorkingDir}}|{{json .Config.User}}|{{json .Config.Labels}}|{{json .Config.ExposedPorts}}|{{json .Config.Volumes}}|{{json .Config.StopSignal}}|{{json .Config.OnBuild}}|{{json .Author}}";
+
+/// The file tree of an image as `path mode uid/gid size link`, without the files
+/// `docker create` itself adds.
+fn tree(host: &str, config: &Path, image: &str, scratch: &Path) -> Vec<String> {
+    let cid = ok(host, config, &["create", image, "/bin/true"]);
+    let cid = cid.trim();
+    let tar = scratch.join(format!("{}.tar", &cid[..12]));
+    ok(host, config, &["export", "-o", tar.to_str().unwrap(), cid]);
+    ok(host, config, &["rm", cid]);
+    let mut ar = tar::Archive::new(std::fs::File::open(&tar).unwrap());
+    let mut out = Vec::new();
+    for e in ar.entries().unwrap() {
+        let e = e.unwrap();
+        let p = e
+            .path()
+            .unwrap()
+            .to_string_lossy()
+            .trim_end_matches('/')
+            .to_string();
+        if [
+            ".dockerenv",
+            "etc/hostname",
+            "etc/hosts",
+            "etc/resolv.conf",
+            "etc/mtab",
+        ]
+        .contains(&p.as_str())
+            || ["dev", "proc", "sys"]
+                .iter()
+                .any(|d| p == *d || p.starts_with(&format!("{d}/")))
+        {
+            continue;
+        }
+        let h = e.header();
+        let link = e
+            .link_name()
+            .unwrap()
+            .map(|l| l.to_string_lossy().to_string())
+            .unwrap_or_default();
+        out.push(format!(
+            "{p} {:o} {}/{} {} {link}",
+            h.mode().unwrap() & 0o7777,
+            h.uid().unwrap(),
+            h.gid().unwrap(),
+            if h.entry_type().is_dir() {
+                0
+            } else {
+                h.size().unwrap()
+            },
+        ));
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn images_match_debian_dockerd_and_a_rebuild_is_all_cache() {
+    let e = Engine::start();
+    e.import_busybox("busybox:latest");
+    let d = RefDockerd::start(DockerdOptions::default());
+    d.import_busybox("busybox:latest");
+    let ctx = tempfile::tempdir().unwrap();
+    make_context(ctx.path());
+    let scratch = tempfile::tempdir().unwrap();
+    let ctx_s = ctx.path().to_str().unwrap();
+    let ours = (e.host(), e.dir.path().join("cli-config"));
+    let theirs = (d.host(), d.dir.path().join("cli-config"));
+    for target in [None, Some("base")] {
+        let mut args = vec!["build", "-t", "golden:t", "--build-arg", "GREETING=hey"];
+        if let Some(t) = target {
+            args.extend(["--target", t]);
+        }
+        args.push(ctx_s);
+        ok(&theirs.0, &theirs.1, &args);
+        let out = ok(&ours.0, &ours.1, &args);
+        assert!(out.contains("Successfully tagged golden:t"), "{out}");
+        let fields = |h: &(String, std::path::PathBuf)| {
+            ok(
+                &h.0,
+                &h.1,
+                &["image", "inspect", "--format", FIELDS, "golden:t"],
+            )
+        };
+        assert_eq!(
+            fields(&ours),
+            fields(&theirs),
+            "config of target {target:?}"
+        );
+        let t_ours = tree(&ours.0, &ours.1, "golden:t", scratch.path());
+        let t_theirs = tree(&theirs.0, &theirs.1, "golden:t", scratch.path());
+        assert_eq!(t_ours, t_theirs, "file tree of target {target:?}");
+        if target == Some("base") {
+            assert!(
+                t_ours
+                    .iter()
+                    .any(|l| l.starts_with("ctx/escape 777 0/0 0 /etc/shadow")),
+                "{t_ours:?}"
+            );
+            assert!(!t_ours
+                .iter()
+                .any(|l| l.contains("README.md") || l.contains("skip.txt")));
+        }
+    }
+    // The same build again: every step after FROM comes from the cache.
+    let first = ok(
+        &ours.0,
+        &ours.1,
+        &["image", "inspect", "--format", "{{.Id}}", "golden:t"],
+    );
+    let again = ok(
+        &ours.0,
+        &ours.1,
+        &[
+            "build",
+            "-t",
+            "golden:t",
+            "--build-arg",
+            "GREETING=hey",
+            "--target",
+            "base",
+            ctx_s,
+        ],
+    );
+    let steps = again.lines().filter(|l| l.starts_with("Step ")).count();
+    let hits = again
+        .lines()
+        .filter(|l| l.trim() == "---> Using cache")
+        .count();
+    assert_eq!(hits, steps - 1, "{again}");
+    let second = ok(
+        &ours.0,
+        &ours.1,
+        &["image", "inspect", "--format", "{{.Id}}", "golden:t"],
+    );
+    assert_eq!(first, second);
+    // --no-cache runs every step again.
+    let fresh = ok(
+        &ours.0,
+        &ours.1,
+        &["build", "--no-cache", "-q", "--target", "base", ctx_s],
+    );
+    assert!(fresh.trim().starts_with("sha256:"), "{fresh}");
+    assert_ne!(fresh.trim(), second.trim());
+}
+
+#[test]
+fn bad_dockerfiles_fail_as_docker_fails() {
+    let e = Engine::start();
+    e.import_busybox("busybox:latest");
+    let d = RefDockerd::start(DockerdOptions::default());
+    d.import_busybox("busybox:latest");
+    let ours = (e.host(), e.dir.path().join("cli-config"));
+    let theirs = (d.host(), d.dir.path().join("cli-config"));
+    let ctx = tempfile::tempdir().unwrap();
+    let ctx_s = ctx.path().to_str().unwrap();
+
+    std::fs::write(ctx.path().join("Dockerfile"), "FROM busybox\nFORM x\n").unwrap();
+    let out = docker(&ours.0, &ours.1, &["build", ctx_s]);
+    assert_eq!(out.status.code(), Some(1));
+    let msg = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        msg.contains("dockerfile parse error on line 2: unknown instruction: FORM"),
+        "{msg}"
+    );
+
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM busybox\nRUN echo out && exit 3\n",
+    )
+    .unwrap();
+    let o = docker(&ours.0, &ours.1, &["build", ctx_s]);
+    let t = docker(&theirs.0, &theirs.1, &["build", ctx_s]);
+    assert_eq!(o.status.code(), t.status.code());
+    assert_eq!(o.status.code(), Some(3));
+    let last = |x: &Output| {
+        String::from_utf8_lossy(&x.stderr)
+            .lines()
+            .last()
+            .unwrap_or("")
+            .to_string()
+    };
+    assert_eq!(last(&o), last(&t));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("\nout\n"));
+    // Nothing of the failed RUN is left: no container, no dangling image.
+    assert_eq!(ok(&ours.0, &ours.1, &["ps", "-aq"]).trim(), "");
+}
