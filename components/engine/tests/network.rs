@@ -101,6 +101,12 @@ fn get(url: &str) -> Result<String, String> {
     }
 }
 
+/// GET once the server in the container answers (it starts after `docker run` returns).
+fn get_when_up(url: &str) -> String {
+    testbed::wait_for(url, std::time::Duration::from_secs(30), || get(url).is_ok());
+    get(url).unwrap()
+}
+
 /// iptables rules of `table` that mention `what`.
 fn rules_with(table: &str, what: &str) -> Vec<String> {
     let (_, out) = sh(&format!("iptables -w -t {table} -S"));
@@ -307,24 +313,32 @@ fn published_ports_go_through_dnat_and_docker_proxy_and_leave_nothing_behind() {
 
     // Loopback through docker-proxy, the bridge address through the DNAT rule.
     assert_eq!(
-        get(&format!("http://127.0.0.1:{port}/")).unwrap(),
+        get_when_up(&format!("http://127.0.0.1:{port}/")),
         "hello-from-container\n"
     );
     assert_eq!(
         get(&format!("http://{}:{port}/", br.gateway)).unwrap(),
         "hello-from-container\n"
     );
-    assert_eq!(proxies_to(&ip).len(), 1, "{:?}", proxies_to(&ip));
+    // IPv6 loopback: the second proxy, on [::] (the host has IPv6 here).
+    assert_eq!(
+        get(&format!("http://[::1]:{port}/")).unwrap(),
+        "hello-from-container\n"
+    );
+    assert_eq!(proxies_to(&ip).len(), 2, "{:?}", proxies_to(&ip));
     assert_eq!(
         e.ok(&["port", "web"]).trim(),
-        format!("80/tcp -> 0.0.0.0:{port}")
+        format!("80/tcp -> 0.0.0.0:{port}\n80/tcp -> [::]:{port}")
     );
     assert_eq!(
         e.ok(&["port", "web", "80"]).trim(),
-        format!("0.0.0.0:{port}")
+        format!("0.0.0.0:{port}\n[::]:{port}")
     );
     let ps = e.ok(&["ps", "--format", "{{.Ports}}", "--filter", "name=web"]);
-    assert_eq!(ps.trim(), format!("0.0.0.0:{port}->80/tcp"));
+    assert_eq!(
+        ps.trim(),
+        format!("0.0.0.0:{port}->80/tcp, [::]:{port}->80/tcp")
+    );
 
     // The same host port again: docker's error, nothing half-made.
     let veths = br.ports().len();
@@ -380,7 +394,7 @@ fn published_ports_go_through_dnat_and_docker_proxy_and_leave_nothing_behind() {
     let auto_port = mapped.trim().rsplit(':').next().unwrap().to_string();
     assert!(mapped.starts_with("0.0.0.0:"), "{mapped}");
     assert_eq!(
-        get(&format!("http://127.0.0.1:{auto_port}/")).unwrap(),
+        get_when_up(&format!("http://127.0.0.1:{auto_port}/")),
         "hello-from-container\n"
     );
 
@@ -393,7 +407,7 @@ fn published_ports_go_through_dnat_and_docker_proxy_and_leave_nothing_behind() {
 
     // kill -9 of dockerd with `web` running; the restart cleans up what it left.
     e.kill_dockerd();
-    assert_eq!(proxies_to(&ip).len(), 1);
+    assert_eq!(proxies_to(&ip).len(), 2);
     e.start_dockerd();
     assert_eq!(inspect(&e, "web", "{{.State.Running}}"), "false");
     assert!(proxies_to(&ip).is_empty(), "{:?}", proxies_to(&ip));
@@ -408,7 +422,7 @@ fn published_ports_go_through_dnat_and_docker_proxy_and_leave_nothing_behind() {
     // And it still works after the restart.
     e.ok(&["start", "web"]);
     assert_eq!(
-        get(&format!("http://127.0.0.1:{port}/")).unwrap(),
+        get_when_up(&format!("http://127.0.0.1:{port}/")),
         "hello-from-container\n"
     );
     e.ok(&["rm", "-f", "web", "web2", "web3", "auto"]);
@@ -567,6 +581,14 @@ fn user_defined_networks_resolve_names_and_aliases_and_reject_overlaps() {
         "10.213.5.0/24",
         "intnet",
     ]);
+    let ipam = e.ok(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{json .IPAM.Config}}",
+        "intnet",
+    ]);
+    assert_eq!(ipam.trim(), r#"[{"Subnet":"10.213.5.0/24"}]"#);
     let route = e.ok(&[
         "run",
         "--rm",
@@ -800,5 +822,36 @@ fn etc_files_and_network_settings_match_debian_dockerd() {
     assert_eq!(our_env, ref_env);
     assert!(ref_hosts.ends_with("\tp-a peerhost peer"), "{ref_hosts}");
     assert_eq!(our_hosts, ref_hosts);
-    run_ref(&["rm", "-f", "k1", "peer"]);
+
+    // Published ports (the reference runs without iptables too: proxies only).
+    let published = |run: &dyn Fn(&[&str]) -> String| {
+        let port = free_port().to_string();
+        let spec = format!("{port}:80");
+        run(&[
+            "run",
+            "-d",
+            "--name",
+            "pp",
+            "-p",
+            &spec,
+            "-p",
+            "127.0.0.1::81",
+            "busybox",
+            "sleep",
+            "100",
+        ]);
+        let mut out = String::new();
+        for args in [
+            vec!["port", "pp"],
+            vec!["ps", "--format", "{{.Ports}}", "--filter", "name=pp"],
+            vec!["inspect", "-f", "{{json .NetworkSettings.Ports}}", "pp"],
+        ] {
+            out.push_str(&run(&args).replace(&port, "P"));
+        }
+        let eph = run(&["port", "pp", "81"]);
+        let eph = eph.trim().rsplit(':').next().unwrap().to_string();
+        out.replace(&eph, "E")
+    };
+    assert_eq!(published(&run_ours), published(&run_ref));
+    run_ref(&["rm", "-f", "k1", "peer", "pp"]);
 }

@@ -99,9 +99,7 @@ impl Pool {
                 )));
             }
             if !usable(u32::from(ip)) {
-                return Err(NetworkError::Forbidden(format!(
-                    "Address already in use: {ip}"
-                )));
+                return Err(NetworkError::Forbidden("Address already in use".into()));
             }
             self.allocated.insert(ip);
             return Ok(ip);

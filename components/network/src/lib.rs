@@ -19,7 +19,7 @@ pub mod proxy;
 mod state;
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::sync::Mutex;
@@ -103,6 +103,8 @@ pub struct NetworkInfo {
     pub created: String,
     pub subnet: Option<Ipv4Net>,
     pub gateway: Option<Ipv4Addr>,
+    /// Whether the IPAM config lists the gateway (not when only a subnet was given).
+    pub config_gateway: bool,
     pub range: Option<Ipv4Net>,
     pub internal: bool,
     pub labels: BTreeMap<String, String>,
@@ -136,6 +138,9 @@ struct Inner {
     state: State,
     /// The proxies this daemon started, per container (killed and reaped at stop).
     proxies: HashMap<String, Vec<Child>>,
+    /// The last ephemeral host port handed out per protocol: like dockerd's port
+    /// allocator, the next search starts after it.
+    last_ephemeral: HashMap<String, u16>,
 }
 
 fn random_hex(bytes: usize) -> String {
@@ -191,6 +196,7 @@ impl Networks {
                     gateway: None,
                     range: None,
                     internal: false,
+                    subnet_only: false,
                     default_bridge: false,
                     labels: BTreeMap::new(),
                     options: BTreeMap::new(),
@@ -215,6 +221,7 @@ impl Networks {
             inner: Mutex::new(Inner {
                 state,
                 proxies: HashMap::new(),
+                last_ephemeral: HashMap::new(),
             }),
             cfg,
         };
@@ -367,6 +374,7 @@ impl Networks {
                     gateway: Some(gateway.addr),
                     range,
                     internal: false,
+                    subnet_only: false,
                     default_bridge: true,
                     labels: BTreeMap::new(),
                     options,
@@ -491,6 +499,7 @@ impl Networks {
             created: n.created.clone(),
             subnet: n.subnet.map(|s| s.network()),
             gateway: n.gateway,
+            config_gateway: !n.subnet_only,
             range: n.range,
             internal: n.internal,
             labels: n.labels.clone(),
@@ -596,6 +605,7 @@ impl Networks {
             gateway: Some(gateway),
             range,
             internal: req.internal,
+            subnet_only: req.subnet.is_some() && req.gateway.is_none(),
             default_bridge: false,
             labels: req.labels,
             options: req.options,
@@ -892,7 +902,12 @@ impl Networks {
         };
         let candidates: Vec<u16> = if p.host_ports.0 == 0 {
             let (lo, hi) = ephemeral_range();
-            let start = lo + (std::process::id() as u16 % (hi - lo).max(1));
+            let start = inner
+                .last_ephemeral
+                .get(&p.proto)
+                .map(|l| l.saturating_add(1))
+                .filter(|s| *s > lo && *s <= hi)
+                .unwrap_or(lo);
             (start..=hi).chain(lo..start).collect()
         } else {
             (p.host_ports.0..=p.host_ports.1.max(p.host_ports.0)).collect()
@@ -901,25 +916,27 @@ impl Networks {
         let mut last_err = None;
         for port in candidates.iter().copied().filter(|port| !clash(*port)) {
             match self.bind_port(n, ep, p, port) {
-                Ok(child) => {
+                Ok(children) => {
+                    if !explicit {
+                        inner.last_ephemeral.insert(p.proto.clone(), port);
+                    }
                     let mapping = PortMapping {
                         proto: p.proto.clone(),
                         container_port: p.container_port,
                         host_ip: p.host_ip,
                         host_port: port,
+                        ipv6_too: children.len() > 1,
                     };
-                    let pid = child.as_ref().map(Child::id);
-                    if let Some(c) = child {
-                        inner
-                            .proxies
-                            .entry(container.to_string())
-                            .or_default()
-                            .push(c);
-                    }
+                    let pids: Vec<u32> = children.iter().map(Child::id).collect();
+                    inner
+                        .proxies
+                        .entry(container.to_string())
+                        .or_default()
+                        .extend(children);
                     let sb = inner.state.sandboxes.get_mut(container).unwrap();
                     let e = sb.endpoints.iter_mut().find(|e| e.id == ep.id).unwrap();
                     e.ports.push(mapping);
-                    e.proxy_pids.extend(pid);
+                    e.proxy_pids.extend(pids);
                     self.save(inner)?;
                     return Ok(());
                 }
@@ -944,26 +961,43 @@ impl Networks {
         }))
     }
 
-    /// Rules and proxy for one host port; nothing is left if it fails.
+    /// Rules and proxies for one host port; nothing is left if it fails.
     fn bind_port(
         &self,
         n: &NetworkRec,
         ep: &EndpointRec,
         p: &PortRequest,
         port: u16,
-    ) -> Result<Option<Child>> {
-        let child = if self.cfg.userland_proxy {
-            Some(proxy::spawn(
-                &self.cfg.proxy_path,
-                &p.proto,
-                p.host_ip,
-                port,
-                ep.ip,
-                p.container_port,
-            )?)
-        } else {
-            None
+    ) -> Result<Vec<Child>> {
+        let mut children: Vec<Child> = Vec::new();
+        let undo = |children: &mut Vec<Child>| {
+            for c in children.iter_mut() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
         };
+        if self.cfg.userland_proxy {
+            let mut hosts = vec![IpAddr::V4(p.host_ip)];
+            if p.host_ip.is_unspecified() && host_has_ipv6() {
+                hosts.push(IpAddr::V6(Ipv6Addr::UNSPECIFIED));
+            }
+            for h in hosts {
+                match proxy::spawn(
+                    &self.cfg.proxy_path,
+                    &p.proto,
+                    h,
+                    port,
+                    ep.ip,
+                    p.container_port,
+                ) {
+                    Ok(c) => children.push(c),
+                    Err(e) => {
+                        undo(&mut children);
+                        return Err(e);
+                    }
+                }
+            }
+        }
         if self.cfg.iptables {
             let rules = iptables::port_rules(
                 &n.bridge,
@@ -974,14 +1008,11 @@ impl Networks {
                 p.container_port,
             );
             if let Err(e) = iptables::add(&rules) {
-                if let Some(mut c) = child {
-                    let _ = c.kill();
-                    let _ = c.wait();
-                }
+                undo(&mut children);
                 return Err(e);
             }
         }
-        Ok(child)
+        Ok(children)
     }
 
     /// The container stopped: remove its endpoints, rules, proxies and namespace.
@@ -1219,6 +1250,13 @@ fn is_proxy(pid: u32) -> bool {
                 .file_name()
                 .is_some_and(|f| f == "docker-proxy")
         })
+        .unwrap_or(false)
+}
+
+/// Whether the host speaks IPv6 (then published ports are proxied on `::` too).
+fn host_has_ipv6() -> bool {
+    std::fs::read_to_string("/proc/sys/net/ipv6/conf/all/disable_ipv6")
+        .map(|v| v.trim() == "0")
         .unwrap_or(false)
 }
 

@@ -5,7 +5,7 @@
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::os::fd::FromRawFd;
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -21,7 +21,7 @@ const UDP_IDLE: Duration = Duration::from_secs(90);
 pub fn spawn(
     bin: &Path,
     proto: &str,
-    host_ip: Ipv4Addr,
+    host_ip: IpAddr,
     host_port: u16,
     container_ip: Ipv4Addr,
     container_port: u16,
@@ -168,15 +168,21 @@ pub fn main(argv: &[String]) -> i32 {
         args.container_port.clamp(0, 65535) as u16,
     );
     let family = if args.host_ip.is_ipv4() { "4" } else { "6" };
-    let bound = match args.proto.as_str() {
-        "tcp" => TcpListener::bind(front)
-            .map(Frontend::Tcp)
-            .map_err(|e| format!("listen tcp{family} {front}: bind: {}", go_errno(&e))),
-        "udp" => UdpSocket::bind(front)
-            .map(Frontend::Udp)
-            .map_err(|e| format!("listen udp{family} {front}: bind: {}", go_errno(&e))),
-        p => Err(format!("unsupported protocol {p}")),
-    };
+    let bound = match (args.proto.as_str(), front) {
+        ("tcp", SocketAddr::V4(_)) => TcpListener::bind(front).map(Frontend::Tcp),
+        ("udp", SocketAddr::V4(_)) => UdpSocket::bind(front).map(Frontend::Udp),
+        ("tcp", SocketAddr::V6(a)) => bind_v6only(a, false).map(|fd| Frontend::Tcp(fd.into())),
+        ("udp", SocketAddr::V6(a)) => bind_v6only(a, true).map(|fd| Frontend::Udp(fd.into())),
+        (p, _) => Err(std::io::Error::other(format!("unsupported protocol {p}"))),
+    }
+    .map_err(|e| match e.kind() {
+        std::io::ErrorKind::Other => e.to_string(),
+        _ => format!(
+            "listen {}{family} {front}: bind: {}",
+            args.proto,
+            go_errno(&e)
+        ),
+    });
     match bound {
         Ok(f) => {
             if let Some(mut p) = parent.take() {
@@ -195,6 +201,43 @@ pub fn main(argv: &[String]) -> i32 {
             eprintln!("{e}");
             1
         }
+    }
+}
+
+/// An IPv6-only socket on `addr` (as Go's `tcp6`/`udp6` listeners are), so the
+/// IPv4 proxy of the same port can coexist with it.
+fn bind_v6only(addr: std::net::SocketAddrV6, udp: bool) -> std::io::Result<OwnedFd> {
+    let ty = if udp {
+        libc::SOCK_DGRAM
+    } else {
+        libc::SOCK_STREAM
+    } | libc::SOCK_CLOEXEC;
+    // SAFETY: plain socket calls on an fd owned right after creation.
+    unsafe {
+        let raw = libc::socket(libc::AF_INET6, ty, 0);
+        if raw < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let fd = OwnedFd::from_raw_fd(raw);
+        let one: libc::c_int = 1;
+        let len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        let opt = &one as *const libc::c_int as *const libc::c_void;
+        libc::setsockopt(raw, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, opt, len);
+        if !udp {
+            libc::setsockopt(raw, libc::SOL_SOCKET, libc::SO_REUSEADDR, opt, len);
+        }
+        let mut sa: libc::sockaddr_in6 = std::mem::zeroed();
+        sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+        sa.sin6_port = addr.port().to_be();
+        sa.sin6_addr.s6_addr = addr.ip().octets();
+        let sa_len = std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
+        if libc::bind(raw, &sa as *const _ as *const libc::sockaddr, sa_len) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if !udp && libc::listen(raw, 128) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(fd)
     }
 }
 

@@ -27,6 +27,10 @@ pub struct NetworkRec {
     pub range: Option<Ipv4Net>,
     #[serde(default)]
     pub internal: bool,
+    /// Created with `--subnet` and no `--gateway`: dockerd lists only the subnet in
+    /// the network's IPAM config then.
+    #[serde(default)]
+    pub subnet_only: bool,
     #[serde(default)]
     pub default_bridge: bool,
     #[serde(default)]
@@ -52,6 +56,10 @@ pub struct PortMapping {
     pub container_port: u16,
     pub host_ip: Ipv4Addr,
     pub host_port: u16,
+    /// An unspecified host address is published on `::` too (a second proxy), as
+    /// dockerd does when the host has IPv6.
+    #[serde(default)]
+    pub ipv6_too: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -397,12 +397,17 @@ pub fn settings(d: &Daemon, c: &Container, rec: &Record) -> Value {
             }
             for p in &ep.ports {
                 let key = format!("{}/{}", p.container_port, p.proto);
-                let entry =
-                    json!({"HostIp": p.host_ip.to_string(), "HostPort": p.host_port.to_string()});
-                match ports.get_mut(&key) {
-                    Some(Value::Array(a)) => a.push(entry),
-                    _ => {
-                        ports.insert(key, json!([entry]));
+                let mut hosts = vec![p.host_ip.to_string()];
+                if p.ipv6_too {
+                    hosts.push("::".into());
+                }
+                for h in hosts {
+                    let entry = json!({"HostIp": h, "HostPort": p.host_port.to_string()});
+                    match ports.get_mut(&key) {
+                        Some(Value::Array(a)) => a.push(entry),
+                        _ => {
+                            ports.insert(key.clone(), json!([entry]));
+                        }
                     }
                 }
             }
@@ -421,6 +426,9 @@ pub fn ps_ports(d: &Daemon, c: &Container, rec: &Record) -> Value {
         for p in ep.map(|e| e.ports).unwrap_or_default() {
             published.push(format!("{}/{}", p.container_port, p.proto));
             out.push(json!({"IP": p.host_ip.to_string(), "PrivatePort": p.container_port, "PublicPort": p.host_port, "Type": p.proto}));
+            if p.ipv6_too {
+                out.push(json!({"IP": "::", "PrivatePort": p.container_port, "PublicPort": p.host_port, "Type": p.proto}));
+            }
         }
     }
     if let Some(exposed) = rec.config.get("ExposedPorts").and_then(Value::as_object) {
@@ -447,7 +455,10 @@ fn network_json(d: &Daemon, n: &NetworkInfo, verbose: bool) -> Value {
     }
     let config: Vec<Value> = match (n.subnet, n.gateway) {
         (Some(s), Some(g)) => {
-            let mut c = json!({"Subnet": s.to_string(), "Gateway": g.to_string()});
+            let mut c = json!({"Subnet": s.to_string()});
+            if n.config_gateway {
+                c["Gateway"] = json!(g.to_string());
+            }
             if let Some(r) = n.range {
                 c["IPRange"] = json!(r.to_string());
             }
@@ -637,6 +648,20 @@ pub async fn connect(ctx: Ctx, id: &str) -> Resp {
         .transpose()
         .map_err(|_| ApiError::bad_request("invalid IPv4 address"))?;
     let cid = c.id.clone();
+    if d.network
+        .container_networks(&cid)
+        .iter()
+        .any(|(id, _, _)| *id == n.id)
+    {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "endpoint with name {} already exists in network {}",
+                c.name().trim_start_matches('/'),
+                n.name
+            ),
+        ));
+    }
     tokio::task::block_in_place(|| d.network.connect(&cid, &n.id, &aliases, ipv4))?;
     d.events.publish(
         "network",
