@@ -35,8 +35,9 @@ impl Config {
                 Ok(v) => v,
                 Err(e) => {
                     eprintln!(
-                        "WARNING: Error parsing config file ({}): {e}",
-                        path.display()
+                        "WARNING: Error parsing config file ({}): {}",
+                        path.display(),
+                        go_json_error(&e, &bytes)
                     );
                     Value::Null
                 }
@@ -72,6 +73,75 @@ impl Config {
                 }
             }
         }
-        Err(Status::new(1, format!("context \"{name}\" does not exist")))
+        // The real CLI opens the metadata by the name's digest and reports that path.
+        use sha2::Digest as _;
+        let digest: String = sha2::Sha256::digest(name.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Err(Status::new(
+            1,
+            format!(
+                "Failed to initialize: unable to resolve docker endpoint: context \"{name}\": context not found: open {}: no such file or directory",
+                meta.join(digest).join("meta.json").display()
+            ),
+        ))
+    }
+}
+
+/// Go's `encoding/json` wording for the common syntax errors (the real CLI's message),
+/// serde's for the rest.
+fn go_json_error(e: &serde_json::Error, text: &[u8]) -> String {
+    if e.is_eof() {
+        return "unexpected end of JSON input".into();
+    }
+    // serde counts lines and columns from 1 and points at the offending byte.
+    let offset = text
+        .split(|b| *b == b'\n')
+        .take(e.line().saturating_sub(1))
+        .map(|l| l.len() + 1)
+        .sum::<usize>()
+        + e.column().saturating_sub(1);
+    let Some(&c) = text.get(offset) else {
+        return e.to_string();
+    };
+    let c = char::from(c);
+    let msg = e.to_string();
+    let what = if msg.starts_with("key must be a string") {
+        "looking for beginning of object key string"
+    } else if msg.starts_with("expected value") {
+        "looking for beginning of value"
+    } else if msg.starts_with("trailing characters") {
+        "after top-level value"
+    } else if msg.starts_with("expected `,` or `}`") {
+        "after object key:value pair"
+    } else if msg.starts_with("expected `,` or `]`") {
+        "after array element"
+    } else if msg.starts_with("expected `:`") {
+        "after object key"
+    } else {
+        return msg;
+    };
+    format!("invalid character '{c}' {what}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_errors_read_like_go() {
+        let go =
+            |t: &str| go_json_error(&serde_json::from_str::<Value>(t).unwrap_err(), t.as_bytes());
+        assert_eq!(
+            go("{bad"),
+            "invalid character 'b' looking for beginning of object key string"
+        );
+        assert_eq!(
+            go("{\"a\": x}"),
+            "invalid character 'x' looking for beginning of value"
+        );
+        assert_eq!(go("{}x"), "invalid character 'x' after top-level value");
+        assert_eq!(go("{\"a\""), "unexpected end of JSON input");
     }
 }

@@ -191,9 +191,10 @@ fn to_container(
         std::fs::symlink_metadata(local)
     }
     .map_err(|e| {
+        let shown = host_source_path(src, p.flag("follow-link"));
         Status::new(
             1,
-            format!("lstat {src}: {}", super::system::go_io_error(&e)),
+            format!("lstat {shown}: {}", super::system::go_io_error(&e)),
         )
     })?;
     let base = local
@@ -246,9 +247,77 @@ fn to_container(
     Ok(0)
 }
 
+/// The path the real CLI reports for a local source it cannot stat: made absolute and
+/// cleaned (keeping a trailing `/` or `/.`), then, without `-L`, its directory resolved
+/// and joined back with a `/` (so `/x` becomes `//x`); a missing directory is reported
+/// as the first component that is missing.
+fn host_source_path(src: &str, follow_link: bool) -> String {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let joined = if src.starts_with('/') {
+        src.to_string()
+    } else {
+        format!("{}/{src}", cwd.display())
+    };
+    let mut abs = clean(&joined);
+    if src.ends_with("/.") {
+        abs.push_str("/.");
+    } else if src.ends_with('/') && abs != "/" {
+        abs.push('/');
+    }
+    let first_missing = |path: &str| -> String {
+        let mut prefix = String::new();
+        for part in path.split('/').filter(|p| !p.is_empty()) {
+            prefix.push('/');
+            prefix.push_str(part);
+            if std::fs::symlink_metadata(&prefix).is_err() {
+                return prefix;
+            }
+        }
+        path.to_string()
+    };
+    if follow_link {
+        return first_missing(&clean(&abs));
+    }
+    let cut = abs.rfind('/').map_or(0, |i| i + 1);
+    let (dir, base) = abs.split_at(cut);
+    match std::fs::canonicalize(dir) {
+        Ok(resolved) => format!("{}/{base}", resolved.display()),
+        Err(_) => first_missing(&clean(dir)),
+    }
+}
+
+/// Go's `filepath.Clean` for absolute paths.
+fn clean(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn missing_sources_are_named_like_the_real_cli() {
+        assert_eq!(host_source_path("/nonexistent-x", false), "//nonexistent-x");
+        assert_eq!(
+            host_source_path("/tmp/nonexistent-x", false),
+            "/tmp/nonexistent-x"
+        );
+        assert_eq!(
+            host_source_path("/nonexistent-d/x/", false),
+            "/nonexistent-d"
+        );
+        assert_eq!(clean("/a/./b/../c//"), "/a/c");
+    }
 
     #[test]
     fn splits_container_paths() {

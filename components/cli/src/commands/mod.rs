@@ -114,7 +114,7 @@ pub static TABLE: &[Spec] = &[
     Spec { names: &["pull", "image pull"], usage: "[OPTIONS] NAME[:TAG|@DIGEST]", about: "Download an image from a registry", arity: Arity::Exact(1), interspersed: true, flags: image::pull_flags, run: image::pull, },
     Spec { names: &["push", "image push"], usage: "[OPTIONS] NAME[:TAG]", about: "Upload an image to a registry", arity: Arity::Exact(1), interspersed: true, flags: image::push_flags, run: image::push, },
     Spec { names: &["search"], usage: "[OPTIONS] TERM", about: "Search Docker Hub for images", arity: Arity::Exact(1), interspersed: true, flags: search::flags, run: search::search, },
-    Spec { names: &["completion"], usage: "[bash|zsh|fish]", about: "Generate the autocompletion script for the specified shell", arity: Arity::Exact(1), interspersed: true, flags: no_flags, run: system::completion, },
+    Spec { names: &["completion"], usage: "[bash|zsh|fish|powershell]", about: "Generate the autocompletion script for the specified shell", arity: Arity::Max(1), interspersed: true, flags: no_flags, run: system::completion, },
 ];
 
 /// Finds the command for `rest` (which starts at the command name); returns it,

@@ -433,19 +433,25 @@ pub fn network_create(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
 }
 
 pub fn network_rm(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
-    super::for_each(&p.args, |name| {
+    // CLI 28 prints each failure as it happens and ends with a bare exit status.
+    let mut failed = false;
+    for name in &p.args {
         match ctx.client.delete(
             &format!("/networks/{}", crate::client::encode(name)),
             Query::new(),
         ) {
-            Ok(_) => {
-                println!("{name}");
-                Ok(())
+            Ok(_) => println!("{name}"),
+            Err(e) if p.flag("force") && e.is_not_found() => {}
+            Err(e) => {
+                eprintln!("{e}");
+                failed = true;
             }
-            Err(e) if p.flag("force") && e.is_not_found() => Ok(()),
-            Err(e) => Err(e.into()),
         }
-    })
+    }
+    if failed {
+        return Err(Status::new(1, "exit status 1").into());
+    }
+    Ok(0)
 }
 
 pub fn network_connect_flags(c: Command) -> Command {

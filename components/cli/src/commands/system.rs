@@ -8,7 +8,7 @@ use crate::client::{Query, DEFAULT_API_VERSION};
 use crate::cmdline::{bool_flag, value_flag, Parsed};
 use crate::format::row::Row;
 use crate::format::{header, tabwriter::TabWriter, units, Format};
-use crate::template::{Template, Val};
+use crate::template::{Fields, Template, Val};
 use crate::{Ctx, Status};
 
 /// Go's wording for common I/O errors (`no such file or directory`).
@@ -183,6 +183,31 @@ pub fn version(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
     }
 }
 
+/// `info`'s template data: the real CLI's `system.dockerInfo` struct, where a field
+/// the daemon does not report is an error, not `<no value>`.
+struct InfoStruct(Val);
+
+impl Fields for InfoStruct {
+    fn type_name(&self) -> &str {
+        "system.dockerInfo"
+    }
+    fn field(&self, name: &str, args: &[Val]) -> Option<Result<Val, String>> {
+        let (Val::Struct(fields) | Val::Map(fields)) = &self.0 else {
+            return None;
+        };
+        let (_, v) = fields.iter().find(|(k, _)| k == name)?;
+        if !args.is_empty() {
+            return Some(Err(format!(
+                "{name} has arguments but cannot be invoked as function"
+            )));
+        }
+        Some(Ok(v.clone()))
+    }
+    fn to_json(&self) -> Value {
+        self.0.to_json()
+    }
+}
+
 pub fn info(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
     let format = p.value("format").filter(|f| !f.is_empty());
     let template = match &format {
@@ -202,9 +227,12 @@ pub fn info(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
     let info = ctx.client.get("/info", Query::new());
     if let Some(t) = template {
         let info = info?;
-        let out = t
-            .execute(&Val::from_json(&info))
-            .map_err(|e| Status::new(1, e))?;
+        let typed = Val::Object(std::rc::Rc::new(InfoStruct(Val::from_json(&info))));
+        let out = t.execute(&typed).map_err(|e| {
+            // The real CLI has ended the (empty) output line when the template fails.
+            println!();
+            Status::new(1, e)
+        })?;
         println!("{out}");
         return Ok(0);
     }
@@ -618,16 +646,32 @@ pub fn df(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
 }
 
 pub fn completion(_ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
-    let shell = match p.args[0].as_str() {
-        "bash" => clap_complete::Shell::Bash,
-        "zsh" => clap_complete::Shell::Zsh,
-        "fish" => clap_complete::Shell::Fish,
-        other => {
-            return Err(Status::new(
-                1,
-                format!("invalid argument \"{other}\" for \"docker completion\""),
-            )
-            .into())
+    let shell = match p.args.first().map(String::as_str) {
+        Some("bash") => clap_complete::Shell::Bash,
+        Some("zsh") => clap_complete::Shell::Zsh,
+        Some("fish") => clap_complete::Shell::Fish,
+        Some("powershell") => clap_complete::Shell::PowerShell,
+        // No shell, or one it does not know: cobra shows the command's help.
+        _ => {
+            let shells = [
+                ("bash", "Generate the autocompletion script for bash"),
+                ("fish", "Generate the autocompletion script for fish"),
+                (
+                    "powershell",
+                    "Generate the autocompletion script for powershell",
+                ),
+                ("zsh", "Generate the autocompletion script for zsh"),
+            ]
+            .map(|(n, a)| (n.to_string(), a.to_string()));
+            print!(
+                "{}",
+                crate::help::group(
+                    "completion",
+                    "Generate the autocompletion script for docker for the specified shell.\nSee each sub-command's help for details on how to use the generated script.",
+                    &shells
+                )
+            );
+            return Ok(0);
         }
     };
     let mut cmd = super::full_command();
