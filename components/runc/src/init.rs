@@ -281,7 +281,6 @@ fn create_inner(opts: &CreateOpts, undo: &mut Undo) -> Result<i32, CreateError> 
     undo.child = Some(pid);
     let sock = parent_sock.as_raw_fd();
 
-    cg.apply(pid)?;
     if new_user {
         write_id_maps(pid, &linux)?;
     }
@@ -289,6 +288,11 @@ fn create_inner(opts: &CreateOpts, undo: &mut Undo) -> Result<i32, CreateError> 
     if listener.is_some() {
         send(sock, &listener_state(opts, spec, pid))?;
     }
+    // Joining the cgroups waits for an RCU grace period on v1 (milliseconds): the
+    // init builds its mounts meanwhile and waits for "cgroup" before it unshares
+    // a cgroup namespace or asks for the hooks, whichever comes first.
+    cg.apply(pid)?;
+    send(sock, b"cgroup")?;
 
     let start_time = sys::process_start_time(pid).map(|s| s.0).unwrap_or(0);
     let mut saved = Saved {
@@ -541,7 +545,12 @@ fn child_setup(ctx: &ChildCtx) -> Result<(crate::process::Prepared, Vec<u8>), St
             libc::setresuid(0, 0, 0);
         }
     }
+    let wait_cgroup = || match sys::read_some(ctx.sock, &mut [0u8; 16]) {
+        Ok(n) if n == b"cgroup".len() => Ok(()),
+        _ => Err("parent went away".to_string()),
+    };
     if ctx.new_cgroup_ns {
+        wait_cgroup()?;
         sys::unshare(libc::CLONE_NEWCGROUP).map_err(e("unshare cgroup namespace"))?;
     }
     // SAFETY: setsid has no preconditions.
@@ -590,6 +599,9 @@ fn child_setup(ctx: &ChildCtx) -> Result<(crate::process::Prepared, Vec<u8>), St
     }
     crate::rootfs::prepare(&plan)
         .map_err(|x| format!("error during container init: error mounting: {x}"))?;
+    if !ctx.new_cgroup_ns {
+        wait_cgroup()?;
+    }
     let _ = sys::write_all(ctx.sock, b"hooks");
     match sys::read_some(ctx.sock, &mut buf) {
         Ok(n) if &buf[..n] == b"ok" => {}
