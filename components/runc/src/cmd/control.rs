@@ -90,10 +90,7 @@ pub fn destroy(c: &Container) {
     for pid in mgr.pids() {
         let _ = sys::kill(pid, libc::SIGKILL);
     }
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while c.init_alive() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    wait_init_exit(c, Duration::from_secs(10));
     if let Err(e) = mgr.destroy() {
         crate::logging::warn(&format!("remove cgroups: {e}"));
     }
@@ -104,6 +101,32 @@ pub fn destroy(c: &Container) {
         }
     }
     let _ = std::fs::remove_dir_all(&c.dir);
+}
+
+/// Wait until the container's init has exited (a pidfd turns readable then), or
+/// `limit` passes.
+fn wait_init_exit(c: &Container, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    // SAFETY: pidfd_open with no flags; the result is checked.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, c.saved.init_process_pid, 0) };
+    // Opened after a reuse of the pid? The start time check below catches it.
+    while c.init_alive() && Instant::now() < deadline {
+        if fd >= 0 {
+            let mut pfd = libc::pollfd {
+                fd: fd as libc::c_int,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd.
+            unsafe { libc::poll(&mut pfd, 1, 100) };
+        } else {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    if fd >= 0 {
+        // SAFETY: our pidfd, closed once.
+        unsafe { libc::close(fd as libc::c_int) };
+    }
 }
 
 pub fn delete(root: &Path, ids: &[String], force: bool) -> Result<i32> {
