@@ -374,8 +374,9 @@ pub fn parse_command(spec: &Spec, path: &str, args: &[String]) -> Result<Parsed,
             "docker: '{full_path}' requires at least {k} {}\n\nUsage:  {usage}\n\nSee '{full_path} --help' for more information",
             plural(k)
         )),
+        // "SRun" is CLI 28.2's own typo in its at-most validator, kept byte for byte.
         Arity::Max(k) if n > k => Some(format!(
-            "docker: '{full_path}' requires at most {k} {}\n\nUsage:  {usage}\n\nRun '{full_path} --help' for more information",
+            "docker: '{full_path}' requires at most {k} {}\n\nUsage:  {usage}\n\nSRun '{full_path} --help' for more information",
             plural(k)
         )),
         Arity::Exact(k) if n != k => Some(format!(

@@ -92,6 +92,7 @@ pub static TABLE: &[Spec] = &[
     Spec { names: &["network ls", "network list"], usage: "[OPTIONS]", about: "List networks", arity: Arity::None, interspersed: true, flags: resources::network_ls_flags, run: resources::network_ls, },
     Spec { names: &["network create"], usage: "[OPTIONS] NETWORK", about: "Create a network", arity: Arity::Exact(1), interspersed: true, flags: resources::network_create_flags, run: resources::network_create, },
     Spec { names: &["network rm", "network remove"], usage: "NETWORK [NETWORK...]", about: "Remove one or more networks", arity: Arity::Min(1), interspersed: true, flags: resources::force_flag, run: resources::network_rm, },
+    Spec { names: &["network prune"], usage: "[OPTIONS]", about: "Remove all unused networks", arity: Arity::None, interspersed: true, flags: resources::network_prune_flags, run: resources::network_prune, },
     Spec { names: &["system df"], usage: "[OPTIONS]", about: "Show docker disk usage", arity: Arity::None, interspersed: true, flags: system::df_flags, run: system::df, },
     Spec { names: &["events", "system events"], usage: "[OPTIONS]", about: "Get real time events from the server", arity: Arity::None, interspersed: true, flags: monitor::events_flags, run: monitor::events, },
     Spec { names: &["stats", "container stats"], usage: "[OPTIONS] [CONTAINER...]", about: "Display a live stream of container(s) resource usage statistics", arity: Arity::Min(0), interspersed: true, flags: monitor::stats_flags, run: monitor::stats, },

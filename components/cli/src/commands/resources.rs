@@ -269,6 +269,43 @@ pub fn volume_prune(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
     Ok(0)
 }
 
+pub fn network_prune_flags(c: Command) -> Command {
+    let c = list_flag(
+        c,
+        "filter",
+        None,
+        "Provide filter values (e.g. \"until=<timestamp>\")",
+    );
+    bool_flag(c, "force", Some('f'), "Do not prompt for confirmation")
+}
+
+pub fn network_prune(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
+    if !confirm(p, "WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue?")? {
+        return Ok(0);
+    }
+    let mut q = Query::new();
+    if let Some(f) = filters_json(&p.values("filter"))? {
+        q = q.add("filters", f);
+    }
+    let v = ctx.client.post("/networks/prune", q, None)?;
+    let deleted: Vec<&str> = v
+        .get("NetworksDeleted")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    // Unlike the other prunes, nothing at all is printed when nothing was removed.
+    if !deleted.is_empty() {
+        println!("Deleted Networks:");
+        for d in deleted {
+            println!("{d}");
+        }
+        println!();
+    }
+    Ok(0)
+}
+
 pub fn network_ls_flags(c: Command) -> Command {
     let c = list_flag(
         c,
