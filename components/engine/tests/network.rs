@@ -241,6 +241,22 @@ fn default_bridge_gives_each_container_an_address_a_route_and_etc_files() {
     ]);
     assert!(host.contains(&br.name), "{host}");
 
+    // container:<name> joins that container's namespace.
+    let shared = e.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "container:two",
+        "busybox",
+        "ip",
+        "-o",
+        "-4",
+        "addr",
+        "show",
+        "eth0",
+    ]);
+    assert!(shared.contains(&format!("inet {ip2}/24")), "{shared}");
+
     // IPAM: a removed container's address is free again, a live one is never handed
     // out twice, also after dockerd is killed and restarted.
     e.ok(&["rm", "-f", "one"]);
@@ -436,6 +452,11 @@ fn published_ports_go_through_dnat_and_docker_proxy_and_leave_nothing_behind() {
 fn user_defined_networks_resolve_names_and_aliases_and_reject_overlaps() {
     let br = TestBridge::new("ntb3", 3);
     let e = engine(&br, &["--iptables=false"]);
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
     let id = e.ok(&[
         "network",
         "create",
@@ -609,6 +630,38 @@ fn user_defined_networks_resolve_names_and_aliases_and_reject_overlaps() {
     );
     let ls = e.ok(&["network", "ls", "-q"]);
     assert_eq!(ls.lines().count(), 3, "{ls}");
+
+    // The network events of all that, as dockerd sends them.
+    // `--until` a second ahead: the stream ends right after it.
+    let until = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1)
+    .to_string();
+    let events = e.ok(&[
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--filter",
+        "type=network",
+        "--format",
+        "{{.Action}} {{.Actor.Attributes.name}}",
+    ]);
+    for want in [
+        "create appnet",
+        "connect appnet",
+        "disconnect appnet",
+        "destroy appnet",
+        "connect bridge",
+    ] {
+        assert!(
+            events.lines().any(|l| l == want),
+            "no `{want}` in:\n{events}"
+        );
+    }
 }
 
 /// Key paths of a JSON document (`a.b.c`), for comparing shapes across daemons.

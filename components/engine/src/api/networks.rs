@@ -145,7 +145,11 @@ impl Daemon {
     /// it, or `None` when the runtime makes a plain one (none, host, no bridge).
     pub(crate) fn net_start(&self, c: &Container) -> Result<Option<PathBuf>, ContainerError> {
         let rec = c.snapshot();
-        if plain_mode(&network_mode(&rec.host_config)) || !self.network.has_attachments(&c.id) {
+        let mode = network_mode(&rec.host_config);
+        if let Some(other) = mode.strip_prefix("container:") {
+            return self.shared_netns(other).map(Some);
+        }
+        if plain_mode(&mode) || !self.network.has_attachments(&c.id) {
             return Ok(None);
         }
         let s = |k: &str| {
@@ -169,9 +173,41 @@ impl Daemon {
             ports: port_requests(&rec)?,
         };
         let id = c.id.clone();
-        tokio::task::block_in_place(|| self.network.start(&id, &opts))
-            .map(Some)
-            .map_err(container_err)
+        let key = tokio::task::block_in_place(|| self.network.start(&id, &opts))
+            .map_err(container_err)?;
+        self.network_events(&id, "connect");
+        Ok(Some(key))
+    }
+
+    /// `network connect`/`disconnect` events for the live endpoints, as dockerd sends
+    /// them when a container starts and stops.
+    fn network_events(&self, id: &str, action: &str) {
+        for (net_id, name, ep) in self.network.container_networks(id) {
+            if ep.is_some() {
+                self.events.publish(
+                    "network",
+                    action,
+                    &net_id,
+                    json!({"container": id, "name": name, "type": "bridge"}),
+                );
+            }
+        }
+    }
+
+    /// `--network container:<other>`: the other container's namespace, which must run.
+    fn shared_netns(&self, other: &str) -> Result<PathBuf, ContainerError> {
+        let o = self.container(other)?;
+        let r = o.snapshot();
+        if !r.state.running {
+            return Err(ContainerError::Conflict(format!(
+                "cannot join network namespace of a non running container: container {} is exited",
+                o.id
+            )));
+        }
+        Ok(self
+            .network
+            .sandbox_key(&o.id)
+            .unwrap_or_else(|| PathBuf::from(format!("/proc/{}/ns/net", r.state.pid))))
     }
 
     /// `--link name:alias` hosts entries: `ip alias hostname name`, as dockerd adds them.
@@ -263,6 +299,9 @@ impl Daemon {
     }
 
     pub(crate) fn net_stop(&self, id: &str) {
+        if self.network.sandbox_key(id).is_some() {
+            self.network_events(id, "disconnect");
+        }
         tokio::task::block_in_place(|| self.network.stop(id));
     }
 
