@@ -1,5 +1,7 @@
 //! `cargo xtask bench containerd`: our containerd + shim + runc against Debian's
 //! containerd 1.6 + shim + runc, driven by the same client (Debian's `ctr`), in one run.
+//! Ours is measured twice: the static `dist` build the packages ship and the plain
+//! release build; the report names the binaries of each.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -34,62 +36,147 @@ pub fn run(report: &mut Report) -> Result<()> {
         "bench containerd runs containers: run it as root"
     );
     testbed::subreaper();
-    let bin = ours()?;
+    // What ships (the static `dist` build) and what `cargo build --release` gives; both
+    // are measured against the same Debian daemon.
+    let builds = [
+        ("dist static", build::build_static(&["containerd", "runc"])?),
+        ("release", release_build()?),
+    ];
+    let reference = Containerd::start_with(PathBuf::from("/usr/bin/containerd"), None);
+    reference.import_busybox();
+    step("reference: /usr/bin/containerd, its containerd-shim-runc-v2, /usr/sbin/runc");
+    let counter = AtomicU32::new(0);
+    for (kind, dir) in builds {
+        let bin = Binaries::in_dir(&dir)?;
+        step(format_args!("ours [{kind}]: {bin}"));
+        measure(report, kind, &bin, &reference, &counter)?;
+    }
+    Ok(())
+}
+
+/// Our three binaries of one build, and what they are.
+struct Binaries {
+    dir: PathBuf,
+    described: String,
+}
+
+impl Binaries {
+    fn in_dir(dir: &Path) -> Result<Binaries> {
+        let mut described = Vec::new();
+        for name in ["containerd", "containerd-shim-runc-v2", "runc"] {
+            let path = dir.join(name);
+            let meta = std::fs::metadata(&path)
+                .with_context(|| format!("{} was not built", path.display()))?;
+            let linking = match std::fs::read(&path) {
+                // A dynamically linked ELF names its interpreter (ld-linux).
+                Ok(b) if b.windows(12).any(|w| w == b"ld-linux-x86") => "dynamic",
+                Ok(_) => "static",
+                Err(e) => bail!("reading {}: {e}", path.display()),
+            };
+            described.push(format!(
+                "{} ({:.1} MB, {linking})",
+                path.display(),
+                meta.len() as f64 / 1e6
+            ));
+        }
+        Ok(Binaries {
+            dir: dir.to_owned(),
+            described: described.join(", "),
+        })
+    }
+}
+
+impl std::fmt::Display for Binaries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.described)
+    }
+}
+
+fn measure(
+    report: &mut Report,
+    kind: &str,
+    bin: &Binaries,
+    reference: &Containerd,
+    counter: &AtomicU32,
+) -> Result<()> {
     // Our shim and our runc first on our containerd's PATH (shims and runtimes are
     // looked up there); Debian's containerd finds Debian's.
     let path_dir = tempfile::Builder::new()
         .prefix("bench-ctrd-path-")
         .tempdir()?;
     for name in ["containerd-shim-runc-v2", "runc"] {
-        std::os::unix::fs::symlink(bin.join(name), path_dir.path().join(name))?;
+        std::os::unix::fs::symlink(bin.dir.join(name), path_dir.path().join(name))?;
     }
-    let ours = Containerd::start_with(bin.join("containerd"), Some(path_dir.path().to_path_buf()));
-    let reference = Containerd::start_with(PathBuf::from("/usr/bin/containerd"), None);
-    for d in [&ours, &reference] {
-        d.import_busybox();
-    }
-    let counter = AtomicU32::new(0);
+    let ours = Containerd::start_with(
+        bin.dir.join("containerd"),
+        Some(path_dir.path().to_path_buf()),
+    );
+    ours.import_busybox();
     let run_true = |d: &Containerd| -> Result<()> {
         let id = format!("bench-{}", counter.fetch_add(1, Ordering::Relaxed));
         ctr(d, &["run", "--rm", BUSYBOX_IMAGE, &id, "true"])
     };
     report.latency(
-        "ctr run --rm (true)",
+        &format!("ctr run --rm true [{kind}]"),
         Target::RatioAtMost(0.5),
         || run_true(&ours),
-        || run_true(&reference),
+        || run_true(reference),
     )?;
 
     // Idle memory with one container running, after the daemons settle.
     // Both daemons' shims keep runc state under the same default root, so the two
     // containers need different ids.
-    let sides = [(&ours, "bench-idle-ours"), (&reference, "bench-idle-ref")];
-    for (d, id) in sides {
+    let n = counter.fetch_add(1, Ordering::Relaxed);
+    let sides = [
+        (&ours, format!("bench-idle-ours-{n}")),
+        (reference, format!("bench-idle-ref-{n}")),
+    ];
+    for (d, id) in &sides {
         ctr(d, &["run", "-d", BUSYBOX_IMAGE, id, "sleep", "1000"])?;
     }
     std::thread::sleep(std::time::Duration::from_secs(5));
     report.add(
-        "containerd idle RSS (one container)",
+        &format!("containerd idle RSS [{kind}]"),
         Unit::Megabytes,
         rss_mb(ours.pid())?,
         Some(rss_mb(reference.pid())?),
         Target::Below(10.0),
     );
+    let (our_shim, ref_shim) = (shim_pid(&ours)?, shim_pid(reference)?);
     report.add(
-        "shim idle RSS (one container)",
+        &format!("shim idle RSS [{kind}]"),
         Unit::Megabytes,
-        rss_mb(shim_pid(&ours)?)?,
-        Some(rss_mb(shim_pid(&reference)?)?),
+        rss_mb(our_shim)?,
+        Some(rss_mb(ref_shim)?),
         Target::Below(2.0),
     );
-    for (d, id) in sides {
+    // Shims of one binary share its text: the proportional share is what each
+    // further container costs.
+    step(format_args!(
+        "shim proportional set size [{kind}]: ours {:.1} MB, Debian's {:.1} MB",
+        pss_mb(our_shim)?,
+        pss_mb(ref_shim)?
+    ));
+    for (d, id) in &sides {
         ctr(d, &["tasks", "kill", "-s", "KILL", id])?;
+    }
+    for (d, id) in &sides {
+        testbed::wait_for(
+            "the idle task to stop",
+            std::time::Duration::from_secs(20),
+            || {
+                d.ctr_with(&testbed::containerd::debian_ctr(), &["tasks", "rm", id])
+                    .status
+                    .success()
+            },
+        );
+        ctr(d, &["containers", "rm", id])?;
     }
     Ok(())
 }
 
 /// Our containerd, shim and runc, release-built on the host; returns their directory.
-fn ours() -> Result<PathBuf> {
+fn release_build() -> Result<PathBuf> {
     step("cargo build --release -p containerd -p runc");
     duct::cmd!(
         "cargo",
@@ -105,6 +192,19 @@ fn ours() -> Result<PathBuf> {
     .run()
     .context("building our containerd failed (errors above)")?;
     Ok(build::target_dir()?.join("release"))
+}
+
+/// Proportional set size of a process in MB (Pss from /proc/<pid>/smaps_rollup).
+fn pss_mb(pid: u32) -> Result<f64> {
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+        .with_context(|| format!("process {pid} is gone"))?;
+    let kb: f64 = rollup
+        .lines()
+        .find_map(|l| l.strip_prefix("Pss:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .with_context(|| format!("no Pss for process {pid}"))?;
+    Ok(kb / 1024.0)
 }
 
 fn ctr(d: &Containerd, args: &[&str]) -> Result<()> {
