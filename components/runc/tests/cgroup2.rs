@@ -147,3 +147,54 @@ fn systemd_driver_without_systemd_is_refused() {
         "{err}"
     );
 }
+
+/// Device rules on v2 are an eBPF program on the container's cgroup: a node the
+/// rules do not allow cannot be opened, one they allow can, and the standard nodes
+/// stay usable. (The v1 devices cgroup of these processes allows everything, so
+/// only the program can refuse.) Debian runc sees the same.
+#[test]
+fn device_rules_are_enforced_by_an_ebpf_program() {
+    let script = r#"
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+"$1" --root "$2" run "$3" </dev/null
+"#;
+    let probe = "(head -c0 /dev/fuse && echo fuse opened) 2>&1; \
+                 (echo x > /dev/null && echo null ok) 2>&1";
+    let outputs = |runc: &Path, allow_fuse: bool| {
+        let b = Bundle::new(&["sh", "-c", probe], |cfg| {
+            cfg["linux"]["devices"] = serde_json::json!([
+                {"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 438}
+            ]);
+            if allow_fuse {
+                cfg["linux"]["resources"]["devices"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(serde_json::json!(
+                        {"allow": true, "type": "c", "major": 10, "minor": 229, "access": "rw"}
+                    ));
+            }
+        });
+        let o = in_cgroup2_ns(script, runc, &b, "dev");
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        testbed::reap_zombies();
+        assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
+        text(&o.stdout)
+    };
+    let ours_runc = testbed::workspace_bin("runc");
+    let denied = outputs(&ours_runc, false);
+    assert_eq!(
+        denied, "head: /dev/fuse: Operation not permitted\nnull ok\n",
+        "denied"
+    );
+    let allowed = outputs(&ours_runc, true);
+    assert!(
+        !allowed.contains("Operation not permitted") && allowed.ends_with("null ok\n"),
+        "allowed: {allowed:?}"
+    );
+    assert_eq!(outputs(debian_runc(), false), denied, "Debian runc, denied");
+    assert_eq!(
+        outputs(debian_runc(), true),
+        allowed,
+        "Debian runc, allowed"
+    );
+}

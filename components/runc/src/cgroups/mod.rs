@@ -8,6 +8,7 @@
 //! created. Without a running systemd the flag is refused before anything is made,
 //! with runc's wording.
 
+mod devices_bpf;
 mod stats;
 mod v1;
 mod v2;

@@ -68,7 +68,7 @@ fn read_hierarchies() -> Vec<(String, PathBuf)> {
     out
 }
 
-const ALWAYS_ALLOWED: &[&str] = &[
+pub(super) const ALWAYS_ALLOWED: &[&str] = &[
     "c *:* m",
     "b *:* m",
     "c 1:3 rwm",

@@ -1,6 +1,7 @@
 //! cgroup v2: one unified hierarchy. Controllers are enabled top-down in each
 //! ancestor's `cgroup.subtree_control`; v1-style values (shares, blkio weight) are
-//! converted the way runc converts them.
+//! converted the way runc converts them; device rules become an eBPF program
+//! (`devices_bpf`).
 
 use std::path::Path;
 
@@ -169,6 +170,19 @@ pub fn set(dir: &Path, res: &LinuxResources) -> Result<(), CgroupError> {
                 )?;
             }
         }
+    }
+    if let Some(devs) = res.devices() {
+        // The spec's rules, then runc's always-allowed nodes (as on v1).
+        let rules: Vec<super::devices_bpf::Rule> = devs
+            .iter()
+            .map(super::devices_bpf::Rule::from_spec)
+            .chain(
+                super::v1::ALWAYS_ALLOWED
+                    .iter()
+                    .filter_map(|r| super::devices_bpf::Rule::parse(r, true)),
+            )
+            .collect();
+        super::devices_bpf::apply(dir, &rules)?;
     }
     for h in res.hugepage_limits().iter().flatten() {
         write(
