@@ -908,3 +908,140 @@ fn etc_files_and_network_settings_match_debian_dockerd() {
     assert_eq!(published(&run_ours), published(&run_ref));
     run_ref(&["rm", "-f", "k1", "peer", "pp"]);
 }
+
+/// Start the built docker-proxy as dockerd does (the verdict pipe on fd 3); its
+/// verdict and the child.
+fn start_proxy(args: &[&str]) -> (String, std::process::Child) {
+    use std::io::Read;
+    use std::os::fd::{AsRawFd, FromRawFd};
+    use std::os::unix::process::CommandExt;
+    let mut fds = [0; 2];
+    // SAFETY: a pipe for the child's fd 3; close-on-exec so that only fd 3 stays open
+    // in the proxy and its close ends our read.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    // SAFETY: both ends are ours from here on.
+    let (mut rd, wr) = unsafe {
+        (
+            std::fs::File::from_raw_fd(fds[0]),
+            std::fs::File::from_raw_fd(fds[1]),
+        )
+    };
+    let w = wr.as_raw_fd();
+    let mut cmd = Command::new(testbed::workspace_bin("docker-proxy"));
+    cmd.args(args);
+    // SAFETY: dup2/close only, between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(w, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().unwrap();
+    drop(wr);
+    let mut verdict = String::new();
+    rd.read_to_string(&mut verdict).unwrap();
+    (verdict, child)
+}
+
+#[test]
+fn docker_proxy_forwards_tcp_and_udp_and_reports_bind_errors_on_fd_3() {
+    use std::io::{Read, Write};
+    use std::net::{TcpStream, UdpSocket};
+    // Backends on loopback: a TCP server answering one line, a UDP echo.
+    let tcp_backend = TcpListener::bind("127.0.0.1:0").unwrap();
+    let tcp_port = tcp_backend.local_addr().unwrap().port().to_string();
+    std::thread::spawn(move || {
+        for mut s in tcp_backend.incoming().flatten() {
+            let mut buf = [0u8; 5];
+            s.read_exact(&mut buf).unwrap();
+            s.write_all(&[b"re:", &buf[..]].concat()).unwrap();
+        }
+    });
+    let udp_backend = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let udp_port = udp_backend.local_addr().unwrap().port().to_string();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 64];
+        while let Ok((n, from)) = udp_backend.recv_from(&mut buf) {
+            udp_backend.send_to(&buf[..n], from).unwrap();
+        }
+    });
+
+    let front = free_port().to_string();
+    let (verdict, mut tcp_proxy) = start_proxy(&[
+        "-proto",
+        "tcp",
+        "-host-ip",
+        "127.0.0.1",
+        "-host-port",
+        &front,
+        "-container-ip",
+        "127.0.0.1",
+        "-container-port",
+        &tcp_port,
+    ]);
+    assert_eq!(verdict, "0\n");
+    let mut s = TcpStream::connect(format!("127.0.0.1:{front}")).unwrap();
+    s.write_all(b"hello").unwrap();
+    let mut reply = [0u8; 8];
+    s.read_exact(&mut reply).unwrap();
+    assert_eq!(&reply, b"re:hello");
+
+    // The same port again: moby's error text after "1\n".
+    let (verdict, mut second) = start_proxy(&[
+        "-proto",
+        "tcp",
+        "-host-ip",
+        "127.0.0.1",
+        "-host-port",
+        &front,
+        "-container-ip",
+        "127.0.0.1",
+        "-container-port",
+        &tcp_port,
+    ]);
+    assert_eq!(
+        verdict,
+        format!("1\nlisten tcp4 127.0.0.1:{front}: bind: address already in use")
+    );
+    assert_eq!(second.wait().unwrap().code(), Some(1));
+
+    let ufront = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let uport = ufront.local_addr().unwrap().port().to_string();
+    drop(ufront);
+    let (verdict, mut udp_proxy) = start_proxy(&[
+        "--proto=udp",
+        "--host-ip=127.0.0.1",
+        "--host-port",
+        &uport,
+        "-container-ip=127.0.0.1",
+        "-container-port",
+        &udp_port,
+    ]);
+    assert_eq!(verdict, "0\n");
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    client
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    client
+        .send_to(b"ping-udp", format!("127.0.0.1:{uport}"))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let (n, _) = client.recv_from(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"ping-udp");
+
+    // Go's flag errors: exit 2.
+    let out = Command::new(testbed::workspace_bin("docker-proxy"))
+        .args(["-bogus", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).starts_with("flag provided but not defined: -bogus\n")
+    );
+    for p in [&mut tcp_proxy, &mut udp_proxy] {
+        p.kill().unwrap();
+        p.wait().unwrap();
+    }
+}

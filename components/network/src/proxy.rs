@@ -14,6 +14,9 @@ use std::time::Duration;
 
 use crate::NetworkError;
 
+/// How long the daemon waits for a starting proxy's verdict.
+const PROXY_START_TIMEOUT_MS: libc::c_int = 16_000;
+
 /// How long a UDP flow without traffic keeps its backend socket (moby: 90 s).
 const UDP_IDLE: Duration = Duration::from_secs(90);
 
@@ -67,6 +70,20 @@ pub fn spawn(
             bin.display()
         ))
     })?;
+    // A proxy that neither reports nor exits must not hang the daemon (moby: 16 s).
+    let mut pfd = libc::pollfd {
+        fd: rd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    if unsafe { libc::poll(&mut pfd, 1, PROXY_START_TIMEOUT_MS) } == 0 {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(NetworkError::Internal(
+            "Error starting userland proxy: timed out proxy starting the userland proxy".into(),
+        ));
+    }
     let mut verdict = String::new();
     let _ = reader.read_to_string(&mut verdict);
     if verdict.starts_with("0\n") {
