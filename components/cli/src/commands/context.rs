@@ -206,14 +206,8 @@ pub fn use_(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-pub fn create_flags(c: Command) -> Command {
-    let c = value_flag(c, "description", None, "Description of the context");
-    let c = list_flag(c, "docker", None, "set the docker endpoint");
-    value_flag(c, "from", None, "create context from a named context")
-}
-
-pub fn create(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
-    let name = &p.args[0];
+/// A name `create` and `import` may give: valid, not reserved, not taken.
+fn check_new_name(ctx: &Ctx, name: &str) -> Result<(), Status> {
     let valid = name
         .chars()
         .next()
@@ -225,15 +219,191 @@ pub fn create(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
         return Err(Status::new(
             1,
             format!("context name \"{name}\" is invalid, names are validated against regexp \"^[a-zA-Z0-9][a-zA-Z0-9_.+-]+$\""),
-        )
-        .into());
+        ));
     }
     if name == "default" {
-        return Err(Status::new(1, format!("{name:?} is a reserved context name")).into());
+        return Err(Status::new(
+            1,
+            format!("{name:?} is a reserved context name"),
+        ));
     }
     if find(ctx, name).is_some() {
-        return Err(Status::new(1, format!("context \"{name}\" already exists")).into());
+        return Err(Status::new(1, format!("context \"{name}\" already exists")));
     }
+    Ok(())
+}
+
+/// An existing context's metadata, or the store's error for a missing one.
+fn existing(ctx: &Ctx, name: &str) -> Result<Value, Status> {
+    find(ctx, name).ok_or_else(|| {
+        Status::new(
+            1,
+            format!(
+                "context \"{name}\": context not found: open {}: no such file or directory",
+                meta_dir(ctx, name).join("meta.json").display()
+            ),
+        )
+    })
+}
+
+fn write_meta(ctx: &Ctx, name: &str, meta: &Value) -> anyhow::Result<()> {
+    let dir = meta_dir(ctx, name);
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join("meta.json"), serde_json::to_vec(meta)?)?;
+    Ok(())
+}
+
+pub fn update_flags(c: Command) -> Command {
+    let c = value_flag(c, "description", None, "Description of the context");
+    list_flag(c, "docker", None, "set the docker endpoint")
+}
+
+pub fn update(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
+    let name = &p.args[0];
+    let mut meta = existing(ctx, name)?;
+    if let Some(d) = p.value("description") {
+        meta["Metadata"]["Description"] = Value::String(d);
+    }
+    for spec in p.values("docker") {
+        for kv in spec.split(',') {
+            match kv.split_once('=') {
+                Some(("host", h)) => meta["Endpoints"]["docker"]["Host"] = h.into(),
+                Some(("skip-tls-verify", v)) => {
+                    meta["Endpoints"]["docker"]["SkipTLSVerify"] = (v == "true").into()
+                }
+                _ => {}
+            }
+        }
+    }
+    write_meta(ctx, name, &meta)?;
+    println!("{name}");
+    eprintln!("Successfully updated context \"{name}\"");
+    Ok(0)
+}
+
+/// `context export`: a tar of `meta.json` and the `tls` directory, as the real CLI
+/// writes it (root-owned entries, zero times), to `NAME.dockercontext` or stdout.
+pub fn export(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
+    let name = &p.args[0];
+    let meta = if name == "default" {
+        // The exported default context carries no description.
+        let mut m = default_meta();
+        m["Metadata"] = json!({});
+        m
+    } else {
+        existing(ctx, name)?
+    };
+    let bytes = serde_json::to_vec(&meta)?;
+    let mut data = go_tar_header(
+        "meta.json",
+        0o644,
+        bytes.len() as u64,
+        tar::EntryType::Regular,
+    )?;
+    data.extend_from_slice(&bytes);
+    data.resize(data.len().next_multiple_of(512), 0);
+    data.extend(go_tar_header("tls", 0o700, 0, tar::EntryType::Directory)?);
+    match p.args.get(1).map(String::as_str) {
+        Some("-") => {
+            use std::io::Write as _;
+            std::io::stdout().write_all(&data)?;
+        }
+        file => {
+            let file = file.map_or_else(|| format!("{name}.dockercontext"), str::to_string);
+            // Never over an existing file, as the real CLI.
+            let mut out = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&file)
+                .map_err(|e| {
+                    Status::new(
+                        1,
+                        format!("open {file}: {}", super::system::go_io_error(&e)),
+                    )
+                })?;
+            std::io::Write::write_all(&mut out, &data)?;
+            eprintln!("Written file \"{file}\"");
+        }
+    }
+    Ok(0)
+}
+
+/// One USTAR header as Go's `archive/tar` writes it for the real CLI's export (the
+/// archive has no end blocks: the real CLI never closes its writer).
+fn go_tar_header(
+    name: &str,
+    mode: u32,
+    size: u64,
+    kind: tar::EntryType,
+) -> anyhow::Result<Vec<u8>> {
+    let mut h = tar::Header::new_ustar();
+    h.set_path(name)?;
+    h.set_mode(mode);
+    h.set_size(size);
+    h.set_mtime(0);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_entry_type(kind);
+    h.set_device_major(0)?;
+    h.set_device_minor(0)?;
+    h.set_cksum();
+    let mut bytes = h.as_bytes().to_vec();
+    // Go writes the checksum as six octal digits, a NUL and a space.
+    let sum: u32 = bytes[..148]
+        .iter()
+        .chain(&[b' '; 8])
+        .chain(&bytes[156..])
+        .map(|b| u32::from(*b))
+        .sum();
+    bytes[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+    Ok(bytes)
+}
+
+/// `context import`: a context from an exported tar (file or stdin), renamed.
+pub fn import(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
+    let name = &p.args[0];
+    check_new_name(ctx, name)?;
+    let data = match p.args[1].as_str() {
+        "-" => {
+            let mut buf = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut buf)?;
+            buf
+        }
+        file => std::fs::read(file).map_err(|e| {
+            Status::new(
+                1,
+                format!("open {file}: {}", super::system::go_io_error(&e)),
+            )
+        })?,
+    };
+    let mut meta: Option<Value> = None;
+    for entry in tar::Archive::new(data.as_slice()).entries()? {
+        let mut entry = entry?;
+        if entry.path()?.as_os_str() == "meta.json" {
+            let mut text = Vec::new();
+            std::io::Read::read_to_end(&mut entry, &mut text)?;
+            meta = serde_json::from_slice(&text).ok();
+        }
+    }
+    let Some(mut meta) = meta else {
+        return Err(Status::new(1, "invalid context: no metadata found").into());
+    };
+    meta["Name"] = Value::String(name.clone());
+    write_meta(ctx, name, &meta)?;
+    println!("{name}");
+    eprintln!("Successfully imported context \"{name}\"");
+    Ok(0)
+}
+
+pub fn create_flags(c: Command) -> Command {
+    let c = value_flag(c, "description", None, "Description of the context");
+    let c = list_flag(c, "docker", None, "set the docker endpoint");
+    value_flag(c, "from", None, "create context from a named context")
+}
+
+pub fn create(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
+    let name = &p.args[0];
+    check_new_name(ctx, name)?;
     let mut host = String::new();
     let mut skip = false;
     for spec in p.values("docker") {

@@ -514,11 +514,14 @@ pub fn df(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
         .iter()
         .filter(|i| i64_of(i, "Containers") > 0)
         .count();
-    let img_reclaim: i64 = images
+    // What images in use hold uniquely is not reclaimable; the rest of the layers is.
+    let img_used: i64 = images
         .iter()
-        .filter(|i| i64_of(i, "Containers") == 0)
-        .map(|i| i64_of(i, "Size") - i64_of(i, "SharedSize").max(0))
+        .filter(|i| i64_of(i, "Containers") != 0)
+        .filter(|i| i64_of(i, "Size") != -1 && i64_of(i, "SharedSize") != -1)
+        .map(|i| i64_of(i, "Size") - i64_of(i, "SharedSize"))
         .sum();
+    let img_reclaim = img_size - img_used;
     let img_reclaim_s = format!(
         "{}{}",
         units::human_size(img_reclaim as f64),
