@@ -288,7 +288,8 @@ fn default_bridge_gives_each_container_an_address_a_route_and_etc_files() {
 #[test]
 fn published_ports_go_through_dnat_and_docker_proxy_and_leave_nothing_behind() {
     let br = TestBridge::new("ntb2", 2);
-    let mut e = engine(&br, &["--iptables=true"]);
+    // --icc=false: the DROP rule for traffic between the bridge's containers.
+    let mut e = engine(&br, &["--iptables=true", "--icc=false"]);
     let port = free_port();
     let mut args = vec!["run", "-d", "--name", "web", "-p"];
     let spec = format!("{port}:80");
@@ -420,6 +421,12 @@ fn published_ports_go_through_dnat_and_docker_proxy_and_leave_nothing_behind() {
     assert!(auto_ip_rules.is_empty(), "{auto_ip_rules:?}");
     assert_eq!(br.ports().len(), 1);
     assert!(get(&format!("http://127.0.0.1:{auto_port}/")).is_err());
+
+    // --icc=false: the DROP rule (instead of ACCEPT).
+    assert_eq!(
+        rules_with("filter", "-A FORWARD -i ntb2 -o ntb2"),
+        ["-A FORWARD -i ntb2 -o ntb2 -j DROP"]
+    );
 
     // kill -9 of dockerd with `web` running; the restart cleans up what it left.
     e.kill_dockerd();
