@@ -335,3 +335,101 @@ async fn mirror_first_then_the_next_one() {
     assert_eq!(env.trim(), r#"["PATH=/bin","MARKER=m"]"#);
     let _ = CLI28;
 }
+
+#[tokio::test]
+async fn oci_index_with_a_zstd_layer_picks_linux_amd64_and_other_platforms_fail() {
+    let reg = Registry::start(Options::default());
+    let img = make_image("zstd");
+    // The second layer recompressed with zstd, in an OCI manifest.
+    let (gz_desc, gz_path) = &img.layers[1];
+    let mut raw = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(std::fs::File::open(gz_path).unwrap()),
+        &mut raw,
+    )
+    .unwrap();
+    let zst = zstd::encode_all(&raw[..], 3).unwrap();
+    let zst_path = img.dir.path().join("layer1.tar.zst");
+    std::fs::write(&zst_path, &zst).unwrap();
+    let mut zst_desc = gz_desc.clone();
+    zst_desc.media_type = distribution::OCI_LAYER_ZSTD.into();
+    zst_desc.digest = distribution::Digest::of(&zst);
+    zst_desc.size = zst.len() as u64;
+    let mut base_desc = img.layers[0].0.clone();
+    base_desc.media_type = distribution::OCI_LAYER_GZIP.into();
+    let mut req = PushRequest::docker_schema2(
+        img.config.clone(),
+        vec![(base_desc, img.layers[0].1.clone()), (zst_desc, zst_path)],
+    );
+    let mut manifest: serde_json::Value = serde_json::from_slice(&req.manifest).unwrap();
+    manifest["mediaType"] = distribution::OCI_MANIFEST.into();
+    manifest["config"]["mediaType"] = distribution::OCI_CONFIG.into();
+    req.manifest = serde_json::to_vec(&manifest).unwrap().into();
+    req.manifest_media_type = distribution::OCI_MANIFEST.into();
+    req.blobs[0].descriptor.media_type = distribution::OCI_CONFIG.into();
+    let c = Client::new(RegistryConfig::default());
+    let repo = format!("{}/oci/app", reg.host());
+    let digest = distribution::Digest::of(&req.manifest);
+    let noop = || Arc::new(|_: &distribution::Progress| {}) as Arc<distribution::ProgressFn>;
+    c.push(
+        &Reference::parse(&format!("{repo}@{digest}")).unwrap(),
+        &Credentials::default(),
+        &req,
+        noop(),
+    )
+    .await
+    .unwrap();
+    let index = |archs: &[&str]| PushRequest {
+        manifest: serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": distribution::OCI_INDEX,
+            "manifests": archs.iter().map(|a| serde_json::json!({
+                "mediaType": distribution::OCI_MANIFEST,
+                "size": req.manifest.len(),
+                "digest": digest.to_string(),
+                "platform": {"architecture": a, "os": "linux"},
+            })).collect::<Vec<_>>(),
+        }))
+        .unwrap()
+        .into(),
+        manifest_media_type: distribution::OCI_INDEX.into(),
+        blobs: vec![],
+    };
+    for (tag, archs) in [
+        ("multi", &["arm64", "amd64"][..]),
+        ("arm", &["arm64", "s390x"][..]),
+    ] {
+        c.push(
+            &Reference::parse(&format!("{repo}:{tag}")).unwrap(),
+            &Credentials::default(),
+            &index(archs),
+            noop(),
+        )
+        .await
+        .unwrap();
+    }
+    let e = Engine::start();
+    let out = e.ok(&["pull", &format!("{repo}:multi")]);
+    let index_digest = distribution::Digest::of(&index(&["arm64", "amd64"]).manifest);
+    assert!(out.contains(&format!("Digest: {index_digest}")), "{out}");
+    let ran = e.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        &format!("{repo}:multi"),
+        "cat",
+        "/etc/marker",
+    ]);
+    assert_eq!(ran, "zstd");
+    let out = e.docker(&["pull", &format!("{repo}:arm")]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("no matching manifest for linux/amd64 in the manifest list entries"),
+        "{}",
+        text(&out)
+    );
+    // By digest: the platform manifest itself.
+    let out = e.ok(&["pull", &format!("{repo}@{digest}")]);
+    assert!(out.contains(&format!("Digest: {digest}")), "{out}");
+}

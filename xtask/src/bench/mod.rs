@@ -15,6 +15,7 @@ use crate::not_yet;
 
 mod cli;
 mod containerd;
+mod registry;
 mod runc;
 
 #[derive(Debug, clap::Args)]
@@ -39,6 +40,7 @@ pub fn run(args: Args) -> Result<()> {
         "runc" => runc::run(&mut report)?,
         "containerd" => containerd::run(&mut report)?,
         "cli" => cli::run(&mut report)?,
+        "registry" => registry::run(&mut report)?,
         other => {
             let issue = match other {
                 "engine" => 10,
@@ -86,7 +88,6 @@ pub enum Target {
     /// ours / reference at most this.
     RatioAtMost(f64),
     /// ours / reference at least this (speed-ups stated as "1.5x faster").
-    #[allow(dead_code)] // for the registry benchmark, not yet written
     SpeedupAtLeast(f64),
     /// an absolute upper bound in the row's unit.
     Below(f64),
