@@ -10,7 +10,8 @@ use containerd_client::services::v1::{
     container::Runtime, containers_client::ContainersClient, tasks_client::TasksClient, Container,
     CreateContainerRequest, CreateTaskRequest, DeleteContainerRequest, DeleteProcessRequest,
     DeleteTaskRequest, ExecProcessRequest, GetRequest, KillRequest, ListPidsRequest,
-    PauseTaskRequest, ResizePtyRequest, ResumeTaskRequest, StartRequest, WaitRequest,
+    PauseTaskRequest, ResizePtyRequest, ResumeTaskRequest, StartRequest, UpdateTaskRequest,
+    WaitRequest,
 };
 use containerd_client::tonic::{transport::Channel, Code, Request, Status};
 use prost_types::Any;
@@ -18,6 +19,7 @@ use prost_types::Any;
 pub const RUNTIME: &str = "io.containerd.runc.v2";
 const SPEC_TYPE: &str = "types.containerd.io/opencontainers/runtime-spec/1/Spec";
 const PROCESS_TYPE: &str = "types.containerd.io/opencontainers/runtime-spec/1/Process";
+const RESOURCES_TYPE: &str = "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources";
 
 #[derive(Debug, thiserror::Error)]
 pub enum CtrdError {
@@ -241,6 +243,21 @@ impl Containerd {
                 exec_id: exec_id.to_string(),
                 width,
                 height,
+            }))
+            .await?;
+        Ok(())
+    }
+
+    /// Change a running task's cgroup limits (`resources`: runtime-spec LinuxResources).
+    pub async fn update_resources(&self, id: &str, resources: &serde_json::Value) -> Result<()> {
+        self.tasks()
+            .update(self.req(UpdateTaskRequest {
+                container_id: id.to_string(),
+                resources: Some(Any {
+                    type_url: RESOURCES_TYPE.to_string(),
+                    value: serde_json::to_vec(resources).unwrap(),
+                }),
+                annotations: Default::default(),
             }))
             .await?;
         Ok(())

@@ -53,8 +53,32 @@ fn find_init(cfg: &Config) -> Option<PathBuf> {
     candidates.into_iter().find(|p| p.is_file())
 }
 
+/// How many sockets the service manager handed over (fds 3..), taken from the
+/// environment once, before any thread exists.
+static ACTIVATED_FDS: std::sync::OnceLock<i32> = std::sync::OnceLock::new();
+
+/// Socket activation: LISTEN_FDS sockets from fd 3, meant for us only when LISTEN_PID
+/// names this process. The variables are dropped so that containerd and the shims do
+/// not take the sockets for theirs.
+fn take_activation() {
+    let for_us = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        == Some(std::process::id());
+    let n: i32 = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|_| for_us)
+        .unwrap_or(0);
+    for v in ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] {
+        std::env::remove_var(v);
+    }
+    let _ = ACTIVATED_FDS.set(n);
+}
+
 /// `dockerd`'s entry point; returns the exit code.
 pub fn main() -> i32 {
+    take_activation();
     let cfg = match Config::load(std::env::args()) {
         Ok(c) => c,
         Err(e) => {
@@ -103,7 +127,7 @@ enum Listener {
     Tcp(tokio::net::TcpListener),
 }
 
-fn listen(host: &str, cfg: &Config) -> anyhow::Result<Vec<Listener>> {
+fn listen(host: &str) -> anyhow::Result<Vec<Listener>> {
     use std::os::unix::fs::PermissionsExt;
     if let Some(path) = host.strip_prefix("unix://") {
         let path = if path.is_empty() {
@@ -127,9 +151,6 @@ fn listen(host: &str, cfg: &Config) -> anyhow::Result<Vec<Listener>> {
         return Ok(vec![Listener::Unix(l, p.to_path_buf())]);
     }
     if let Some(addr) = host.strip_prefix("tcp://") {
-        if cfg.flags.tls || cfg.flags.tlsverify {
-            anyhow::bail!("TLS on tcp:// listeners is not supported by this engine yet; listen on a unix socket or a plain tcp:// address");
-        }
         let addr = if addr.contains(':') {
             addr.to_string()
         } else {
@@ -140,19 +161,19 @@ fn listen(host: &str, cfg: &Config) -> anyhow::Result<Vec<Listener>> {
         return Ok(vec![Listener::Tcp(tokio::net::TcpListener::from_std(l)?)]);
     }
     if host.starts_with("fd://") {
-        // Socket activation: the fds start at 3, LISTEN_FDS of them.
-        let n: i32 = std::env::var("LISTEN_FDS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
+        let n = *ACTIVATED_FDS.get().unwrap_or(&0);
         if n == 0 {
             anyhow::bail!("no sockets found via socket activation: make sure the service was started by systemd");
         }
         let mut out = Vec::new();
         for fd in 3..3 + n {
             use std::os::fd::FromRawFd;
-            // SAFETY: fds handed over by the service manager, owned by us from here on.
-            let l = unsafe { std::os::unix::net::UnixListener::from_raw_fd(fd) };
+            // SAFETY: fds handed over by the service manager, owned by us from here on;
+            // close-on-exec keeps them out of containerd and the containers.
+            let l = unsafe {
+                libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+                std::os::unix::net::UnixListener::from_raw_fd(fd)
+            };
             l.set_nonblocking(true)?;
             out.push(Listener::Unix(
                 tokio::net::UnixListener::from_std(l)?,
@@ -166,6 +187,8 @@ fn listen(host: &str, cfg: &Config) -> anyhow::Result<Vec<Listener>> {
 
 async fn run(cfg: Config) -> anyhow::Result<()> {
     let f = &cfg.flags;
+    // Bad certificates stop the start before anything is written.
+    let tls = crate::api::tls::acceptor(f).context("failed to load listeners")?;
     for d in [&f.data_root, &f.exec_root] {
         std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
     }
@@ -208,7 +231,7 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     };
     let mut listeners = Vec::new();
     for h in &hosts {
-        listeners.extend(listen(h, &cfg)?);
+        listeners.extend(listen(h)?);
     }
     let network =
         crate::api::networks::open(&cfg).context("Error initializing network controller")?;
@@ -238,7 +261,7 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
                 tokio::spawn(crate::api::serve_unix(daemon.clone(), l));
             }
             Listener::Tcp(l) => {
-                tokio::spawn(crate::api::serve_tcp(daemon.clone(), l));
+                tokio::spawn(crate::api::serve_tcp(daemon.clone(), l, tls.clone()));
             }
         }
     }

@@ -159,6 +159,8 @@ pub async fn wait(ctx: Ctx, id: &str) -> Resp {
 pub struct StdinSink {
     pub hub: Arc<Hub>,
     pub close_on_eof: bool,
+    /// The detach sequence as bytes (empty: none).
+    pub detach_keys: Vec<u8>,
 }
 
 /// Answer with `101 UPGRADED` (or a plain streaming 200 when the client did not ask to
@@ -202,21 +204,30 @@ pub fn hijack<B>(
             return;
         };
         let (mut rd, mut wr) = tokio::io::split(TokioIo::new(upgraded));
+        let (detached_tx, mut detached) = tokio::sync::oneshot::channel::<()>();
         let reader = stdin.map(|sink| {
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 32 * 1024];
+                let mut escape = super::detach::Escape::new(sink.detach_keys.clone());
                 loop {
-                    match rd.read(&mut buf).await {
+                    let (data, detach) = match rd.read(&mut buf).await {
                         Ok(0) | Err(_) => break,
-                        Ok(n) => {
-                            let hub = sink.hub.clone();
-                            let data = buf[..n].to_vec();
-                            let ok =
-                                tokio::task::spawn_blocking(move || hub.write_stdin(&data)).await;
-                            if !matches!(ok, Ok(Ok(()))) {
-                                break;
-                            }
+                        Ok(n) => match escape.feed(&buf[..n]) {
+                            super::detach::Step::Pass(d) => (d, false),
+                            super::detach::Step::Detach(d) => (d, true),
+                        },
+                    };
+                    if !data.is_empty() {
+                        let hub = sink.hub.clone();
+                        let ok = tokio::task::spawn_blocking(move || hub.write_stdin(&data)).await;
+                        if !matches!(ok, Ok(Ok(()))) {
+                            break;
                         }
+                    }
+                    if detach {
+                        // The container keeps running with its stdin open.
+                        let _ = detached_tx.send(());
+                        return;
                     }
                 }
                 if sink.close_on_eof {
@@ -224,11 +235,31 @@ pub fn hijack<B>(
                 }
             })
         });
-        while let Some(c) = out.recv().await {
-            if wr.write_all(&encode(c)).await.is_err() {
-                break;
+        // Whether the detach keys ended the attach (the sender is dropped unused when
+        // there is no stdin, which is no detach).
+        let mut detach_watch_over = false;
+        let mut detached_by_keys = false;
+        loop {
+            tokio::select! {
+                c = out.recv() => {
+                    let Some(c) = c else { break };
+                    if wr.write_all(&encode(c)).await.is_err() {
+                        break;
+                    }
+                    let _ = wr.flush().await;
+                }
+                r = &mut detached, if !detach_watch_over => {
+                    detach_watch_over = true;
+                    if r.is_ok() {
+                        detached_by_keys = true;
+                        break;
+                    }
+                }
             }
-            let _ = wr.flush().await;
+        }
+        if detached_by_keys {
+            let _ = wr.shutdown().await;
+            return;
         }
         if let Some(mut done) = before_close {
             let _ = tokio::time::timeout(Duration::from_secs(10), done.wait_for(|d| *d)).await;
@@ -245,6 +276,15 @@ pub fn hijack<B>(
         .header("Upgrade", "tcp")
         .body(empty())
         .unwrap())
+}
+
+/// The detach sequence of a request: its own (the CLI sends its config's), else
+/// ctrl-p,ctrl-q.
+pub fn detach_keys(asked: Option<&str>) -> Result<Vec<u8>, ApiError> {
+    let keys = asked
+        .filter(|k| !k.is_empty())
+        .unwrap_or(super::detach::DEFAULT);
+    super::detach::parse(keys).map_err(ApiError::bad_request)
 }
 
 pub async fn attach(ctx: Ctx, id: &str) -> Resp {
@@ -284,6 +324,7 @@ pub async fn attach(ctx: Ctx, id: &str) -> Resp {
         .get("OpenStdin")
         .and_then(Value::as_bool)
         .unwrap_or(false);
+    let detach_keys = detach_keys(q.get("detachKeys"))?;
     let stdin = (want_in && open_stdin).then(|| StdinSink {
         hub: c.hub.clone(),
         close_on_eof: rec
@@ -291,6 +332,7 @@ pub async fn attach(ctx: Ctx, id: &str) -> Resp {
             .get("StdinOnce")
             .and_then(Value::as_bool)
             .unwrap_or(false),
+        detach_keys,
     });
     ctx.daemon.event(&c, "attach", json!({}));
     hijack(ctx.req, rx, stdin, tty, ctx.version, None)
@@ -467,9 +509,34 @@ pub async fn update(ctx: Ctx, id: &str) -> Resp {
                 {
                     return Err(ApiError::bad_request("Restart policy cannot be updated because AutoRemove is enabled for the container"));
                 }
-                r.host_config[k] = v.clone();
+                // The client sends every field; as dockerd, zero means "unchanged"
+                // (PidsLimit excepted: 0 there lifts the limit).
+                let unchanged = match v {
+                    Value::Null => true,
+                    Value::Number(n) => n.as_i64() == Some(0) && k != "PidsLimit",
+                    Value::String(s) => s.is_empty(),
+                    Value::Array(a) => a.is_empty(),
+                    Value::Object(_) if k == "RestartPolicy" => v
+                        .get("Name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .is_empty(),
+                    _ => false,
+                };
+                if !unchanged {
+                    r.host_config[k] = v.clone();
+                }
             }
         }
+    }
+    if c.is_running() {
+        let hc = c.rec.lock().unwrap().host_config.clone();
+        let limits = Value::Object(crate::containers::spec::limits(&hc));
+        ctx.daemon
+            .ctrd
+            .update_resources(&c.id, &limits)
+            .await
+            .map_err(|e| ApiError::internal(format!("Cannot update container {}: {e}", c.id)))?;
     }
     c.save()?;
     ctx.daemon.event(&c, "update", json!({}));

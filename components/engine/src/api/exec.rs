@@ -60,9 +60,12 @@ pub async fn start(ctx: Ctx, id: &str) -> Resp {
     });
     d.start_exec(&e).await?;
     let req = hyper::Request::from_parts(req, ());
+    let asked = e.config.get("DetachKeys").and_then(Value::as_str);
+    let detach_keys = super::containers::detach_keys(asked)?;
     let stdin = want_in.then(|| StdinSink {
         hub: e.hub.clone(),
         close_on_eof: true,
+        detach_keys,
     });
     hijack_parts(req, rx, stdin, tty, version, Some(e.done.subscribe()))
 }

@@ -5,6 +5,7 @@ mod archive;
 mod body;
 mod build;
 mod containers;
+mod detach;
 mod error;
 mod exec;
 mod images;
@@ -12,6 +13,7 @@ pub(crate) mod networks;
 mod query;
 mod registry;
 mod system;
+pub mod tls;
 mod volumes;
 
 use std::convert::Infallible;
@@ -212,12 +214,28 @@ pub async fn serve_unix(daemon: Arc<Daemon>, listener: tokio::net::UnixListener)
     }
 }
 
-pub async fn serve_tcp(daemon: Arc<Daemon>, listener: tokio::net::TcpListener) {
+/// As [`serve_unix`]; with `tls`, each connection first completes a TLS handshake.
+pub async fn serve_tcp(
+    daemon: Arc<Daemon>,
+    listener: tokio::net::TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
     loop {
         match listener.accept().await {
-            Ok((stream, _)) => {
-                tokio::spawn(serve_connection(daemon.clone(), stream));
-            }
+            Ok((stream, peer)) => match tls.clone() {
+                None => {
+                    tokio::spawn(serve_connection(daemon.clone(), stream));
+                }
+                Some(acceptor) => {
+                    let daemon = daemon.clone();
+                    tokio::spawn(async move {
+                        match acceptor.accept(stream).await {
+                            Ok(s) => serve_connection(daemon, s).await,
+                            Err(e) => eprintln!("http: TLS handshake error from {peer}: {e}"),
+                        }
+                    });
+                }
+            },
             Err(e) => {
                 eprintln!("accept: {e}");
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;

@@ -193,7 +193,7 @@ pub async fn info(ctx: Ctx) -> Resp {
         "ContainerdCommit": {"ID": ""},
         "RuncCommit": {"ID": ""},
         "InitCommit": {"ID": ""},
-        "SecurityOptions": [],
+        "SecurityOptions": ["name=seccomp,profile=builtin"],
         "Warnings": [],
     }))
 }

@@ -25,6 +25,9 @@ pub type Chunk = (u8, Bytes);
 pub struct Hub {
     subs: Mutex<Vec<mpsc::UnboundedSender<Chunk>>>,
     pub stdin: Mutex<Option<File>>,
+    /// Input (and an end of input) that arrived before the process's stdin existed:
+    /// `run -i` attaches before it starts the container.
+    early_stdin: Mutex<(Vec<u8>, bool)>,
     /// Bumped when a run's output copiers have all finished.
     pub finished: watch::Sender<u64>,
 }
@@ -52,12 +55,35 @@ impl Hub {
         use std::io::Write;
         match self.stdin.lock().unwrap().as_mut() {
             Some(f) => f.write_all(data),
-            None => Ok(()),
+            None => {
+                self.early_stdin.lock().unwrap().0.extend_from_slice(data);
+                Ok(())
+            }
         }
     }
 
     pub fn close_stdin(&self) {
-        self.stdin.lock().unwrap().take();
+        if self.stdin.lock().unwrap().take().is_none() {
+            self.early_stdin.lock().unwrap().1 = true;
+        }
+    }
+
+    /// Give a new run its stdin, with what was typed before it existed.
+    fn open_stdin(&self, mut f: File) -> std::io::Result<()> {
+        use std::io::Write;
+        let mut slot = self.stdin.lock().unwrap();
+        let mut early = self.early_stdin.lock().unwrap();
+        f.write_all(&std::mem::take(&mut early.0))?;
+        *slot = Some(f);
+        Ok(())
+    }
+
+    /// Once the process holds its end of the stdin FIFO: an end of input that came
+    /// before it existed is applied now (closing earlier would drop what was written).
+    pub fn apply_early_close(&self) {
+        if std::mem::take(&mut self.early_stdin.lock().unwrap().1) {
+            self.stdin.lock().unwrap().take();
+        }
     }
 }
 
@@ -150,7 +176,7 @@ pub fn start_copiers(
     if let Some(p) = &fifos.stdin {
         // O_RDWR never blocks on a FIFO; the shim reads what attach writes here.
         let f = std::fs::OpenOptions::new().read(true).write(true).open(p)?;
-        *hub.stdin.lock().unwrap() = Some(f);
+        hub.open_stdin(f)?;
     }
     let mut streams = vec![(if tty { 0u8 } else { 1u8 }, fifos.stdout.clone())];
     if let Some(e) = &fifos.stderr {

@@ -303,17 +303,28 @@ impl Daemon {
                 "conflicting options: cannot specify both --restart and --rm".into(),
             ));
         }
-        if h.get("LogConfig").is_none_or(|l| {
-            l.get("Type")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .is_empty()
-        }) {
-            h.insert(
-                "LogConfig".into(),
-                json!({"Type": dcfg.flags.log_driver, "Config": dcfg.log_opts}),
-            );
+        // As dockerd merges them: the daemon's driver when none is named, and the
+        // daemon's options under the container's own when the drivers are the same.
+        let mut log_cfg = h.get("LogConfig").cloned().unwrap_or(json!({}));
+        if log_cfg
+            .get("Type")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .is_empty()
+        {
+            log_cfg["Type"] = json!(dcfg.flags.log_driver);
         }
+        if !log_cfg.get("Config").is_some_and(Value::is_object) {
+            log_cfg["Config"] = json!({});
+        }
+        if log_cfg["Type"] == dcfg.flags.log_driver.as_str() {
+            for (k, v) in &dcfg.log_opts {
+                if log_cfg["Config"].get(k).is_none() {
+                    log_cfg["Config"][k] = json!(v);
+                }
+            }
+        }
+        h.insert("LogConfig".into(), log_cfg);
         let log_type = h["LogConfig"]["Type"]
             .as_str()
             .unwrap_or("json-file")
@@ -878,6 +889,7 @@ impl Daemon {
                 .create_container(&id, &image_name, &spec, runtime_bin.as_deref())
                 .await?;
             let pid = self.ctrd.create_task(&id, &fifos.stdio(tty)).await?;
+            c.hub.apply_early_close();
             self.ctrd.start(&id, "").await?;
             Ok::<u32, crate::containerd::CtrdError>(pid)
         }
@@ -992,7 +1004,12 @@ impl Daemon {
                 _ => false,
             };
         if restart {
-            c.rec.lock().unwrap().state.restarting = true;
+            {
+                // As dockerd shows the back-off: restarting, not exited.
+                let mut r = c.rec.lock().unwrap();
+                r.state.restarting = true;
+                r.state.status = "restarting".into();
+            }
             let delay = Duration::from_millis(100u64 << count.min(10));
             let d = self.clone();
             let c = c.clone();
@@ -1005,11 +1022,18 @@ impl Daemon {
                     r.state.restarting = false;
                     if go {
                         r.restart_count += 1;
+                    } else if r.state.status == "restarting" {
+                        r.state.status = "exited".into();
                     }
                     go
                 };
-                if still && d.start_locked(&c).await.is_ok() {
-                    d.event(&c, "restart", json!({}));
+                if still {
+                    if d.start_locked(&c).await.is_ok() {
+                        d.event(&c, "restart", json!({}));
+                    } else {
+                        let mut r = c.rec.lock().unwrap();
+                        r.state.status = "exited".into();
+                    }
                 }
             });
         } else if auto_remove {
@@ -1050,6 +1074,9 @@ impl Daemon {
             r.manually_stopped = true;
             let restarting = r.state.restarting;
             r.state.restarting = false;
+            if restarting && !r.state.running {
+                r.state.status = "exited".into();
+            }
             (
                 r.state.running || restarting,
                 r.config

@@ -5,6 +5,7 @@ pub mod exec;
 pub mod io;
 pub mod lifecycle;
 pub mod rootfs;
+pub mod seccomp;
 pub mod spec;
 
 use std::collections::HashMap;

@@ -96,6 +96,108 @@ fn normalize_cap(c: &str) -> String {
     }
 }
 
+/// The cgroup limits of a HostConfig (memory, cpu, pids) as runtime-spec resources:
+/// what a container starts with and what `docker update` changes while it runs.
+pub fn limits(hc: &Value) -> serde_json::Map<String, Value> {
+    let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let i = |v: &Value, k: &str| v.get(k).and_then(Value::as_i64).unwrap_or(0);
+    let mut resources = serde_json::Map::new();
+    let mem = i(hc, "Memory");
+    if mem > 0 {
+        let swap = i(hc, "MemorySwap");
+        resources.insert(
+            "memory".into(),
+            json!({"limit": mem, "swap": if swap == 0 { mem * 2 } else { swap }}),
+        );
+    }
+    let mut cpu = serde_json::Map::new();
+    if i(hc, "CpuShares") > 0 {
+        cpu.insert("shares".into(), json!(i(hc, "CpuShares")));
+    }
+    let nano = i(hc, "NanoCpus");
+    if nano > 0 {
+        cpu.insert("period".into(), json!(100000));
+        cpu.insert("quota".into(), json!(nano / 10000));
+    } else if i(hc, "CpuQuota") != 0 {
+        cpu.insert("quota".into(), json!(i(hc, "CpuQuota")));
+        cpu.insert(
+            "period".into(),
+            json!(if i(hc, "CpuPeriod") > 0 {
+                i(hc, "CpuPeriod")
+            } else {
+                100000
+            }),
+        );
+    }
+    if !s(hc, "CpusetCpus").is_empty() {
+        cpu.insert("cpus".into(), json!(s(hc, "CpusetCpus")));
+    }
+    if !cpu.is_empty() {
+        resources.insert("cpu".into(), Value::Object(cpu));
+    }
+    if let Some(p) = hc
+        .get("PidsLimit")
+        .and_then(Value::as_i64)
+        .filter(|p| *p != 0)
+    {
+        resources.insert("pids".into(), json!({"limit": p}));
+    }
+    resources
+}
+
+/// The host's device nodes under /dev, which a privileged container gets as dockerd
+/// gives them (the pseudo-terminal, shared-memory and queue mounts excepted: the
+/// container has its own).
+fn host_devices() -> Vec<Value> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let mut out = Vec::new();
+    let mut dirs = vec![std::path::PathBuf::from("/dev")];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            let Ok(md) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
+            let ft = md.file_type();
+            if ft.is_dir() {
+                if ![
+                    "/dev/pts",
+                    "/dev/shm",
+                    "/dev/mqueue",
+                    "/dev/.lxc",
+                    "/dev/.udev",
+                ]
+                .iter()
+                .any(|p| path == std::path::Path::new(p))
+                {
+                    dirs.push(path);
+                }
+                continue;
+            }
+            let kind = if ft.is_char_device() {
+                "c"
+            } else if ft.is_block_device() {
+                "b"
+            } else {
+                continue;
+            };
+            if path == std::path::Path::new("/dev/console") {
+                continue;
+            }
+            let rdev = md.rdev();
+            out.push(json!({
+                "path": path, "type": kind,
+                "major": libc::major(rdev), "minor": libc::minor(rdev),
+                "fileMode": md.mode() & 0o7777, "uid": md.uid(), "gid": md.gid(),
+            }));
+        }
+    }
+    out
+}
+
 /// Default caps, then CapAdd / CapDrop (with `ALL`), as dockerd merges them.
 pub fn capabilities(hc: &Value) -> Result<Vec<String>, ContainerError> {
     if hc
@@ -426,42 +528,8 @@ pub fn build(rec: &Record, inp: &SpecInputs) -> Result<Value, ContainerError> {
     if privileged {
         resources["devices"] = json!([{"allow": true, "access": "rwm"}]);
     }
-    let mem = i(hc, "Memory");
-    if mem > 0 {
-        let swap = i(hc, "MemorySwap");
-        resources["memory"] = json!({"limit": mem, "swap": if swap == 0 { mem * 2 } else { swap }});
-    }
-    let mut cpu = serde_json::Map::new();
-    if i(hc, "CpuShares") > 0 {
-        cpu.insert("shares".into(), json!(i(hc, "CpuShares")));
-    }
-    let nano = i(hc, "NanoCpus");
-    if nano > 0 {
-        cpu.insert("period".into(), json!(100000));
-        cpu.insert("quota".into(), json!(nano / 10000));
-    } else if i(hc, "CpuQuota") != 0 {
-        cpu.insert("quota".into(), json!(i(hc, "CpuQuota")));
-        cpu.insert(
-            "period".into(),
-            json!(if i(hc, "CpuPeriod") > 0 {
-                i(hc, "CpuPeriod")
-            } else {
-                100000
-            }),
-        );
-    }
-    if !s(hc, "CpusetCpus").is_empty() {
-        cpu.insert("cpus".into(), json!(s(hc, "CpusetCpus")));
-    }
-    if !cpu.is_empty() {
-        resources["cpu"] = Value::Object(cpu);
-    }
-    if let Some(p) = hc
-        .get("PidsLimit")
-        .and_then(Value::as_i64)
-        .filter(|p| *p != 0)
-    {
-        resources["pids"] = json!({"limit": p});
+    for (k, v) in limits(hc) {
+        resources[k] = v;
     }
 
     let cgroup_parent = match s(hc, "CgroupParent") {
@@ -474,6 +542,12 @@ pub fn build(rec: &Record, inp: &SpecInputs) -> Result<Value, ContainerError> {
         "resources": resources,
         "sysctl": hc.get("Sysctls").cloned().filter(Value::is_object).unwrap_or(json!({})),
     });
+    if privileged {
+        linux["devices"] = Value::Array(host_devices());
+    }
+    if let Some(profile) = super::seccomp::for_container(privileged, &sec_opts, &caps)? {
+        linux["seccomp"] = profile;
+    }
     if !privileged {
         linux["maskedPaths"] = json!([
             "/proc/asound",

@@ -1,0 +1,151 @@
+//! Log drivers with the real CLI: json-file rotation by `max-size`/`max-file` read back
+//! across the rotated files, the `local` driver, `none` (no reading, dockerd's
+//! error), and the daemon-wide driver from daemon.json.
+
+mod common;
+
+use std::time::Duration;
+
+use common::Engine;
+
+fn wait_exit(e: &Engine, name: &str) {
+    testbed::wait_for("the container's exit", Duration::from_secs(60), || {
+        e.ok(&["inspect", "-f", "{{.State.Status}}", name]).trim() == "exited"
+    });
+}
+
+#[test]
+fn json_file_rotation_is_read_back_across_files() {
+    let e = Engine::start();
+    e.import_busybox("busybox:latest");
+    e.ok(&[
+        "run", "-d", "--name", "rot", "--log-opt", "max-size=1k", "--log-opt", "max-file=3",
+        "busybox", "sh", "-c",
+        "i=0; while [ $i -lt 200 ]; do echo line-$i-some-padding-to-fill-the-files; i=$((i+1)); done",
+    ]);
+    wait_exit(&e, "rot");
+    let log_path = e.ok(&["inspect", "-f", "{{.LogPath}}", "rot"]);
+    let log_path = log_path.trim();
+    let files: Vec<String> = [
+        log_path.to_string(),
+        format!("{log_path}.1"),
+        format!("{log_path}.2"),
+    ]
+    .into_iter()
+    .filter(|p| std::path::Path::new(p).exists())
+    .collect();
+    assert_eq!(files.len(), 3, "max-file=3 keeps three files: {files:?}");
+    assert!(!std::path::Path::new(&format!("{log_path}.3")).exists());
+    for f in &files {
+        let len = std::fs::metadata(f).unwrap().len();
+        assert!(len <= 1024, "{f} is {len} bytes, over max-size");
+    }
+
+    let out = e.ok(&["logs", "rot"]);
+    let numbers: Vec<u32> = out
+        .lines()
+        .map(|l| {
+            l.strip_prefix("line-")
+                .and_then(|r| r.split('-').next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("unexpected log line {l:?}"))
+        })
+        .collect();
+    // A contiguous tail of the output, longer than one file holds, oldest first.
+    assert_eq!(numbers.last(), Some(&199));
+    assert!(numbers.windows(2).all(|w| w[1] == w[0] + 1), "{numbers:?}");
+    assert!(
+        numbers[0] > 0,
+        "rotation must have dropped the oldest lines"
+    );
+    let in_current = std::fs::read_to_string(log_path).unwrap().lines().count();
+    assert!(
+        numbers.len() > in_current,
+        "logs must read the rotated files too"
+    );
+
+    let tail = e.ok(&["logs", "--tail", "3", "rot"]);
+    assert_eq!(tail.lines().count(), 3);
+    assert!(tail.starts_with("line-197-"), "{tail}");
+}
+
+#[test]
+fn local_and_none_drivers() {
+    let e = Engine::start();
+    e.import_busybox("busybox:latest");
+    e.ok(&[
+        "run",
+        "--name",
+        "loc",
+        "--log-driver",
+        "local",
+        "busybox",
+        "sh",
+        "-c",
+        "echo a; echo b >&2",
+    ]);
+    assert_eq!(
+        e.ok(&["inspect", "-f", "{{.HostConfig.LogConfig.Type}}", "loc"])
+            .trim(),
+        "local"
+    );
+    let out = e.docker(&["logs", "loc"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "a\n");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "b\n");
+
+    // With `none` an attached run still shows the output; nothing can be read later.
+    let run = e.ok(&[
+        "run",
+        "--name",
+        "quiet",
+        "--log-driver",
+        "none",
+        "busybox",
+        "echo",
+        "shown",
+    ]);
+    assert_eq!(run, "shown\n");
+    let out = e.docker(&["logs", "quiet"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "Error response from daemon: configured logging driver does not support reading"
+    );
+
+    let out = e.docker(&["run", "--log-driver", "syslogish", "busybox", "true"]);
+    assert_eq!(out.status.code(), Some(125), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no log driver named 'syslogish'"));
+}
+
+#[test]
+fn daemon_wide_driver_and_options_from_daemon_json() {
+    let e = Engine::start_with_config(
+        r#"{"log-driver": "json-file", "log-opts": {"max-size": "2k", "max-file": "2"}}"#,
+        &[],
+    );
+    e.import_busybox("busybox:latest");
+    e.ok(&[
+        "run",
+        "--name",
+        "dflt",
+        "busybox",
+        "sh",
+        "-c",
+        "i=0; while [ $i -lt 100 ]; do echo row-$i-xxxxxxxxxxxxxxxxxxxx; i=$((i+1)); done",
+    ]);
+    let cfg = e.ok(&["inspect", "-f", "{{json .HostConfig.LogConfig}}", "dflt"]);
+    let v: serde_json::Value = serde_json::from_str(&cfg).unwrap();
+    assert_eq!(v["Type"], "json-file");
+    assert_eq!(v["Config"]["max-size"], "2k", "{cfg}");
+    let log_path = e.ok(&["inspect", "-f", "{{.LogPath}}", "dflt"]);
+    assert!(std::path::Path::new(&format!("{}.1", log_path.trim())).exists());
+    assert!(!std::path::Path::new(&format!("{}.2", log_path.trim())).exists());
+    assert!(e
+        .ok(&["logs", "dflt"])
+        .ends_with("row-99-xxxxxxxxxxxxxxxxxxxx\n"));
+    assert_eq!(
+        e.ok(&["info", "--format", "{{.LoggingDriver}}"]).trim(),
+        "json-file"
+    );
+}

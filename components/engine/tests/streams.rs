@@ -1,0 +1,97 @@
+//! Attached streams with the real CLI: `attach` demultiplexing stdout and stderr with
+//! piped stdin, and the daemon's own detach-key handling on a hijacked connection.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use common::{Engine, RawHttp, CLI28};
+
+fn run_with_stdin(e: &Engine, cli: &str, args: &[&str], input: &[u8]) -> std::process::Output {
+    let mut child = Command::new(cli)
+        .env("DOCKER_HOST", e.host())
+        .env("DOCKER_CONFIG", e.dir.path().join("cli-config"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn attach_splits_stdout_and_stderr_and_returns_the_exit_code() {
+    let e = Engine::start();
+    e.import_busybox("busybox:latest");
+    e.ok(&[
+        "run",
+        "-d",
+        "-i",
+        "--name",
+        "att",
+        "busybox",
+        "sh",
+        "-c",
+        "read l; echo out:$l; echo err:$l >&2; exit 3",
+    ]);
+    let out = run_with_stdin(&e, CLI28, &["attach", "att"], b"hello\n");
+    assert_eq!(out.status.code(), Some(3), "{out:?}\n{}", e.log());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "out:hello\n");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "err:hello\n");
+}
+
+fn attach_request(container: &str, query: &str) -> String {
+    format!(
+        "POST /v1.47/containers/{container}/attach?stream=1&stdin=1&stdout=1&stderr=1{query} HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n"
+    )
+}
+
+/// Without a terminal the CLI leaves the detach keys to the daemon: a client sending
+/// them on a hijacked stream is cut off and the container keeps running, its stdin
+/// still open; bytes of a broken partial sequence reach the container.
+#[test]
+fn daemon_detaches_on_the_key_sequence_of_a_hijacked_stream() {
+    let e = Engine::start();
+    e.import_busybox("busybox:latest");
+    e.ok(&["run", "-d", "-i", "--name", "cat1", "busybox", "cat"]);
+    let running = || e.ok(&["inspect", "-f", "{{.State.Running}}", "cat1"]);
+    let mut h = RawHttp::open(&e.socket, &attach_request("cat1", ""));
+    assert!(h.head.starts_with("HTTP/1.1 101"), "{}", h.head);
+    h.send(b"a\x10b\n");
+    // stdcopy frame of stdout: header (stream 1, length 4) then the echoed line.
+    h.read_until(b"\x01\x00\x00\x00\x00\x00\x00\x04a\x10b\n");
+    h.send(b"\x10\x11ignored\n");
+    let body = h.read_to_close();
+    assert_eq!(
+        body,
+        b"\x01\x00\x00\x00\x00\x00\x00\x04a\x10b\n",
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    assert_eq!(running().trim(), "true");
+
+    // Custom keys; the default sequence then passes through as data.
+    let mut h = RawHttp::open(&e.socket, &attach_request("cat1", "&detachKeys=ctrl-e,e"));
+    h.send(b"\x10\x11\n");
+    h.read_until(b"\x01\x00\x00\x00\x00\x00\x00\x03\x10\x11\n");
+    h.send(b"\x05e");
+    assert_eq!(
+        h.read_to_close(),
+        b"\x01\x00\x00\x00\x00\x00\x00\x03\x10\x11\n"
+    );
+    assert_eq!(running().trim(), "true");
+
+    let (status, msg) = e.api(
+        "POST",
+        "/containers/cat1/attach?stream=1&stdin=1&detachKeys=ctrl-pp",
+        None,
+    );
+    assert_eq!(status, 400);
+    assert!(
+        msg.contains("Invalid detach keys (ctrl-pp) provided"),
+        "{msg}"
+    );
+}
