@@ -15,6 +15,7 @@ use crate::not_yet;
 
 mod cli;
 mod containerd;
+mod engine;
 mod registry;
 mod runc;
 
@@ -41,13 +42,10 @@ pub fn run(args: Args) -> Result<()> {
         "containerd" => containerd::run(&mut report)?,
         "cli" => cli::run(&mut report)?,
         "registry" => registry::run(&mut report)?,
+        "engine" => engine::run(&mut report)?,
         other => {
-            let issue = match other {
-                "engine" => 10,
-                _ => 11,
-            };
             let what = format!("the {other} benchmark");
-            return Err(not_yet(&format!("bench {other}"), &what, issue));
+            return Err(not_yet(&format!("bench {other}"), &what, 11));
         }
     }
     report.print(&args.format)
