@@ -32,6 +32,37 @@ pub struct Exec<'a> {
 
 type R<T> = Result<T, String>;
 
+/// A command as Go's parse tree prints it (`index (split .Names "-") 1`).
+fn command_text(cmd: &Command) -> String {
+    cmd.args
+        .iter()
+        .map(|(op, _)| match op {
+            Operand::Sub(pipe, path) => {
+                let mut t = format!("({})", pipe_text(pipe));
+                for p in path {
+                    t.push('.');
+                    t.push_str(p);
+                }
+                t
+            }
+            Operand::Str(s) => format!("{s:?}"),
+            other => describe(other),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn pipe_text(pipe: &Pipe) -> String {
+    let mut out = String::new();
+    if !pipe.decl.is_empty() {
+        out.push_str(&pipe.decl.join(", "));
+        out.push_str(if pipe.assign { " = " } else { " := " });
+    }
+    let cmds: Vec<String> = pipe.cmds.iter().map(command_text).collect();
+    out.push_str(&cmds.join(" | "));
+    out
+}
+
 fn describe(op: &Operand) -> String {
     match op {
         Operand::Field(p) if p.is_empty() => ".".into(),
@@ -238,7 +269,9 @@ impl<'a> Exec<'a> {
                 if let Some(f) = fin {
                     args.push(f);
                 }
-                self.call(name, &args).map_err(|e| self.fail(*pos, name, e))
+                // A failed call names the whole command, as Go's `evalCall` does.
+                self.call(name, &args)
+                    .map_err(|e| self.fail(*pos, &command_text(cmd), e))
             }
             Operand::Field(path) => {
                 let args = self.args(rest, dot, fin)?;
