@@ -99,10 +99,24 @@ fn main() {
 
 /// runc's fatal(): the error to the log, and to stderr too when the log is a file.
 fn fatal(e: &anyhow::Error, code: i32) -> ! {
-    let msg = format!("{e:#}");
+    let msg = one_line(e);
     logging::log("error", &msg);
     if !logging::to_stderr() {
         eprintln!("{msg}");
     }
     std::process::exit(code)
+}
+
+/// The error and its causes on one line. Error types that print their source in
+/// their own message (`"{what}: {source}"`) would otherwise show it twice.
+pub(crate) fn one_line(e: &anyhow::Error) -> String {
+    let mut msg = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !msg.ends_with(&c) {
+            msg.push_str(": ");
+            msg.push_str(&c);
+        }
+    }
+    msg
 }

@@ -173,3 +173,22 @@ fn exec_of_a_missing_program() {
     assert!(b.runc(&["delete", "--force", "ex"]).status.success());
     assert!(b.leftovers().is_empty(), "left behind: {:?}", b.leftovers());
 }
+
+/// A system error is named once, not once per layer of the error chain.
+#[test]
+fn state_root_under_a_file() {
+    let b = Bundle::new(&["true"], |_| {});
+    let file = b.path().join("config.json");
+    let o = std::process::Command::new(&b.runc)
+        .arg("--root")
+        .arg(file.join("state"))
+        .args(["run", "r1"])
+        .current_dir(b.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert_eq!(err.matches("Not a directory").count(), 1, "{err}");
+}

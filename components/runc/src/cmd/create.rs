@@ -47,7 +47,7 @@ pub fn create(cli: &Cli, a: CreateArgs) -> Result<i32> {
         init::create(o)?;
         Ok(())
     };
-    run().map_err(|e| anyhow::anyhow!("runc create failed: {e:#}"))?;
+    run().map_err(|e| anyhow::anyhow!("runc create failed: {}", crate::one_line(&e)))?;
     Ok(0)
 }
 
@@ -128,9 +128,9 @@ pub fn run(cli: &Cli, a: RunArgs) -> Result<i32> {
     let detach = a.detach;
     let want_tty = {
         let bundle = super::bundle_dir(&a.create.bundle)
-            .map_err(|e| anyhow::anyhow!("runc run failed: {e:#}"))?;
+            .map_err(|e| anyhow::anyhow!("runc run failed: {}", crate::one_line(&e)))?;
         super::load_spec(&bundle)
-            .map_err(|e| anyhow::anyhow!("runc run failed: {e:#}"))?
+            .map_err(|e| anyhow::anyhow!("runc run failed: {}", crate::one_line(&e)))?
             .process()
             .as_ref()
             .and_then(|p| p.terminal())
@@ -142,8 +142,9 @@ pub fn run(cli: &Cli, a: RunArgs) -> Result<i32> {
             init::create(o)?;
             Ok(())
         })();
-        r.map_err(|e| anyhow::anyhow!("runc run failed: {e:#}"))?;
-        start(&cli.root, &a.create.id).map_err(|e| anyhow::anyhow!("runc run failed: {e:#}"))?;
+        r.map_err(|e| anyhow::anyhow!("runc run failed: {}", crate::one_line(&e)))?;
+        start(&cli.root, &a.create.id)
+            .map_err(|e| anyhow::anyhow!("runc run failed: {}", crate::one_line(&e)))?;
         return Ok(0);
     }
     if !a.no_subreaper {
@@ -182,8 +183,9 @@ pub fn run(cli: &Cli, a: RunArgs) -> Result<i32> {
     if let Some((dir, _)) = &tmp_sock {
         let _ = std::fs::remove_dir_all(dir);
     }
-    let pid = created.map_err(|e| anyhow::anyhow!("runc run failed: {e:#}"))?;
-    start(&cli.root, &a.create.id).map_err(|e| anyhow::anyhow!("runc run failed: {e:#}"))?;
+    let pid = created.map_err(|e| anyhow::anyhow!("runc run failed: {}", crate::one_line(&e)))?;
+    start(&cli.root, &a.create.id)
+        .map_err(|e| anyhow::anyhow!("runc run failed: {}", crate::one_line(&e)))?;
     if let Some((master, stdin)) = proxy {
         spawn_tty_proxy(master, stdin);
     }

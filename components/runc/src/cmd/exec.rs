@@ -20,7 +20,11 @@ const EXEC_FAILED: i32 = 255;
 pub fn exec(cli: &Cli, a: ExecArgs) -> Result<i32> {
     match exec_inner(cli, &a) {
         Ok(code) => Ok(code),
-        Err(e) => Err(super::ExitCode(EXEC_FAILED, format!("exec failed: {e:#}")).into()),
+        Err(e) => Err(super::ExitCode(
+            EXEC_FAILED,
+            format!("exec failed: {}", crate::one_line(&e)),
+        )
+        .into()),
     }
 }
 
