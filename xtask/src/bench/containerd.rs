@@ -67,11 +67,12 @@ impl Binaries {
             let path = dir.join(name);
             let meta = std::fs::metadata(&path)
                 .with_context(|| format!("{} was not built", path.display()))?;
-            let linking = match std::fs::read(&path) {
-                // A dynamically linked ELF names its interpreter (ld-linux).
-                Ok(b) if b.windows(12).any(|w| w == b"ld-linux-x86") => "dynamic",
-                Ok(_) => "static",
-                Err(e) => bail!("reading {}: {e}", path.display()),
+            let elf =
+                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            let linking = if has_interpreter(&elf) {
+                "dynamic"
+            } else {
+                "static"
             };
             described.push(format!(
                 "{} ({:.1} MB, {linking})",
@@ -84,6 +85,24 @@ impl Binaries {
             described: described.join(", "),
         })
     }
+}
+
+/// Whether an ELF64 file asks for a program interpreter (a PT_INTERP program header),
+/// which is what makes it dynamically linked; static-pie binaries have none.
+fn has_interpreter(elf: &[u8]) -> bool {
+    let u16_at = |o: usize| elf.get(o..o + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+    let u64_at = |o: usize| {
+        elf.get(o..o + 8)
+            .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+    };
+    let (Some(phoff), Some(phentsize), Some(phnum)) = (u64_at(0x20), u16_at(0x36), u16_at(0x38))
+    else {
+        return false;
+    };
+    (0..phnum as usize).any(|i| {
+        let at = phoff as usize + i * phentsize as usize;
+        elf.get(at..at + 4) == Some(&3u32.to_le_bytes()[..])
+    })
 }
 
 impl std::fmt::Display for Binaries {
