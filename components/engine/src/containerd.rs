@@ -7,11 +7,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use containerd_client::services::v1::{
-    container::Runtime, containers_client::ContainersClient, tasks_client::TasksClient, Container,
-    CreateContainerRequest, CreateTaskRequest, DeleteContainerRequest, DeleteProcessRequest,
-    DeleteTaskRequest, ExecProcessRequest, GetRequest, KillRequest, ListPidsRequest,
-    PauseTaskRequest, ResizePtyRequest, ResumeTaskRequest, StartRequest, UpdateTaskRequest,
-    WaitRequest,
+    container::Runtime, containers_client::ContainersClient, tasks_client::TasksClient,
+    CloseIoRequest, Container, CreateContainerRequest, CreateTaskRequest, DeleteContainerRequest,
+    DeleteProcessRequest, DeleteTaskRequest, ExecProcessRequest, GetRequest, KillRequest,
+    ListPidsRequest, PauseTaskRequest, ResizePtyRequest, ResumeTaskRequest, StartRequest,
+    UpdateTaskRequest, WaitRequest,
 };
 use containerd_client::tonic::{transport::Channel, Code, Request, Status};
 use prost_types::Any;
@@ -243,6 +243,19 @@ impl Containerd {
                 exec_id: exec_id.to_string(),
                 width,
                 height,
+            }))
+            .await?;
+        Ok(())
+    }
+
+    /// End a process's input: the shim keeps its side of the stdin FIFO open, so only
+    /// this call makes the process read EOF.
+    pub async fn close_stdin(&self, id: &str, exec_id: &str) -> Result<()> {
+        self.tasks()
+            .close_io(self.req(CloseIoRequest {
+                container_id: id.to_string(),
+                exec_id: exec_id.to_string(),
+                stdin: true,
             }))
             .await?;
         Ok(())

@@ -1,12 +1,12 @@
-//! Attached streams with the real CLI: `attach` demultiplexing stdout and stderr with
-//! piped stdin, and the daemon's own detach-key handling on a hijacked connection.
+//! Attached streams with the real CLIs: `run -i` and `exec -i` with piped stdin and its
+//! end, `attach` demultiplexing stdout and stderr, and the daemon's own detach-key handling on a hijacked connection.
 
 mod common;
 
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use common::{Engine, RawHttp, CLI28};
+use common::{Engine, RawHttp, CLI20, CLI28};
 
 fn run_with_stdin(e: &Engine, cli: &str, args: &[&str], input: &[u8]) -> std::process::Output {
     let mut child = Command::new(cli)
@@ -20,6 +20,36 @@ fn run_with_stdin(e: &Engine, cli: &str, args: &[&str], input: &[u8]) -> std::pr
         .unwrap();
     child.stdin.take().unwrap().write_all(input).unwrap();
     child.wait_with_output().unwrap()
+}
+
+/// The CLI attaches before it starts the container and sends input and its end at
+/// once: both must reach the process (the end through the shim's CloseIO).
+#[test]
+fn run_i_and_exec_i_feed_piped_stdin_and_its_end() {
+    let e = Engine::start();
+    e.import_busybox("busybox:latest");
+    for cli in [CLI28, CLI20] {
+        let out = run_with_stdin(
+            &e,
+            cli,
+            &[
+                "run",
+                "-i",
+                "--rm",
+                "busybox",
+                "sh",
+                "-c",
+                "wc -l; echo done >&2; exit 4",
+            ],
+            b"one\ntwo\nthree\n",
+        );
+        assert_eq!(out.status.code(), Some(4), "{cli}: {out:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "3", "{cli}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr).trim(), "done", "{cli}");
+    }
+    e.ok(&["run", "-d", "--name", "ex", "busybox", "sleep", "100000"]);
+    let out = run_with_stdin(&e, CLI28, &["exec", "-i", "ex", "wc", "-l"], b"a\nb\n");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "2", "{out:?}");
 }
 
 #[test]

@@ -161,6 +161,8 @@ pub struct StdinSink {
     pub close_on_eof: bool,
     /// The detach sequence as bytes (empty: none).
     pub detach_keys: Vec<u8>,
+    /// The task and process whose input this is: EOF is passed on to the shim.
+    pub task: Option<(Arc<Daemon>, String, String)>,
 }
 
 /// Answer with `101 UPGRADED` (or a plain streaming 200 when the client did not ask to
@@ -232,6 +234,10 @@ pub fn hijack<B>(
                 }
                 if sink.close_on_eof {
                     sink.hub.close_stdin();
+                    if let Some((d, id, exec_id)) = &sink.task {
+                        // Not yet running: the start passes the EOF on.
+                        let _ = d.ctrd.close_stdin(id, exec_id).await;
+                    }
                 }
             })
         });
@@ -333,6 +339,7 @@ pub async fn attach(ctx: Ctx, id: &str) -> Resp {
             .and_then(Value::as_bool)
             .unwrap_or(false),
         detach_keys,
+        task: Some((ctx.daemon.clone(), c.id.clone(), String::new())),
     });
     ctx.daemon.event(&c, "attach", json!({}));
     hijack(ctx.req, rx, stdin, tty, ctx.version, None)

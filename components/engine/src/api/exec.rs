@@ -66,6 +66,7 @@ pub async fn start(ctx: Ctx, id: &str) -> Resp {
         hub: e.hub.clone(),
         close_on_eof: true,
         detach_keys,
+        task: Some((d.clone(), e.container_id.clone(), e.id.clone())),
     });
     hijack_parts(req, rx, stdin, tty, version, Some(e.done.subscribe()))
 }

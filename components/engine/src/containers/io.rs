@@ -80,10 +80,13 @@ impl Hub {
 
     /// Once the process holds its end of the stdin FIFO: an end of input that came
     /// before it existed is applied now (closing earlier would drop what was written).
-    pub fn apply_early_close(&self) {
-        if std::mem::take(&mut self.early_stdin.lock().unwrap().1) {
+    /// Returns whether it did (the caller then closes the task's stdin in the shim).
+    pub fn apply_early_close(&self) -> bool {
+        let close = std::mem::take(&mut self.early_stdin.lock().unwrap().1);
+        if close {
             self.stdin.lock().unwrap().take();
         }
+        close
     }
 }
 

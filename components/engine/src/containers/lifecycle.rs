@@ -889,8 +889,11 @@ impl Daemon {
                 .create_container(&id, &image_name, &spec, runtime_bin.as_deref())
                 .await?;
             let pid = self.ctrd.create_task(&id, &fifos.stdio(tty)).await?;
-            c.hub.apply_early_close();
+            let closed_early = c.hub.apply_early_close();
             self.ctrd.start(&id, "").await?;
+            if closed_early {
+                self.ctrd.close_stdin(&id, "").await?;
+            }
             Ok::<u32, crate::containerd::CtrdError>(pid)
         }
         .await;
