@@ -6,7 +6,7 @@ mod common;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use common::{Engine, RawHttp, CLI20, CLI28};
+use common::{Engine, Pty, RawHttp, CLI20, CLI28};
 
 fn run_with_stdin(e: &Engine, cli: &str, args: &[&str], input: &[u8]) -> std::process::Output {
     let mut child = Command::new(cli)
@@ -71,6 +71,32 @@ fn attach_splits_stdout_and_stderr_and_returns_the_exit_code() {
     assert_eq!(out.status.code(), Some(3), "{out:?}\n{}", e.log());
     assert_eq!(String::from_utf8_lossy(&out.stdout), "out:hello\n");
     assert_eq!(String::from_utf8_lossy(&out.stderr), "err:hello\n");
+}
+
+#[test]
+fn run_it_on_a_terminal_and_detach_with_ctrl_p_ctrl_q() {
+    let e = Engine::start();
+    e.import_busybox("busybox:latest");
+    let mut t = Pty::spawn(
+        &e,
+        CLI28,
+        &["run", "-it", "--name", "tty1", "busybox", "sh"],
+    );
+    t.expect("# ");
+    t.send(b"echo sum-$((40+2))\r");
+    t.expect("sum-42");
+    // The terminal is a real one inside: sh sees a tty.
+    t.send(b"[ -t 0 ] && echo is-a-$((0))tty\r");
+    t.expect("is-a-0tty");
+    t.send(b"\x10\x11");
+    let code = t.wait();
+    assert_eq!(code, 0, "run -it after ctrl-p ctrl-q:\n{:?}", t.seen);
+    let running = || e.ok(&["inspect", "-f", "{{.State.Running}}", "tty1"]);
+    assert_eq!(
+        running().trim(),
+        "true",
+        "the container must keep running after a detach"
+    );
 }
 
 fn attach_request(container: &str, query: &str) -> String {

@@ -427,8 +427,17 @@ impl Pty {
         let start = std::time::Instant::now();
         loop {
             if let Some(s) = self.child.try_wait().unwrap() {
-                // Drain what the CLI wrote last.
-                let _ = std::io::Read::read_to_string(&mut self.master, &mut String::new());
+                // Drain what the CLI wrote last: data until EIO once no slave is open.
+                let mut buf = [0u8; 4096];
+                for _ in 0..250 {
+                    match std::io::Read::read(&mut self.master, &mut buf) {
+                        Ok(n) if n > 0 => self.seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                            std::thread::sleep(Duration::from_millis(20))
+                        }
+                        _ => break,
+                    }
+                }
                 return s.code().unwrap_or(-1);
             }
             assert!(
