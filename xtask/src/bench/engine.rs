@@ -230,6 +230,8 @@ fn save_tar_of_random_layer(path: &Path, bytes: usize) -> Result<()> {
             let mut h = tar::Header::new_ustar();
             h.set_size(len as u64);
             h.set_mode(0o644);
+            h.set_uid(0);
+            h.set_gid(0);
             h.set_mtime(0);
             h.set_cksum();
             layer.append_data(&mut h, format!("data/blob{n}"), &data[..])?;
@@ -259,6 +261,9 @@ fn save_tar_of_random_layer(path: &Path, bytes: usize) -> Result<()> {
         let mut h = tar::Header::new_ustar();
         h.set_size(data.len() as u64);
         h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
         h.set_cksum();
         tar.append_data(&mut h, name, data)
     };
