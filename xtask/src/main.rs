@@ -90,9 +90,12 @@ fn main() {
         Command::Bench(args) => bench::run(args),
         Command::Ci(args) => ci::run(args),
     };
-    container::stop_private_daemon();
-    if let Err(err) = result {
+    // The error first: stopping a shared private daemon may wait for other xtasks.
+    if let Err(err) = &result {
         eprintln!("error: {err:#}");
+    }
+    container::stop_private_daemon();
+    if result.is_err() {
         std::process::exit(1);
     }
 }

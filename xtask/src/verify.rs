@@ -263,11 +263,13 @@ const ADMIN_DAEMON_JSON: &str = "{\n  \"log-level\": \"warn\"\n}\n";
 const ADMIN_DEFAULT_LINE: &str = "DOCKER_OPTS=\"--log-level=warn\"\n";
 
 /// What may stay after purge: the user's data and the admin's own files (as docker-ce
-/// leaves them), the backup groupadd writes when it adds the kept `docker` group, and
-/// /etc/hosts, which netbase's postinst writes (netbase comes with iptables).
+/// and containerd.io leave them: /var/lib/docker, /var/lib/containerd, /etc/docker),
+/// the backup groupadd writes when it adds the kept `docker` group, and /etc/hosts,
+/// which netbase's postinst writes (netbase comes with iptables).
 const EXPECTED_LEFT: &[&str] = &[
     "/etc/docker",
     "/var/lib/docker",
+    "/var/lib/containerd",
     "/etc/gshadow-",
     "/etc/group-",
     "/etc/hosts",
