@@ -124,7 +124,11 @@ pub struct Flags {
     pub insecure_registries: Vec<String>,
     /// Per-registry CA and client certificates (`<dir>/<host[:port]>/`); not a
     /// dockerd flag: tests point it at a private directory instead of the host's.
-    #[arg(long = "registry-certs-dir", hide = true, default_value = "/etc/docker/certs.d")]
+    #[arg(
+        long = "registry-certs-dir",
+        hide = true,
+        default_value = "/etc/docker/certs.d"
+    )]
     pub registry_certs_dir: PathBuf,
     /// Default ulimits for containers
     #[arg(long = "default-ulimit", action = ArgAction::Append)]
