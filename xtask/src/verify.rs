@@ -232,7 +232,9 @@ pub fn verify_distro(
         if left.is_empty() {
             "nothing".to_owned()
         } else {
+            // the top of each left tree (its contents are the daemon's data)
             left.iter()
+                .filter(|p| !left.iter().any(|q| p.starts_with(&format!("{q}/"))))
                 .map(|s| s.as_str())
                 .collect::<Vec<_>>()
                 .join(", ")
