@@ -399,8 +399,9 @@ pub fn smoke(chroot: &mut Chroot) -> Result<()> {
     Ok(())
 }
 
-/// Wait (a minute at most) until `ready`, failing early when the daemon exits; the
-/// error names the package and ends with the daemon's last log line.
+/// Wait (three minutes at most: a loaded build machine starts daemons slowly) until
+/// `ready`, failing early when the daemon exits; the error names the package and ends
+/// with the daemon's last log line.
 fn wait_for(
     chroot: &Chroot,
     package: &str,
@@ -416,7 +417,8 @@ fn wait_for(
             .unwrap_or("")
             .to_owned()
     };
-    for _ in 0..300 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+    while std::time::Instant::now() < deadline {
         if ready(chroot) {
             return Ok(());
         }
@@ -430,7 +432,7 @@ fn wait_for(
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
     bail!(
-        "{package}: the daemon was not ready within a minute: {}",
+        "{package}: the daemon was not ready within three minutes: {}",
         last_line()
     )
 }
