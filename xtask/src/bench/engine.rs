@@ -134,7 +134,7 @@ pub fn run(report: &mut Report) -> Result<()> {
 }
 
 /// Our dockerd, containerd, shim and runc, release-built on the host; their directory.
-fn ours() -> Result<PathBuf> {
+pub(super) fn ours() -> Result<PathBuf> {
     step("cargo build --release -p engine -p containerd -p runc");
     duct::cmd!(
         "cargo",
@@ -157,7 +157,7 @@ fn ours() -> Result<PathBuf> {
 /// Our dockerd starts the containerd beside it; that containerd finds our shim and the
 /// shim our runc on PATH, so our binaries' directory goes first on PATH for this one
 /// daemon (Debian's, started afterwards, sees the PATH unchanged).
-fn start_ours(bin: &Path) -> Result<RefDockerd> {
+pub(super) fn start_ours(bin: &Path) -> Result<RefDockerd> {
     let old = std::env::var_os("PATH").unwrap_or_default();
     let mut dirs = vec![bin.to_path_buf()];
     dirs.extend(std::env::split_paths(&old));

@@ -4,15 +4,16 @@
 //! the daemon), a push of it to an empty registry, and `docker build` (classic
 //! builder) of a 10-step Dockerfile, cold (`--no-cache`) and cached.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use testbed::{DockerdOptions, RefDockerd};
 
+use super::engine::{ours, start_ours};
 use super::{Report, Target, Unit};
-use crate::{build, host, step};
+use crate::{host, step};
 
 const CLI: &str = "/usr/local/bin/docker";
 const REGISTRY: &str = "/usr/bin/docker-registry";
@@ -237,43 +238,6 @@ impl Drop for Registry {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// Our dockerd, containerd, shim and runc, release-built on the host; their directory.
-fn ours() -> Result<PathBuf> {
-    step("cargo build --release -p engine -p containerd -p runc");
-    duct::cmd!(
-        "cargo",
-        "build",
-        "--release",
-        "--locked",
-        "-p",
-        "engine",
-        "-p",
-        "containerd",
-        "-p",
-        "runc"
-    )
-    .dir(crate::project::root())
-    .run()
-    .context("building our engine failed (errors above)")?;
-    Ok(build::target_dir()?.join("release"))
-}
-
-/// Our dockerd with our binaries first on PATH for the containerd it starts.
-fn start_ours(bin: &Path) -> Result<RefDockerd> {
-    let old = std::env::var_os("PATH").unwrap_or_default();
-    let mut dirs = vec![bin.to_path_buf()];
-    dirs.extend(std::env::split_paths(&old));
-    std::env::set_var("PATH", std::env::join_paths(dirs)?);
-    let d = std::panic::catch_unwind(|| {
-        RefDockerd::start(DockerdOptions {
-            args: Vec::new(),
-            dockerd: Some(bin.join("dockerd")),
-        })
-    });
-    std::env::set_var("PATH", old);
-    d.map_err(|_| anyhow::anyhow!("our dockerd did not come up (its log is printed above)"))
 }
 
 /// The CLI 28 (classic builder for `build`) against one daemon; fails on a non-zero exit.
