@@ -184,7 +184,8 @@ fn update_reaches_the_cgroup_and_the_record() {
 
     let out = e.docker(&["update", "--memory", "128m", "no-such-box"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("No such container: no-such-box"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("No such container: no-such-box"), "{err}");
 }
 
 #[test]

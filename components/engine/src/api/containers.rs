@@ -499,8 +499,9 @@ pub async fn resize(ctx: Ctx, id: &str) -> Resp {
 }
 
 pub async fn update(ctx: Ctx, id: &str) -> Resp {
-    let c = ctx.daemon.container(id)?;
+    // The body first: answering before the client has written it breaks its pipe.
     let body = read_json(ctx.req).await?;
+    let c = ctx.daemon.container(id)?;
     {
         let mut r = c.rec.lock().unwrap();
         if let Some(o) = body.as_object() {

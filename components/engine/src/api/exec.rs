@@ -10,8 +10,9 @@ use super::{Ctx, Resp};
 
 pub async fn create(ctx: Ctx, id: &str) -> Resp {
     let d = ctx.daemon.clone();
-    let c = d.container(id)?;
+    // The body first: answering before the client has written it breaks its pipe.
     let body = read_json(ctx.req).await?;
+    let c = d.container(id)?;
     let exec_id = d.create_exec(&c, body)?;
     Ok(json_response(StatusCode::CREATED, &json!({"Id": exec_id})))
 }

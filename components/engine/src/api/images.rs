@@ -594,13 +594,14 @@ pub async fn commit(ctx: Ctx) -> Resp {
     let d = ctx.daemon.clone();
     let q = &ctx.query;
     let cid = q.get("container").unwrap_or("").to_string();
-    let c = d.container(&cid)?;
     let repo = q.get("repo").unwrap_or("").to_string();
     let tag = q.get("tag").unwrap_or("").to_string();
     let comment = q.get("comment").unwrap_or("").to_string();
     let author = q.get("author").unwrap_or("").to_string();
     let changes: Vec<String> = q.all("changes").into_iter().map(String::from).collect();
+    // The body first: answering before the client has written it breaks its pipe.
     let overrides = read_json(ctx.req).await?;
+    let c = d.container(&cid)?;
     let rec = c.snapshot();
     let base = get_image(&d, &rec.image)?;
     let mut config = base.config.get("config").cloned().unwrap_or(json!({}));
