@@ -9,6 +9,18 @@ use crate::mirror::{Apt, Profile};
 
 const CHROOT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+/// The whole environment of a command in the root: nothing of ours leaks in (a
+/// `DOCKER_HOST` pointing at xtask's private daemon made the packaged CLI talk to a
+/// socket that does not exist in the root).
+fn chroot_env() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("PATH", CHROOT_PATH),
+        ("HOME", "/root"),
+        ("LC_ALL", "C"),
+        ("DEBIAN_FRONTEND", "noninteractive"),
+    ]
+}
+
 pub struct Chroot {
     dir: tempfile::TempDir,
     mounted: Vec<PathBuf>,
@@ -106,7 +118,7 @@ impl Chroot {
         let mut all: Vec<std::ffi::OsString> = vec![self.root().into_os_string()];
         all.extend(args.iter().map(|a| a.into()));
         duct::cmd("chroot", all)
-            .env("PATH", CHROOT_PATH)
+            .full_env(chroot_env())
             .stdin_null()
             .stdout_file(file.try_clone()?)
             .stderr_file(file)
@@ -171,12 +183,7 @@ impl Chroot {
             std::iter::once(self.root().as_os_str().to_owned())
                 .chain(args.iter().map(|a| a.into())),
         )
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .env(
-            "PATH",
-            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        )
-        .env("LC_ALL", "C")
+        .full_env(chroot_env())
         .stdin_null()
         .stderr_to_stdout()
         .stdout_capture()
