@@ -25,23 +25,23 @@ const fn tool(program: &'static str, package: &'static str, why: &'static str) -
 
 // Each tool once, with what needs it; the lists below name them.
 const GIT: Tool = tool("git", "git", "version stamps");
-const BUSYBOX: Tool = tool(
+pub const BUSYBOX: Tool = tool(
     "busybox",
     "busybox-static",
     "busybox test and verify images",
 );
-const DOCKERD: Tool = tool(
+pub const DOCKERD: Tool = tool(
     "/usr/sbin/dockerd",
     "docker.io",
     "the reference engine, the dev container",
 );
-const CONTAINERD: Tool = tool(
+pub const CONTAINERD: Tool = tool(
     "/usr/bin/containerd",
     "containerd",
     "the reference containerd and ctr",
 );
-const RUNC: Tool = tool("/usr/sbin/runc", "runc", "the reference runtime");
-const REGISTRY: Tool = tool(
+pub const RUNC: Tool = tool("/usr/sbin/runc", "runc", "the reference runtime");
+pub const REGISTRY: Tool = tool(
     "/usr/bin/docker-registry",
     "docker-registry",
     "registry suites",

@@ -24,16 +24,8 @@ pub fn run(report: &mut Report) -> Result<()> {
             package: "docker-ce-cli",
             why: "the reference CLI",
         },
-        host::Tool {
-            program: "/usr/sbin/dockerd",
-            package: "docker.io",
-            why: "the daemon both CLIs talk to",
-        },
-        host::Tool {
-            program: "busybox",
-            package: "busybox-static",
-            why: "the image's rootfs",
-        },
+        host::DOCKERD,
+        host::BUSYBOX,
     ])?;
     anyhow::ensure!(
         host::is_root(),

@@ -14,23 +14,7 @@ use super::{rss_mb, Report, Target, Unit};
 use crate::{build, host, step};
 
 pub fn run(report: &mut Report) -> Result<()> {
-    host::ensure(&[
-        host::Tool {
-            program: "/usr/bin/containerd",
-            package: "containerd",
-            why: "the reference",
-        },
-        host::Tool {
-            program: "/usr/sbin/runc",
-            package: "runc",
-            why: "the reference runtime",
-        },
-        host::Tool {
-            program: "busybox",
-            package: "busybox-static",
-            why: "the image's rootfs",
-        },
-    ])?;
+    host::ensure(&[host::CONTAINERD, host::RUNC, host::BUSYBOX])?;
     anyhow::ensure!(
         host::is_root(),
         "bench containerd runs containers: run it as root"

@@ -23,28 +23,7 @@ const LOAD_IMAGE_BYTES: usize = 200 * 1000 * 1000;
 const LOAD_RUNS: usize = 5;
 
 pub fn run(report: &mut Report) -> Result<()> {
-    host::ensure(&[
-        host::Tool {
-            program: "/usr/sbin/dockerd",
-            package: "docker.io",
-            why: "the reference",
-        },
-        host::Tool {
-            program: "/usr/bin/containerd",
-            package: "containerd",
-            why: "the reference's containerd",
-        },
-        host::Tool {
-            program: "/usr/sbin/runc",
-            package: "runc",
-            why: "the reference runtime",
-        },
-        host::Tool {
-            program: "busybox",
-            package: "busybox-static",
-            why: "the image's rootfs",
-        },
-    ])?;
+    host::ensure(&[host::DOCKERD, host::CONTAINERD, host::RUNC, host::BUSYBOX])?;
     anyhow::ensure!(
         Path::new(CLI).exists(),
         "{CLI} is missing: both daemons are driven by the real docker CLI 28 installed there"

@@ -23,23 +23,7 @@ const BIG_RUNS: usize = 3;
 const LAYER_BYTES: usize = 75_000_000;
 
 pub fn run(report: &mut Report) -> Result<()> {
-    host::ensure(&[
-        host::Tool {
-            program: "/usr/sbin/dockerd",
-            package: "docker.io",
-            why: "the reference",
-        },
-        host::Tool {
-            program: REGISTRY,
-            package: "docker-registry",
-            why: "the registry both daemons talk to",
-        },
-        host::Tool {
-            program: "busybox",
-            package: "busybox-static",
-            why: "the image's rootfs",
-        },
-    ])?;
+    host::ensure(&[host::DOCKERD, host::REGISTRY, host::BUSYBOX])?;
     anyhow::ensure!(
         Path::new(CLI).exists(),
         "{CLI} is missing: both daemons are driven by the real docker CLI 28 installed there"

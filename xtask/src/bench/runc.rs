@@ -12,21 +12,10 @@ use anyhow::{bail, Context, Result};
 use super::{size_mb, Report, Target, Unit};
 use crate::{build, host};
 
-const REFERENCE: &str = "/usr/sbin/runc";
+const REFERENCE: &str = host::RUNC.program;
 
 pub fn run(report: &mut Report) -> Result<()> {
-    host::ensure(&[
-        host::Tool {
-            program: REFERENCE,
-            package: "runc",
-            why: "the reference runtime",
-        },
-        host::Tool {
-            program: "busybox",
-            package: "busybox-static",
-            why: "the bundle's rootfs",
-        },
-    ])?;
+    host::ensure(&[host::RUNC, host::BUSYBOX])?;
     anyhow::ensure!(
         host::is_root(),
         "bench runc creates containers: run it as root"
