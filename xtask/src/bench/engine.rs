@@ -14,7 +14,7 @@ use super::{rss_mb, Report, Target, Unit};
 use crate::{build, host, step};
 
 /// The client both daemons are judged by.
-const CLI: &str = "/usr/local/bin/docker";
+pub(super) const CLI: &str = "/usr/local/bin/docker";
 /// Running containers listed by the `docker ps` row.
 const PS_CONTAINERS: usize = 50;
 /// Size of the image of the `docker load` row, in bytes of layer content.
@@ -24,23 +24,8 @@ const LOAD_RUNS: usize = 5;
 
 pub fn run(report: &mut Report) -> Result<()> {
     host::ensure(&[host::DOCKERD, host::CONTAINERD, host::RUNC, host::BUSYBOX])?;
-    anyhow::ensure!(
-        Path::new(CLI).exists(),
-        "{CLI} is missing: both daemons are driven by the real docker CLI 28 installed there"
-    );
-    anyhow::ensure!(
-        host::is_root(),
-        "bench engine runs containers: run it as root"
-    );
-    testbed::subreaper();
-    let bin = ours()?;
-
-    let ours = start_ours(&bin)?;
-    let reference = RefDockerd::start(DockerdOptions::default());
+    let (ours, reference) = both_stacks("engine")?;
     let sides = [&ours, &reference];
-    for d in sides {
-        d.import_busybox("busybox:latest");
-    }
 
     // Idle memory first, before any workload has grown either heap; after both
     // daemons settle.
@@ -112,8 +97,29 @@ pub fn run(report: &mut Report) -> Result<()> {
     Ok(())
 }
 
+/// Our stack and Debian's, each on a private socket and data root with busybox
+/// imported, for a benchmark driven by the real CLI 28 (`bench` names it in errors).
+pub(super) fn both_stacks(bench: &str) -> Result<(RefDockerd, RefDockerd)> {
+    anyhow::ensure!(
+        Path::new(CLI).exists(),
+        "{CLI} is missing: both daemons are driven by the real docker CLI 28 installed there"
+    );
+    anyhow::ensure!(
+        host::is_root(),
+        "bench {bench} runs containers: run it as root"
+    );
+    testbed::subreaper();
+    let bin = ours()?;
+    let ours = start_ours(&bin)?;
+    let reference = RefDockerd::start(DockerdOptions::default());
+    for d in [&ours, &reference] {
+        d.import_busybox("busybox:latest");
+    }
+    Ok((ours, reference))
+}
+
 /// Our dockerd, containerd, shim and runc, release-built on the host; their directory.
-pub(super) fn ours() -> Result<PathBuf> {
+fn ours() -> Result<PathBuf> {
     step("cargo build --release -p engine -p containerd -p runc");
     duct::cmd!(
         "cargo",
@@ -136,7 +142,7 @@ pub(super) fn ours() -> Result<PathBuf> {
 /// Our dockerd starts the containerd beside it; that containerd finds our shim and the
 /// shim our runc on PATH, so our binaries' directory goes first on PATH for this one
 /// daemon (Debian's, started afterwards, sees the PATH unchanged).
-pub(super) fn start_ours(bin: &Path) -> Result<RefDockerd> {
+fn start_ours(bin: &Path) -> Result<RefDockerd> {
     let old = std::env::var_os("PATH").unwrap_or_default();
     let mut dirs = vec![bin.to_path_buf()];
     dirs.extend(std::env::split_paths(&old));

@@ -4,18 +4,16 @@
 //! the daemon), a push of it to an empty registry, and `docker build` (classic
 //! builder) of a 10-step Dockerfile, cold (`--no-cache`) and cached.
 
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use testbed::{DockerdOptions, RefDockerd};
+use testbed::RefDockerd;
 
-use super::engine::{ours, start_ours};
+use super::engine::{both_stacks, CLI};
 use super::{Report, Target, Unit};
 use crate::{host, step};
 
-const CLI: &str = "/usr/local/bin/docker";
 const REGISTRY: &str = "/usr/bin/docker-registry";
 /// Pulls and pushes of 300 MB are slow on both sides: at most this many timed runs.
 const BIG_RUNS: usize = 3;
@@ -24,21 +22,7 @@ const LAYER_BYTES: usize = 75_000_000;
 
 pub fn run(report: &mut Report) -> Result<()> {
     host::ensure(&[host::DOCKERD, host::REGISTRY, host::BUSYBOX])?;
-    anyhow::ensure!(
-        Path::new(CLI).exists(),
-        "{CLI} is missing: both daemons are driven by the real docker CLI 28 installed there"
-    );
-    anyhow::ensure!(
-        host::is_root(),
-        "bench registry runs containers: run it as root"
-    );
-    testbed::subreaper();
-    let bin = ours()?;
-    let ours = start_ours(&bin)?;
-    let reference = RefDockerd::start(DockerdOptions::default());
-    for d in [&ours, &reference] {
-        d.import_busybox("busybox:latest");
-    }
+    let (ours, reference) = both_stacks("registry")?;
     let origin = Registry::start()?;
     let name = format!("{}/bench/big:v1", origin.host());
 
