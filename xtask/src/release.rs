@@ -13,6 +13,9 @@ pub struct Args {
     /// Distro to release for (repeatable); default every supported distro
     #[arg(long)]
     distro: Vec<String>,
+    /// Packages of the previous release to upgrade from in verify (see `verify --previous`)
+    #[arg(long, value_name = "DIR")]
+    previous: Option<PathBuf>,
     #[command(flatten)]
     place: crate::build::Place,
 }
@@ -20,6 +23,12 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let distros = distro::select(&args.distro)?;
     host::ensure(host::RELEASE)?;
+    if let Some(previous) = &args.previous {
+        // before the long build: a wrong directory should not cost a release's time
+        for d in &distros {
+            verify::previous_debs(previous, d)?;
+        }
+    }
     if !args.place.host {
         step("dev-container image");
         image::run(image::Args {
@@ -36,7 +45,7 @@ pub fn run(args: Args) -> Result<()> {
     step("verify the packages");
     verify::run(verify::Args {
         distro: args.distro,
-        previous: None,
+        previous: args.previous,
     })?;
     let bundles = project::bundles_dir()?;
     step("changelog");

@@ -21,8 +21,9 @@ pub struct Args {
     /// Distro to verify (repeatable); default every supported distro
     #[arg(long)]
     pub distro: Vec<String>,
-    /// Packages of an earlier build (a directory of .debs for the same distro) to
-    /// install first, so that the packages under test are installed as an upgrade
+    /// Packages of an earlier build to install first, so that the packages under test
+    /// are installed as an upgrade: a directory of .debs, or one with a subdirectory per
+    /// distro (`DIR/<distro>/` or `DIR/deb/<distro>/`, as `bundles/<version>/` has them)
     #[arg(long, value_name = "DIR")]
     pub previous: Option<PathBuf>,
 }
@@ -64,7 +65,7 @@ pub fn run(args: Args) -> Result<()> {
             );
         }
         let previous = match &args.previous {
-            Some(dir) => Some(debs_in(dir)?),
+            Some(dir) => Some(previous_debs(dir, distro)?),
             None => {
                 step("upgrade: no --previous DIR given, the packages are installed fresh");
                 None
@@ -105,6 +106,45 @@ fn debs_in(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(debs)
 }
 
+/// The earlier build's packages for `distro` under `dir`: its per-distro subdirectory
+/// when there is one, else the .debs directly in `dir`.
+pub fn previous_debs(dir: &Path, distro: &Distro) -> Result<Vec<PathBuf>> {
+    if !dir.is_dir() {
+        bail!(
+            "--previous {}: no such directory; give the directory of an earlier build's packages (e.g. bundles/<version>/deb)",
+            dir.display()
+        );
+    }
+    for candidate in [
+        dir.join(&distro.name),
+        dir.join("deb").join(&distro.name),
+        dir.to_path_buf(),
+    ] {
+        let debs = debs_in(&candidate)?;
+        if !debs.is_empty() {
+            return Ok(debs);
+        }
+    }
+    bail!(
+        "--previous {}: no .deb for {} in it, in {}/ or in deb/{}/; give the directory of an earlier build's packages",
+        dir.display(),
+        distro.name,
+        distro.name,
+        distro.name
+    )
+}
+
+/// Each installed package's version, by name.
+fn installed_versions(chroot: &Chroot, names: &[String]) -> Result<Vec<(String, String)>> {
+    names
+        .iter()
+        .map(|name| {
+            let version = chroot.run(name, &["dpkg-query", "-W", "-f=${Version}", name])?;
+            Ok((name.clone(), version))
+        })
+        .collect()
+}
+
 /// A package's name, from its control file.
 fn package_name(deb: &Path) -> Result<String> {
     duct::cmd!("dpkg-deb", "--field", deb, "Package")
@@ -132,8 +172,14 @@ pub fn verify_distro(
         .map(|d| package_name(d))
         .collect::<Result<_>>()?;
 
+    let mut old_versions = Vec::new();
     if let Some(previous) = previous {
         install(&chroot, previous)?;
+        let old_names: Vec<String> = previous
+            .iter()
+            .map(|d| package_name(d))
+            .collect::<Result<_>>()?;
+        old_versions = installed_versions(&chroot, &old_names)?;
         report.push(format!(
             "installed the previous build ({} packages)",
             previous.len()
@@ -161,6 +207,16 @@ pub fn verify_distro(
         let status = chroot.run(name, &["dpkg-query", "-W", "-f=${Status} ${Version}", name])?;
         if !status.starts_with("install ok installed") {
             bail!("{name}: not installed after dpkg -i + apt-get -f install: {status}");
+        }
+    }
+    let new_versions = installed_versions(&chroot, &names)?;
+    for (name, old) in &old_versions {
+        match new_versions.iter().find(|(n, _)| n == name) {
+            Some((_, new)) if new == old => bail!(
+                "{name}: the upgrade left version {old} in place: the packages under test carry the previous build's version (build from a newer commit)"
+            ),
+            Some((_, new)) => report.push(format!("upgraded {name} {old} -> {new}")),
+            None => report.push(format!("{name} {old} stays from the previous build")),
         }
     }
     if names.iter().any(|n| n == "docker-ce") {

@@ -98,6 +98,12 @@ fn packages_install_upgrade_remove_and_purge_cleanly_in_a_bookworm_rootfs() {
         ),
         "{text}"
     );
+    assert!(
+        text.contains(
+            "upgraded docker-ce 5:26.11.0~rc.1-1~debian.12~bookworm -> 5:26.11.0-1~debian.12~bookworm"
+        ),
+        "{text}"
+    );
     // purge leaves the user's data and the admin's daemon.json, and nothing else
     assert!(
         text.contains("purge: left behind /etc/docker, /etc/gshadow-, /etc/hosts, /var/lib/docker"),
@@ -179,4 +185,46 @@ fn smoke_step_drives_debians_docker_stack_in_a_chroot() {
         "mounts left under the chroot:\n{mounts}"
     );
     assert!(!root.exists(), "the chroot directory is removed");
+}
+
+#[test]
+fn previous_packages_are_found_per_distro_or_flat_and_a_wrong_dir_is_one_clear_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bookworm = bookworm();
+    let trixie = distro::select(&["debian-trixie".into()]).unwrap().remove(0);
+    let touch = |p: &Path| {
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, b"").unwrap();
+    };
+    // bundles/<version>/ layout: deb/<distro>/
+    let bundle = tmp.path().join("bundle");
+    touch(&bundle.join("deb/debian-bookworm/a_1_amd64.deb"));
+    touch(&bundle.join("deb/debian-trixie/a_1_amd64.deb"));
+    let found = previous_debs(&bundle, &bookworm).unwrap();
+    assert_eq!(
+        found,
+        vec![bundle.join("deb/debian-bookworm/a_1_amd64.deb")]
+    );
+    let found = previous_debs(&bundle.join("deb"), &trixie).unwrap();
+    assert_eq!(found, vec![bundle.join("deb/debian-trixie/a_1_amd64.deb")]);
+    // a flat directory serves whichever distro is asked for
+    let flat = tmp.path().join("flat");
+    touch(&flat.join("b_1_amd64.deb"));
+    touch(&flat.join("notes.txt"));
+    assert_eq!(
+        previous_debs(&flat, &trixie).unwrap(),
+        vec![flat.join("b_1_amd64.deb")]
+    );
+    // no packages for the distro, or no directory at all
+    let only_bookworm = tmp.path().join("only");
+    touch(&only_bookworm.join("debian-bookworm/c_1_amd64.deb"));
+    let err = previous_debs(&only_bookworm, &trixie)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no .deb for debian-trixie"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let err = previous_debs(&tmp.path().join("nope"), &trixie)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no such directory"), "{err}");
 }
