@@ -97,6 +97,23 @@ fn run_it_on_a_terminal_and_detach_with_ctrl_p_ctrl_q() {
         "true",
         "the container must keep running after a detach"
     );
+    // The shell is still there, its terminal too: attach again, and detach again.
+    let mut t = Pty::spawn(&e, CLI28, &["attach", "tty1"]);
+    t.send(b"echo back-$((6*7))\r");
+    t.expect("back-42");
+    t.send(b"\x10\x11");
+    // The CLI's attach reports the detach as an error, exit 1, with Debian's dockerd too.
+    assert_eq!(t.wait(), 1, "attach after a detach:\n{:?}", t.seen);
+    assert!(t.seen.contains("read escape sequence"), "{:?}", t.seen);
+    assert_eq!(running().trim(), "true");
+    // exec into the detached container, with a terminal and without.
+    let out = e.ok(&["exec", "tty1", "echo", "exec-ok"]);
+    assert_eq!(out.trim(), "exec-ok");
+    let mut t = Pty::spawn(&e, CLI28, &["exec", "-it", "tty1", "sh"]);
+    t.expect("# ");
+    t.send(b"echo in-exec-$((5+5)); exit 7\r");
+    t.expect("in-exec-10");
+    assert_eq!(t.wait(), 7, "exec -it after a detach:\n{:?}", t.seen);
 }
 
 fn attach_request(container: &str, query: &str) -> String {

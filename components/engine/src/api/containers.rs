@@ -232,6 +232,13 @@ pub fn hijack<B>(
                         return;
                     }
                 }
+                if tty {
+                    // As dockerd: a terminal's input is never closed by a client's
+                    // EOF (the CLI detaches from a terminal by ending its input; the
+                    // shell must not read an end of file), and the attach ends there.
+                    let _ = detached_tx.send(());
+                    return;
+                }
                 if sink.close_on_eof {
                     sink.hub.close_stdin();
                     if let Some((d, id, exec_id)) = &sink.task {
