@@ -471,33 +471,43 @@ fn hook_state_in_child(ctx: &ChildCtx, status: &str) -> Vec<u8> {
     .unwrap_or_default()
 }
 
-/// What runc 1.1 sends the seccomp listener with the notify fd: runtime-spec's
-/// `ContainerProcessState`, with host pids.
+/// What runc 1.1 sends the seccomp listener with the notify fd of the init.
 fn listener_state(opts: &CreateOpts, spec: &Spec, pid: i32) -> Vec<u8> {
+    let ann = spec.annotations().clone().unwrap_or_default();
+    let state = crate::state::HookState {
+        oci_version: crate::state::OCI_VERSION,
+        id: opts.id,
+        status: "creating",
+        pid,
+        bundle: &opts.bundle,
+        annotations: &ann,
+    };
+    container_process_state(spec, pid, &state)
+}
+
+/// Runtime-spec's `ContainerProcessState` for the process `pid` (host pid) of the
+/// container described by `state`: what the seccomp listener gets with a notify fd.
+pub(crate) fn container_process_state(
+    spec: &Spec,
+    pid: i32,
+    state: &crate::state::HookState,
+) -> Vec<u8> {
     let metadata = spec
         .linux()
         .as_ref()
         .and_then(|l| l.seccomp().as_ref())
         .and_then(|s| s.listener_metadata().clone())
         .unwrap_or_default();
-    let ann = spec.annotations().clone().unwrap_or_default();
-    let mut state = serde_json::json!({
+    let mut out = serde_json::json!({
         "ociVersion": crate::state::OCI_VERSION,
         "fds": ["seccompFd"],
         "pid": pid,
-        "state": crate::state::HookState {
-            oci_version: crate::state::OCI_VERSION,
-            id: opts.id,
-            status: "creating",
-            pid,
-            bundle: &opts.bundle,
-            annotations: &ann,
-        },
+        "state": state,
     });
     if !metadata.is_empty() {
-        state["metadata"] = metadata.into();
+        out["metadata"] = metadata.into();
     }
-    serde_json::to_vec(&state).unwrap_or_default()
+    serde_json::to_vec(&out).unwrap_or_default()
 }
 
 fn child_setup(ctx: &ChildCtx) -> Result<(crate::process::Prepared, Vec<u8>), String> {

@@ -209,15 +209,19 @@ impl Container {
     }
 
     pub fn hook_state(&self, status: &str) -> Vec<u8> {
-        serde_json::to_vec(&HookState {
+        serde_json::to_vec(&self.state_of(status)).expect("state serialises")
+    }
+
+    /// The runtime-spec state of this container, reported as `status`.
+    pub fn state_of<'a>(&'a self, status: &'a str) -> HookState<'a> {
+        HookState {
             oci_version: OCI_VERSION,
             id: &self.saved.id,
             status,
             pid: self.saved.init_process_pid,
             bundle: &self.saved.bundle,
             annotations: &self.saved.annotations,
-        })
-        .expect("state serialises")
+        }
     }
 }
 

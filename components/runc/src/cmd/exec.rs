@@ -188,6 +188,19 @@ fn exec_inner(cli: &Cli, a: &ExecArgs) -> Result<i32> {
         .as_ref()
         .and_then(|l| l.seccomp().clone());
     let preserve = a.preserve_fds;
+    // As for the init, runc connects to the seccomp listener itself; the process
+    // sends its notify fd there once the parent has told it its host pid.
+    let seccomp_listener = match seccomp.as_ref().and_then(|s| s.listener_path().clone()) {
+        Some(p) => Some(
+            std::os::unix::net::UnixStream::connect(&p)
+                .with_context(|| format!("connect to seccomp listener {}", p.display()))?,
+        ),
+        None => None,
+    };
+    let state_pipe = match seccomp_listener {
+        Some(_) => Some(sys::pipe()?),
+        None => None,
+    };
     // SAFETY: single-threaded here; the child only runs helper code then exits.
     let helper = unsafe { sys::clone_fork(0) }.context("fork")?;
     if helper == 0 {
@@ -201,9 +214,14 @@ fn exec_inner(cli: &Cli, a: &ExecArgs) -> Result<i32> {
             seccomp: seccomp.as_ref(),
             console: console.as_ref().map(|s| s.as_raw_fd()),
             preserve,
+            listener: seccomp_listener.as_ref().map(|s| s.as_raw_fd()),
+            state_in: state_pipe
+                .as_ref()
+                .map(|(r, w)| (r.as_raw_fd(), w.as_raw_fd())),
         });
     }
     drop((go_r, pid_w, err_w));
+    let state_w = state_pipe.map(|(_, w)| w);
     let mgr = crate::cgroups::Manager::from_saved(&c.saved);
     let joined = mgr.apply(helper);
     if let Err(e) = joined {
@@ -215,6 +233,15 @@ fn exec_inner(cli: &Cli, a: &ExecArgs) -> Result<i32> {
     drop(go_w);
     let pid_bytes = sys::read_to_end(pid_r.as_raw_fd())?;
     let _ = sys::waitpid(helper, 0);
+    if let Some(w) = state_w {
+        // runc 1.1 reports an exec'd process as "running", with the init's pid in
+        // the state and the process's own host pid at the top.
+        if let Ok(pid) = String::from_utf8_lossy(&pid_bytes).trim().parse::<i32>() {
+            let state = c.state_of("running");
+            let msg = crate::init::container_process_state(&c.saved.config, pid, &state);
+            let _ = sys::write_all(w.as_raw_fd(), &msg);
+        }
+    }
     let err = sys::read_to_end(err_r.as_raw_fd())?;
     if !err.is_empty() {
         if let Some((dir, _)) = &listener {
@@ -299,6 +326,10 @@ struct HelperCtx<'a> {
     seccomp: Option<&'a oci_spec::runtime::LinuxSeccomp>,
     console: Option<RawFd>,
     preserve: i32,
+    /// The seccomp listener connection, and the pipe (read, write end) on which the
+    /// parent sends the `ContainerProcessState` to go with the notify fd.
+    listener: Option<RawFd>,
+    state_in: Option<(RawFd, RawFd)>,
 }
 
 fn ns_type(name: &str) -> libc::c_int {
@@ -347,6 +378,22 @@ fn helper_main(ctx: HelperCtx) -> ! {
         let _ = sys::write_all(ctx.pid_out, pid.to_string().as_bytes());
         sys::exit_now(0);
     }
+    // The parent reads the pid until every writer is gone, then answers on state_in.
+    // SAFETY: closing this process's copies of fds it no longer uses.
+    unsafe { libc::close(ctx.pid_out) };
+    let listener_state = match ctx.state_in {
+        Some((r, w)) => {
+            // SAFETY: as above.
+            unsafe { libc::close(w) };
+            match sys::read_to_end(r) {
+                Ok(s) if !s.is_empty() => s,
+                _ => fail(
+                    "unable to start container process: no state for the seccomp listener".into(),
+                ),
+            }
+        }
+        None => Vec::new(),
+    };
     // The process itself, inside every namespace of the container.
     if ctx.console.is_some() {
         // SAFETY: setsid has no preconditions.
@@ -362,11 +409,16 @@ fn helper_main(ctx: HelperCtx) -> ! {
     if let Err(e) = crate::process::set_rlimits(ctx.process) {
         fail(format!("unable to start container process: {e}"));
     }
-    let prepared = match crate::process::prepare(ctx.process, ctx.seccomp, ctx.preserve, None, b"")
-    {
+    let prepared = match crate::process::prepare(
+        ctx.process,
+        ctx.seccomp,
+        ctx.preserve,
+        ctx.listener,
+        &listener_state,
+    ) {
         Ok(p) => p,
         Err(e) => fail(format!("unable to start container process: {e}")),
     };
-    let e = prepared.exec(None, b"");
+    let e = prepared.exec(ctx.listener, &listener_state);
     fail(format!("unable to start container process: {e}"))
 }
