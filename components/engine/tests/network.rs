@@ -343,6 +343,29 @@ fn published_ports_go_through_dnat_and_docker_proxy_and_leave_nothing_behind() {
         "hello-from-container\n"
     );
     assert_eq!(proxies_to(&ip).len(), 2, "{:?}", proxies_to(&ip));
+    // --icc=false: another container of the bridge cannot reach `web` (the host can).
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/net/bridge/bridge-nf-call-iptables")
+            .unwrap()
+            .trim(),
+        "1"
+    );
+    let out = e.docker(&[
+        "run",
+        "--rm",
+        "busybox",
+        "wget",
+        "-q",
+        "-T",
+        "2",
+        "-O-",
+        &format!("http://{ip}/"),
+    ]);
+    assert!(
+        !out.status.success(),
+        "icc=false let a container reach another: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert_eq!(
         e.ok(&["port", "web"]).trim(),
         format!("80/tcp -> 0.0.0.0:{port}\n80/tcp -> [::]:{port}")

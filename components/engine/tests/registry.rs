@@ -152,6 +152,53 @@ fn push_from_ours_pull_into_debian_and_back() {
         second.contains("Status: Image is up to date for"),
         "{second}"
     );
+
+    // RepoDigests after a pull, as Debian's dockerd records them.
+    let digests = |out: &str| out.trim().to_string();
+    let fmt = ["image", "inspect", "--format", "{{json .RepoDigests}}"];
+    let ours_pulled = e.ok(&[&fmt[..], &[theirs.as_str()]].concat());
+    assert_eq!(
+        digests(&ours_pulled),
+        digests(&ok_ref(&d, &[&fmt[..], &[theirs.as_str()]].concat()))
+    );
+    assert!(ours_pulled.contains("/theirs/bb@sha256:"), "{ours_pulled}");
+    let listing = [
+        "images",
+        "--digests",
+        "--format",
+        "{{.Repository}} {{.Tag}} {{.Digest}}",
+        &theirs,
+    ];
+    assert_eq!(e.ok(&listing), ok_ref(&d, &listing));
+    let repo_only = theirs.trim_end_matches(":v2");
+    let listing = [&listing[..4], &[repo_only]].concat();
+    let listed = e.ok(&listing);
+    assert_eq!(listed, ok_ref(&d, &listing));
+    assert!(listed.contains(" v2 sha256:"), "{listed}");
+    // After a push: the pushed manifest's digest, for each repository pushed to.
+    let pushed = digest_line.split_whitespace().nth(2).unwrap();
+    let ours_digests = e.ok(&[&fmt[..], &[ours.as_str()]].concat());
+    for repo in ["ours/bb", "elsewhere/bb"] {
+        let want = format!("{}/{repo}@{pushed}", reg.host());
+        assert!(ours_digests.contains(&want), "{want} not in {ours_digests}");
+    }
+
+    // rmi of the last image using a layer takes its compressed blob along.
+    let blobs = e
+        .dir
+        .path()
+        .join("data/image/overlay2/distribution/blobs/sha256");
+    let count = || std::fs::read_dir(&blobs).map_or(0, |d| d.count());
+    let before = count();
+    assert!(before > 0, "no compressed blob kept after pull and push");
+    e.ok(&["rmi", &theirs]);
+    assert_eq!(
+        count(),
+        before - 1,
+        "the pulled layer's blob stays after rmi"
+    );
+    e.ok(&["rmi", "-f", &ours, &other, "busybox:latest"]);
+    assert_eq!(count(), 0, "blobs left after every image is gone");
 }
 
 #[tokio::test]

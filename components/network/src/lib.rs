@@ -247,6 +247,12 @@ impl Networks {
                 .get("com.docker.network.bridge.enable_ip_masquerade")
                 .map(|v| v == "true")
                 .unwrap_or(self.cfg.ip_masq);
+            if !icc {
+                // Traffic between two ports of one bridge is switched, not routed: the
+                // FORWARD DROP only sees it when bridged frames go through iptables,
+                // which dockerd turns on when icc is off.
+                bridge_netfilter()?;
+            }
             iptables::add(&iptables::network_rules(
                 &n.bridge, &subnet, icc, masq, n.internal,
             ))?;
@@ -1219,6 +1225,21 @@ impl Networks {
             .find(|e| e.network_id == n.id)
             .map(|e| e.ip)
     }
+}
+
+/// Make bridged IPv4 traffic pass through iptables (`br_netfilter`'s switch).
+fn bridge_netfilter() -> Result<()> {
+    let knob = Path::new("/proc/sys/net/bridge/bridge-nf-call-iptables");
+    if !knob.exists() {
+        return Err(NetworkError::Internal(
+            "cannot disable inter-container communication: /proc/sys/net/bridge is missing (load the br_netfilter kernel module)".into(),
+        ));
+    }
+    if std::fs::read_to_string(knob).is_ok_and(|v| v.trim() == "1") {
+        return Ok(());
+    }
+    std::fs::write(knob, "1")
+        .map_err(|e| NetworkError::Internal(format!("enabling bridge-nf-call-iptables: {e}")))
 }
 
 /// Whether `pid` is a live docker-proxy (a recorded pid may have been reused).

@@ -34,7 +34,7 @@ pub fn summary(s: &ImageStore, img: &Image, version: (u32, u32), size: u64) -> V
         "Id": img.id,
         "Labels": img.config.pointer("/config/Labels").cloned().unwrap_or(Value::Null),
         "ParentId": "",
-        "RepoDigests": [],
+        "RepoDigests": s.digests_of(&img.id),
         "RepoTags": tags,
         "SharedSize": -1,
         "Size": size,
@@ -44,7 +44,9 @@ pub fn summary(s: &ImageStore, img: &Image, version: (u32, u32), size: u64) -> V
     }
     if version < (1, 43) && tags.is_empty() {
         v["RepoTags"] = json!(["<none>:<none>"]);
-        v["RepoDigests"] = json!(["<none>@<none>"]);
+        if s.digests_of(&img.id).is_empty() {
+            v["RepoDigests"] = json!(["<none>@<none>"]);
+        }
     }
     v
 }
@@ -279,7 +281,22 @@ pub fn list(ctx: Ctx) -> Resp {
         if before.is_some_and(|b| c >= b) || since.is_some_and(|x| c <= x) {
             continue;
         }
-        out.push(summary(&s, img, ctx.version, s.size(img)));
+        let mut v = summary(&s, img, ctx.version, s.size(img));
+        if !f.get("reference").is_empty() {
+            // As dockerd: only the digest references the filter matches are listed.
+            let digests = s.digests_of(&img.id);
+            let matching: Vec<&String> = digests
+                .iter()
+                .filter(|r| {
+                    let repo = r.split_once('@').map_or(r.as_str(), |(a, _)| a);
+                    f.get("reference")
+                        .iter()
+                        .any(|pat| glob(pat, r) || glob(pat, repo))
+                })
+                .collect();
+            v["RepoDigests"] = json!(matching);
+        }
+        out.push(v);
     }
     ok_json(&Value::Array(out))
 }
@@ -317,7 +334,7 @@ pub fn inspect(ctx: Ctx, name: &str) -> Resp {
     let mut v = json!({
         "Id": img.id,
         "RepoTags": s.tags_of(&img.id),
-        "RepoDigests": [],
+        "RepoDigests": s.digests_of(&img.id),
         "Parent": "",
         "Comment": g("comment"),
         "Created": g("created"),

@@ -331,6 +331,12 @@ async fn run_pull(
     .await
     .map_err(|e| ApiError::internal(e.to_string()))?;
     let (committed, staged) = committed.map_err(|e| ApiError::internal(e.to_string()))?;
+    {
+        let mut s = d.images.lock().unwrap();
+        let canonical = reference.with_digest(pulled.digest.clone()).familiar();
+        s.add_digest(&canonical, &committed.image_id)
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+    }
     let repo_name = format!("{}/{}", reference.registry(), reference.repository());
     for ((desc, _), s) in pulled.layers.iter().zip(&staged) {
         if let Some(s) = s {
@@ -493,6 +499,12 @@ async fn run_push(
             "progressDetail": {},
             "aux": {"Tag": tag, "Digest": pushed.digest.to_string(), "Size": pushed.size}
         }));
+        let canonical = reference.with_digest(pushed.digest.clone()).familiar();
+        d.images
+            .lock()
+            .unwrap()
+            .add_digest(&canonical, &id)
+            .map_err(|e| ApiError::internal(e.to_string()))?;
         let name = reference.familiar();
         d.events
             .publish("image", "push", &name, json!({"name": name}));

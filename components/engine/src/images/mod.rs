@@ -54,6 +54,9 @@ pub struct ImageStore {
     layers: HashMap<String, Layer>,
     /// `repo:tag` -> image id.
     tags: BTreeMap<String, String>,
+    /// `repo@sha256:..` -> image id: the manifest digests an image was pulled or
+    /// pushed as (`RepoDigests`).
+    digests: BTreeMap<String, String>,
 }
 
 fn sha256_hex(data: &[u8]) -> String {
@@ -112,6 +115,7 @@ impl ImageStore {
             images: HashMap::new(),
             layers: HashMap::new(),
             tags: BTreeMap::new(),
+            digests: BTreeMap::new(),
         };
         for e in std::fs::read_dir(s.root.join("layerdb/sha256"))?.flatten() {
             let dir = e.path();
@@ -138,7 +142,10 @@ impl ImageStore {
                 if let Some(repos) = v.get("Repositories").and_then(Value::as_object) {
                     for tags in repos.values().filter_map(Value::as_object) {
                         for (r, id) in tags {
-                            if let Some(id) = id.as_str() {
+                            let Some(id) = id.as_str() else { continue };
+                            if r.contains('@') {
+                                s.digests.insert(r.clone(), id.to_string());
+                            } else {
                                 s.tags.insert(r.clone(), id.to_string());
                             }
                         }
@@ -294,6 +301,9 @@ impl ImageStore {
                 return Ok(id.clone());
             }
         }
+        if let Some(id) = self.digests.get(reference) {
+            return Ok(id.clone());
+        }
         let hex = strip(reference);
         if hex.len() >= 4 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
             let found: Vec<&String> = self
@@ -324,6 +334,25 @@ impl ImageStore {
             .collect()
     }
 
+    /// The `repo@digest` references of an image.
+    pub fn digests_of(&self, id: &str) -> Vec<String> {
+        self.digests
+            .iter()
+            .filter(|(_, v)| *v == id)
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    /// Record that `id` is the image behind `canonical` (`repo@sha256:..`, familiar
+    /// form): a repository holds one digest per image, the newest.
+    pub fn add_digest(&mut self, canonical: &str, id: &str) -> std::io::Result<()> {
+        let repo = canonical.split_once('@').map_or(canonical, |(r, _)| r);
+        self.digests
+            .retain(|k, v| !(v == id && k.split_once('@').is_some_and(|(r, _)| r == repo)));
+        self.digests.insert(canonical.to_string(), id.to_string());
+        self.save_tags()
+    }
+
     /// Point `repo:tag` at `id`; the tag's previous image, if another.
     pub fn tag(&mut self, reference: &str, id: &str) -> Result<Option<String>, ImageError> {
         let r = normalize(reference)?;
@@ -335,6 +364,14 @@ impl ImageStore {
     pub fn untag(&mut self, reference: &str) -> Result<Option<String>, ImageError> {
         let r = normalize(reference)?;
         let old = self.tags.remove(&r);
+        if let Some(id) = &old {
+            // As dockerd: the repository's digest references go with its last tag.
+            let repo = r.rsplit_once(':').map_or(r.as_str(), |(a, _)| a);
+            let same_repo = |k: &str, sep: char| k.rsplit_once(sep).is_some_and(|(a, _)| a == repo);
+            if !self.tags.iter().any(|(k, v)| v == id && same_repo(k, ':')) {
+                self.digests.retain(|k, v| !(v == id && same_repo(k, '@')));
+            }
+        }
         self.save_tags()?;
         Ok(old)
     }
@@ -347,22 +384,30 @@ impl ImageStore {
             .ok_or_else(|| ImageError::NotFound(id.to_string()))?;
         let _ = std::fs::remove_file(self.root.join("imagedb/content/sha256").join(strip(id)));
         self.tags.retain(|_, v| v != id);
+        self.digests.retain(|_, v| v != id);
         self.save_tags()?;
         let mut deleted = Vec::new();
         for c in img.chain.iter().rev() {
             if self.images.values().any(|i| i.chain.contains(c)) {
                 continue;
             }
+            let diff_id = self.layers.get(c).map(|l| l.diff_id.clone());
             self.forget_layer(c);
             deleted.push(c.clone());
+            // The compressed blobs a layer was pulled or pushed as go with the last
+            // layer that unpacks to them.
+            if let Some(diff) = diff_id.filter(|d| !self.layers.values().any(|l| &l.diff_id == d)) {
+                pull::forget_blobs(&self.root.join("distribution"), &diff);
+            }
         }
         Ok(deleted)
     }
 
     fn save_tags(&self) -> std::io::Result<()> {
         let mut repos: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-        for (r, id) in &self.tags {
-            let repo = r.rsplit_once(':').map(|(a, _)| a).unwrap_or(r);
+        let digests = self.digests.iter().map(|(r, id)| (r, id, '@'));
+        for (r, id, sep) in self.tags.iter().map(|(r, id)| (r, id, ':')).chain(digests) {
+            let repo = r.rsplit_once(sep).map(|(a, _)| a).unwrap_or(r);
             repos
                 .entry(repo.to_string())
                 .or_default()

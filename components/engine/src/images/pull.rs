@@ -91,6 +91,17 @@ pub fn remember(dist: &Path, digest: &str, diff_id: &str, repository: &str) -> i
     )
 }
 
+/// Remove the compressed blobs known to unpack to `diff_id` (their indexes stay: they
+/// only tell a later push which digests a registry may already hold).
+pub fn forget_blobs(dist: &Path, diff_id: &str) {
+    for seen in seen_as(dist, diff_id) {
+        let hex = seen.digest.trim_start_matches("sha256:");
+        if !hex.is_empty() && hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            let _ = std::fs::remove_file(dist.join("blobs/sha256").join(hex));
+        }
+    }
+}
+
 fn write_replace(path: &Path, data: &[u8]) -> io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
@@ -216,6 +227,7 @@ pub fn stage_layer(store: &Mutex<ImageStore>, blob: &Path) -> Result<StagedLayer
 /// What [`commit`] did.
 #[derive(Debug)]
 pub struct Committed {
+    pub image_id: String,
     /// The tag already pointed at this image.
     pub up_to_date: bool,
 }
@@ -287,7 +299,10 @@ pub fn commit(
             up_to_date = s.resolve(t).ok().as_deref() == Some(img.id.as_str());
             s.tag(t, &img.id)?;
         }
-        Ok(Committed { up_to_date })
+        Ok(Committed {
+            image_id: img.id,
+            up_to_date,
+        })
     })();
     if result.is_err() {
         for c in added.iter().rev() {
