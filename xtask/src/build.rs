@@ -305,23 +305,21 @@ pub struct Place {
     pub engine: EngineArgs,
 }
 
-/// Build the given crates' binaries fully static where `place` says and return the
-/// directory holding them: `bundles/<version>/binary-static/` for container builds, the
-/// host target dir for host builds.
-pub fn static_binaries(place: &Place, crates: &[&str]) -> Result<PathBuf> {
+/// Build the given binaries fully static where `place` says and return the directory
+/// holding them: `bundles/<version>/binary-static/` for container builds, the host
+/// target dir for host builds.
+pub fn static_binaries(place: &Place, binaries: &[&manifest::Binary]) -> Result<PathBuf> {
+    let mut crates: Vec<&str> = binaries.iter().map(|b| b.krate.as_str()).collect();
+    crates.sort_unstable();
+    crates.dedup();
     if place.host {
-        return build_static(crates);
+        return build_static(&crates);
     }
-    let (args, env) = static_cargo(crates);
+    let (args, env) = static_cargo(&crates);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let dev = DevContainer::connect(&place.engine)?;
     dev.cargo(&args, &env)?;
-    let names: Vec<String> = manifest::binaries()?
-        .into_iter()
-        .filter(|b| crates.contains(&b.krate.as_str()))
-        .map(|b| b.name)
-        .collect();
-    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let names: Vec<&str> = binaries.iter().map(|b| b.name.as_str()).collect();
     let out = project::bundles_dir()?.join("binary-static");
     dev.copy_out(&format!("/target/{STATIC_TARGET}/dist"), &names, &out)?;
     step(format_args!(

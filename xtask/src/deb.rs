@@ -92,10 +92,7 @@ pub fn run(args: Args) -> Result<()> {
             dir.clone()
         }
         (None, false) => {
-            let mut crates: Vec<&str> = implemented.iter().map(|b| b.krate.as_str()).collect();
-            crates.sort_unstable();
-            crates.dedup();
-            let dir = crate::build::static_binaries(&args.place, &crates)?;
+            let dir = crate::build::static_binaries(&args.place, &implemented)?;
             step(format_args!(
                 "binaries: static (glibc crt-static, profile dist, built {}) from {}; the same binaries serve every distro",
                 if args.place.host { "on the host" } else { "in the dev container" },

@@ -36,10 +36,7 @@ pub fn run(args: Args) -> Result<()> {
     }
     let version = project::version()?;
     let source = project::source()?;
-    let mut crates: Vec<&str> = implemented.iter().map(|b| b.krate.as_str()).collect();
-    crates.sort_unstable();
-    crates.dedup();
-    let dir = crate::build::static_binaries(&args.place, &crates)?;
+    let dir = crate::build::static_binaries(&args.place, &implemented)?;
     let mut files: Vec<(String, PathBuf)> = implemented
         .iter()
         .map(|b| (b.name.clone(), dir.join(&b.name)))
