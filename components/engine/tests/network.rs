@@ -136,6 +136,49 @@ const HTTPD: &[&str] = &[
     "mkdir -p /www && echo hello-from-container > /www/index.html && exec httpd -f -p 80 -h /www",
 ];
 
+/// A DNS server on `<ip>:53` that answers every A query with 192.0.2.55.
+struct FakeDns {
+    asked: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl FakeDns {
+    fn start(ip: &str) -> FakeDns {
+        let sock = std::net::UdpSocket::bind((ip, 53))
+            .unwrap_or_else(|e| panic!("binding {ip}:53 for a fake DNS server: {e}"));
+        let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = asked.clone();
+        std::thread::spawn(move || loop {
+            let mut buf = [0u8; 512];
+            let Ok((n, from)) = sock.recv_from(&mut buf) else {
+                return;
+            };
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            // The query with QR and RA set, one answer: a pointer to the question's
+            // name, type A, class IN, TTL 60, 4 bytes of address.
+            let mut r = buf[..n].to_vec();
+            r[2] |= 0x80;
+            r[3] = 0x80;
+            let qtype = {
+                let mut i = 12;
+                while r[i] != 0 {
+                    i += r[i] as usize + 1;
+                }
+                u16::from_be_bytes([r[i + 1], r[i + 2]])
+            };
+            if qtype == 1 {
+                r[7] = 1;
+                r.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 55]);
+            }
+            let _ = sock.send_to(&r, from);
+        });
+        FakeDns { asked }
+    }
+
+    fn asked(&self) -> usize {
+        self.asked.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 fn engine(bridge: &TestBridge, extra: &[&str]) -> Engine {
     let mut args = vec!["-b", bridge.name.as_str()];
     args.extend_from_slice(extra);
@@ -576,8 +619,33 @@ fn user_defined_networks_resolve_names_and_aliases_and_reject_overlaps() {
     for target in ["db", "database"] {
         e.ok(&["exec", "app", "ping", "-c", "1", "-W", "5", target]);
     }
-    // db joined first: its hosts file was rewritten when app came.
+    // Names come from the embedded DNS server, not from the hosts file (as dockerd).
+    assert_eq!(
+        e.ok(&["exec", "app", "cat", "/etc/resolv.conf"]),
+        "nameserver 127.0.0.11\noptions ndots:0\n"
+    );
+    assert!(!e.ok(&["exec", "app", "cat", "/etc/hosts"]).contains("db"));
+    let db_ip = inspect(&e, "db", "{{.NetworkSettings.Networks.appnet.IPAddress}}");
+    let answer = e.ok(&["exec", "app", "nslookup", "database", "127.0.0.11"]);
+    assert!(answer.contains(&format!("Address: {db_ip}")), "{answer}");
+    // db came first: it learns of app all the same.
     e.ok(&["exec", "db", "ping", "-c", "1", "-W", "5", "app"]);
+    // Other names go to the external servers (here `--dns`, a loopback one: the
+    // daemon forwards from its own namespace).
+    let upstream = FakeDns::start("127.0.0.211");
+    let answer = e.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "appnet",
+        "--dns",
+        "127.0.0.211",
+        "busybox",
+        "nslookup",
+        "ext.test",
+    ]);
+    assert!(answer.contains("Address: 192.0.2.55"), "{answer}");
+    assert!(upstream.asked() > 0);
     let members = e.ok(&[
         "network",
         "inspect",
@@ -730,11 +798,13 @@ fn etc_files_and_network_settings_match_debian_dockerd() {
         );
         String::from_utf8_lossy(&out.stdout)
             .replace("10.213.7.", "10.213.X.")
+            .replace("10.214.7.", "10.214.X.")
             .replace("0a:d5:07:", "0a:d5:XX:")
     };
     let run_ours = |args: &[&str]| {
         ours.ok(args)
             .replace("10.213.6.", "10.213.X.")
+            .replace("10.214.6.", "10.214.X.")
             .replace("0a:d5:06:", "0a:d5:XX:")
     };
 
@@ -790,6 +860,56 @@ fn etc_files_and_network_settings_match_debian_dockerd() {
     ] {
         assert_eq!(run_ours(&args), run_ref(&args), "docker {args:?}");
     }
+
+    // A user-defined network: resolv.conf pointing at the embedded DNS server, and the
+    // same answers from it, on both.
+    run_ref(&["network", "create", "--subnet", "10.214.7.0/24", "udn"]);
+    run_ours(&["network", "create", "--subnet", "10.214.6.0/24", "udn"]);
+    let peer = [
+        "run",
+        "-d",
+        "--name",
+        "dp",
+        "--network",
+        "udn",
+        "--network-alias",
+        "dpa",
+    ];
+    run_ref(&[&peer[..], &["busybox", "sleep", "100"]].concat());
+    run_ours(&[&peer[..], &["busybox", "sleep", "100"]].concat());
+    let lookups =
+        "cat /etc/resolv.conf; for q in dp dpa DP.; do nslookup -type=a $q; done; nslookup -type=aaaa dp";
+    for args in [
+        vec![
+            "run",
+            "--rm",
+            "--network",
+            "udn",
+            "busybox",
+            "sh",
+            "-c",
+            lookups,
+        ],
+        vec![
+            "run",
+            "--rm",
+            "--network",
+            "udn",
+            "--dns",
+            "10.1.1.1",
+            "--dns-search",
+            "corp.test",
+            "--dns-option",
+            "ndots:2",
+            "busybox",
+            "cat",
+            "/etc/resolv.conf",
+        ],
+    ] {
+        assert_eq!(run_ours(&args), run_ref(&args), "docker {args:?}");
+    }
+    run_ref(&["rm", "-f", "dp"]);
+    run_ref(&["network", "rm", "udn"]);
 
     // inspect: every NetworkSettings key of dockerd 20.10 is there, same values where
     // they do not depend on the daemon.

@@ -1,8 +1,8 @@
 //! Container networking for dockerd, as moby's libnetwork does it with its bridge
 //! driver: bridges, veth pairs into per-container network namespaces, an IPAM that never
 //! hands out a live address twice, docker's iptables chains, published ports (DNAT and
-//! a `docker-proxy` per port for loopback traffic), and the hosts file of containers
-//! that share a user-defined network.
+//! a `docker-proxy` per port for loopback traffic), and the embedded DNS server that
+//! resolves the containers of a user-defined network by name and alias.
 //!
 //! The engine sees a narrow surface: [`Networks`] (open at start, `attach` at create,
 //! `start`/`stop` around a container's run, `forget` at removal) and the views it
@@ -10,6 +10,7 @@
 //! [`state`] first, so [`Networks::cleanup`] can undo what a killed daemon left.
 
 mod cmd;
+mod dns;
 pub mod etc;
 pub mod ipam;
 mod iptables;
@@ -89,9 +90,12 @@ pub struct SandboxOptions {
     pub name: String,
     pub hostname: String,
     pub domainname: String,
+    /// The container's hosts file; its resolv.conf is the `resolv.conf` beside it.
     pub hosts_path: PathBuf,
     pub extra_hosts: Vec<HostEntry>,
     pub ports: Vec<PortRequest>,
+    /// `--dns`: where the embedded resolver forwards (the host's resolvers if empty).
+    pub dns: Vec<String>,
 }
 
 /// A network as the API shows it.
@@ -141,6 +145,8 @@ struct Inner {
     /// The last ephemeral host port handed out per protocol: like dockerd's port
     /// allocator, the next search starts after it.
     last_ephemeral: HashMap<String, u16>,
+    /// The embedded DNS server of each sandbox on a user-defined network.
+    resolvers: HashMap<String, dns::Resolver>,
 }
 
 fn random_hex(bytes: usize) -> String {
@@ -202,6 +208,7 @@ impl Networks {
                 state,
                 proxies: HashMap::new(),
                 last_ephemeral: HashMap::new(),
+                resolvers: HashMap::new(),
             }),
             cfg,
         };
@@ -411,6 +418,12 @@ impl Networks {
                 let _ = self.setup_bridge(&n);
             }
         }
+        // Live sandboxes of a previous daemon: their resolvers died with it.
+        let live: Vec<String> = inner.state.sandboxes.keys().cloned().collect();
+        for id in live {
+            let _ = self.ensure_resolver(&mut inner, &id);
+        }
+        self.rewrite_hosts(&mut inner);
         let netns_dir = self.cfg.exec_root.join("netns");
         let owned: Vec<PathBuf> = inner
             .state
@@ -759,6 +772,7 @@ impl Networks {
             domainname: opts.domainname.clone(),
             extra_hosts: opts.extra_hosts.clone(),
             endpoints: Vec::new(),
+            dns: opts.dns.clone(),
         };
         let netns_path = sb.netns.clone();
         inner.state.sandboxes.insert(container.to_string(), sb);
@@ -777,14 +791,14 @@ impl Networks {
                 let ports = if i == 0 { opts.ports.as_slice() } else { &[] };
                 self.join(&mut inner, container, a, ports)?;
             }
-            Ok(())
+            self.ensure_resolver(&mut inner, container)
         })();
         if let Err(e) = res {
             self.teardown(&mut inner, container);
             let _ = self.save(&inner);
             return Err(e);
         }
-        self.rewrite_hosts(&inner);
+        self.rewrite_hosts(&mut inner);
         self.save(&inner)?;
         Ok(netns_path)
     }
@@ -1008,7 +1022,7 @@ impl Networks {
             return;
         }
         self.teardown(&mut inner, container);
-        self.rewrite_hosts(&inner);
+        self.rewrite_hosts(&mut inner);
         let _ = self.save(&inner);
     }
 
@@ -1025,6 +1039,7 @@ impl Networks {
         let Some(sb) = inner.state.sandboxes.remove(container) else {
             return;
         };
+        inner.resolvers.remove(container);
         let mut mine = inner.proxies.remove(container).unwrap_or_default();
         for ep in &sb.endpoints {
             self.release_endpoint(inner, ep, &mut mine);
@@ -1067,9 +1082,10 @@ impl Networks {
         link::delete(&ep.host_veth);
     }
 
-    /// Rewrite the hosts file of every sandbox: its own addresses and the peers it
-    /// shares a user-defined network with (name and aliases resolve through it).
-    fn rewrite_hosts(&self, inner: &Inner) {
+    /// Rewrite the hosts file of every sandbox (its own addresses and `extra` entries)
+    /// and the name table of every embedded resolver: the containers it shares a
+    /// user-defined network with, by name, alias and short id.
+    fn rewrite_hosts(&self, inner: &mut Inner) {
         let user_nets: Vec<&str> = inner
             .state
             .networks
@@ -1078,6 +1094,27 @@ impl Networks {
             .map(|n| n.id.as_str())
             .collect();
         for sb in inner.state.sandboxes.values() {
+            if let Some(r) = inner.resolvers.get(&sb.container_id) {
+                let mut names = dns::NameTable::new();
+                for other in inner.state.sandboxes.values() {
+                    for oe in &other.endpoints {
+                        let shared = user_nets.contains(&oe.network_id.as_str())
+                            && sb.endpoints.iter().any(|e| e.network_id == oe.network_id);
+                        if !shared {
+                            continue;
+                        }
+                        let short = &other.container_id[..12.min(other.container_id.len())];
+                        let own = [other.name.trim_start_matches('/'), short];
+                        for n in own.into_iter().chain(oe.aliases.iter().map(String::as_str)) {
+                            let ips = names.entry(n.to_ascii_lowercase()).or_default();
+                            if !ips.contains(&oe.ip) {
+                                ips.push(oe.ip);
+                            }
+                        }
+                    }
+                }
+                r.answers.write().unwrap().names = names;
+            }
             if sb.hosts_path.as_os_str().is_empty() {
                 continue;
             }
@@ -1090,39 +1127,40 @@ impl Networks {
                     names: own_names.clone(),
                 })
                 .collect();
-            let mut peers = Vec::new();
-            for other in inner
-                .state
-                .sandboxes
-                .values()
-                .filter(|o| o.container_id != sb.container_id)
-            {
-                for oe in &other.endpoints {
-                    let shared = user_nets.contains(&oe.network_id.as_str())
-                        && sb.endpoints.iter().any(|e| e.network_id == oe.network_id);
-                    if shared {
-                        let mut names = vec![other.name.trim_start_matches('/').to_string()];
-                        names.extend(oe.aliases.iter().cloned());
-                        names.push(
-                            other.container_id[..12.min(other.container_id.len())].to_string(),
-                        );
-                        names.dedup();
-                        peers.push(HostEntry {
-                            ip: oe.ip.to_string(),
-                            names: names.join(" "),
-                        });
-                    }
-                }
-            }
-            let text = etc::hosts(&sb.extra_hosts, &own, &peers);
-            let tmp = sb.hosts_path.with_extension("tmp");
-            if std::fs::write(&tmp, text).is_ok() {
-                // Rename would replace the inode the container has bind-mounted; copy
-                // the content over instead so the container sees the change.
-                let _ = std::fs::copy(&tmp, &sb.hosts_path);
-                let _ = std::fs::remove_file(&tmp);
-            }
+            let text = etc::hosts(&sb.extra_hosts, &own, &[]);
+            write_in_place(&sb.hosts_path, &text);
         }
+    }
+
+    /// Start the embedded DNS server of a sandbox that joined its first user-defined
+    /// network, and point the container's resolv.conf at it.
+    fn ensure_resolver(&self, inner: &mut Inner, container: &str) -> Result<()> {
+        let Some(sb) = inner.state.sandboxes.get(container) else {
+            return Ok(());
+        };
+        let on_user_net = sb.endpoints.iter().any(|e| {
+            inner
+                .state
+                .networks
+                .iter()
+                .any(|n| n.id == e.network_id && n.driver == "bridge" && !n.default_bridge)
+        });
+        if !on_user_net || inner.resolvers.contains_key(container) {
+            return Ok(());
+        }
+        let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        let answers = dns::Answers {
+            names: Default::default(),
+            upstream: dns::upstream_servers(&sb.dns, &host),
+        };
+        let resolver = dns::start(&sb.netns, answers)?;
+        if !sb.hosts_path.as_os_str().is_empty() {
+            let path = sb.hosts_path.with_file_name("resolv.conf");
+            let written = std::fs::read_to_string(&path).unwrap_or(host);
+            write_in_place(&path, &dns::resolv_conf(&written));
+        }
+        inner.resolvers.insert(container.to_string(), resolver);
+        Ok(())
     }
 
     /// `docker network connect` of a running container: plumb a new endpoint into its
@@ -1140,7 +1178,10 @@ impl Networks {
             return Ok(());
         }
         let a = inner.state.attachments[container].last().cloned().unwrap();
-        if let Err(e) = self.join(&mut inner, container, &a, &[]) {
+        let joined = self
+            .join(&mut inner, container, &a, &[])
+            .and_then(|()| self.ensure_resolver(&mut inner, container));
+        if let Err(e) = joined {
             // Undo the half-made endpoint and the attachment.
             let sb = inner.state.sandboxes.get_mut(container).unwrap();
             let half: Vec<EndpointRec> = sb
@@ -1160,7 +1201,7 @@ impl Networks {
             let _ = self.save(&inner);
             return Err(e);
         }
-        self.rewrite_hosts(&inner);
+        self.rewrite_hosts(&mut inner);
         self.save(&inner)
     }
 
@@ -1208,7 +1249,7 @@ impl Networks {
         if !mine.is_empty() {
             inner.proxies.insert(container.to_string(), mine);
         }
-        self.rewrite_hosts(&inner);
+        self.rewrite_hosts(&mut inner);
         self.save(&inner)
     }
 
@@ -1240,6 +1281,16 @@ fn bridge_netfilter() -> Result<()> {
     }
     std::fs::write(knob, "1")
         .map_err(|e| NetworkError::Internal(format!("enabling bridge-nf-call-iptables: {e}")))
+}
+
+/// Replace a file's content without replacing its inode: the container has it
+/// bind-mounted, and a rename would leave it looking at the old one.
+fn write_in_place(path: &Path, text: &str) {
+    let tmp = path.with_extension("tmp");
+    if std::fs::write(&tmp, text).is_ok() {
+        let _ = std::fs::copy(&tmp, path);
+        let _ = std::fs::remove_file(&tmp);
+    }
 }
 
 /// Whether `pid` is a live docker-proxy (a recorded pid may have been reused).

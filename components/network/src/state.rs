@@ -93,6 +93,9 @@ pub struct SandboxRec {
     pub extra_hosts: Vec<HostEntry>,
     #[serde(default)]
     pub endpoints: Vec<EndpointRec>,
+    /// `--dns` servers: what the embedded resolver forwards to instead of the host's.
+    #[serde(default)]
+    pub dns: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -171,6 +171,7 @@ impl Daemon {
             hosts_path: c.dir.join("hosts"),
             extra_hosts,
             ports: port_requests(&rec)?,
+            dns: strs(rec.host_config.get("Dns")),
         };
         let id = c.id.clone();
         let key = tokio::task::block_in_place(|| self.network.start(&id, &opts))
