@@ -249,7 +249,8 @@ fn signal_number(s: &str) -> anyhow::Result<u32> {
 
 fn fmt_time(t: &Option<prost_types::Timestamp>) -> String {
     t.as_ref()
-        .map(|t| crate::timefmt::go_string(t.seconds, t.nanos))
+        .and_then(|t| std::time::SystemTime::try_from(*t).ok())
+        .map(crate::timefmt::go_string)
         .unwrap_or_default()
 }
 

@@ -6,7 +6,7 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use containerd_client::services::v1 as api;
 
@@ -26,8 +26,7 @@ const EXPIRE_LABEL: &str = "containerd.io/gc.expire";
 /// When a lease expires, if it carries an expiry label.
 pub fn lease_expiry(lease: &LeaseRecord) -> Option<SystemTime> {
     let at = lease.lease.as_ref()?.labels.get(EXPIRE_LABEL)?;
-    let secs = crate::timefmt::parse_rfc3339(at)?;
-    Some(UNIX_EPOCH + Duration::from_secs(secs.max(0) as u64))
+    crate::timefmt::parse_rfc3339(at)
 }
 
 impl Daemon {

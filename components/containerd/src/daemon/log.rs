@@ -20,12 +20,9 @@ pub fn set_level(name: &str) -> Result<(), String> {
 
 fn emit(level: usize, msg: &str) {
     if level >= LEVEL.load(Ordering::Relaxed) as usize {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
         eprintln!(
             "time=\"{}\" level={} msg={:?}",
-            crate::timefmt::rfc3339(now.as_secs() as i64, now.subsec_nanos()),
+            crate::timefmt::rfc3339(std::time::SystemTime::now()),
             if LEVELS[level] == "warn" {
                 "warning"
             } else {

@@ -108,23 +108,33 @@ impl Daemon {
         id: &str,
     ) -> Result<(), Status> {
         let Some(lease) = lease else { return Ok(()) };
-        let _g = self.meta_lock.lock().await;
-        let mut l = self
-            .store
-            .get::<LeaseRecord>(ns, "leases", &lease)
-            .map_err(from_store)?
-            .ok_or_else(|| Status::not_found(format!("lease {lease:?}: not found")))?;
         let res = api::Resource {
             id: id.to_owned(),
             r#type: kind.to_owned(),
         };
-        if !l.resources.contains(&res) {
-            l.resources.push(res);
-            self.store
-                .put(ns, "leases", &lease, &l)
-                .map_err(from_store)?;
-        }
-        Ok(())
+        self.edit_lease(ns, &lease, |held| {
+            if !held.contains(&res) {
+                held.push(res);
+            }
+        })
+        .await
+    }
+
+    /// [`Daemon::attach_to_lease`] of a snapshot of `snapshotter` (overlayfs if unnamed).
+    async fn attach_snapshot(
+        &self,
+        ns: &str,
+        lease: Option<String>,
+        snapshotter: &str,
+        key: &str,
+    ) -> Result<(), Status> {
+        let sn = if snapshotter.is_empty() {
+            "overlayfs"
+        } else {
+            snapshotter
+        };
+        self.attach_to_lease(ns, lease, &format!("snapshots/{sn}"), key)
+            .await
     }
 
     /// Record the namespace on first use, as containerd does on any write.
@@ -150,6 +160,85 @@ impl Daemon {
             );
         }
         Ok(())
+    }
+
+    /// A record that must exist; otherwise containerd's `<noun> "<key>": not found`.
+    fn existing<T: prost::Message + Default>(
+        &self,
+        ns: &str,
+        bucket: &str,
+        key: &str,
+        noun: &str,
+    ) -> Result<T, Status> {
+        self.store
+            .get(ns, bucket, key)
+            .map_err(from_store)?
+            .ok_or_else(|| Status::not_found(format!("{noun} {key:?}: not found")))
+    }
+
+    /// Fail with containerd's `<noun> "<key>": already exists` if the record exists.
+    fn vacant<T: prost::Message + Default>(
+        &self,
+        ns: &str,
+        bucket: &str,
+        key: &str,
+        noun: &str,
+    ) -> Result<(), Status> {
+        match self.store.get::<T>(ns, bucket, key).map_err(from_store)? {
+            Some(_) => Err(Status::already_exists(format!(
+                "{noun} {key:?}: already exists"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// The records of a bucket that pass `filters`; `field` reads one filter field
+    /// (`name`, `labels.x`) of a record.
+    fn list_filtered<T: prost::Message + Default>(
+        &self,
+        ns: &str,
+        bucket: &str,
+        filters: &[String],
+        field: impl Fn(&T, &str) -> Option<String>,
+    ) -> Result<Vec<T>, Status> {
+        let filters = Filters::parse(filters).map_err(from_filter)?;
+        Ok(self
+            .store
+            .list::<T>(ns, bucket)
+            .map_err(from_store)?
+            .into_iter()
+            .map(|(_, record)| record)
+            .filter(|record| filters.matches(|f| field(record, f)))
+            .collect())
+    }
+
+    /// Change the resources a lease holds, under the metadata lock.
+    async fn edit_lease(
+        &self,
+        ns: &str,
+        id: &str,
+        edit: impl FnOnce(&mut Vec<api::Resource>),
+    ) -> Result<(), Status> {
+        let _g = self.meta_lock.lock().await;
+        let mut lease: LeaseRecord = self.existing(ns, "leases", id, "lease")?;
+        let before = lease.resources.clone();
+        edit(&mut lease.resources);
+        if lease.resources != before {
+            self.store
+                .put(ns, "leases", id, &lease)
+                .map_err(from_store)?;
+        }
+        Ok(())
+    }
+
+    /// After a delete: collect garbage now when the client asked to wait for it,
+    /// else in the background.
+    async fn collect_after_delete(self: &Arc<Self>, ns: &str, sync: bool) {
+        if sync {
+            self.collect_garbage(ns).await;
+        } else {
+            self.schedule_gc(ns);
+        }
     }
 
     pub async fn dispatch_metadata(
@@ -207,16 +296,7 @@ impl Daemon {
                 let n = r.into_inner().namespace.unwrap_or_default();
                 validate_namespace(&n.name)?;
                 let _g = d.meta_lock.lock().await;
-                if d.store
-                    .get::<api::Namespace>(&n.name, NS_BUCKET, &n.name)
-                    .map_err(from_store)?
-                    .is_some()
-                {
-                    return Err(Status::already_exists(format!(
-                        "namespace {}: already exists",
-                        n.name
-                    )));
-                }
+                d.vacant::<api::Namespace>(&n.name, NS_BUCKET, &n.name, "namespace")?;
                 d.store.put(&n.name, NS_BUCKET, &n.name, &n).map_err(from_store)?;
                 d.events.publish(&n.name, "/namespaces/create", &ev::NamespaceCreate { name: n.name.clone(), labels: n.labels.clone() });
                 Ok(api::CreateNamespaceResponse { namespace: Some(n) })
@@ -226,11 +306,7 @@ impl Daemon {
                 let n = r.namespace.unwrap_or_default();
                 let paths = r.update_mask.map(|m| m.paths).unwrap_or_default();
                 let _g = d.meta_lock.lock().await;
-                let mut cur = d
-                    .store
-                    .get::<api::Namespace>(&n.name, NS_BUCKET, &n.name)
-                    .map_err(from_store)?
-                    .ok_or_else(|| Status::not_found(format!("namespace {}: not found", n.name)))?;
+                let mut cur: api::Namespace = d.existing(&n.name, NS_BUCKET, &n.name, "namespace")?;
                 update_labels(&mut cur.labels, &n.labels, &paths);
                 d.store.put(&n.name, NS_BUCKET, &n.name, &cur).map_err(from_store)?;
                 d.events.publish(&n.name, "/namespaces/update", &ev::NamespaceUpdate { name: n.name.clone(), labels: cur.labels.clone() });
@@ -239,13 +315,7 @@ impl Daemon {
             "/containerd.services.namespaces.v1.Namespaces/Delete" => unary(r, api::DeleteNamespaceRequest) {
                 let name = r.into_inner().name;
                 let _g = d.meta_lock.lock().await;
-                if d.store
-                    .get::<api::Namespace>(&name, NS_BUCKET, &name)
-                    .map_err(from_store)?
-                    .is_none()
-                {
-                    return Err(Status::not_found(format!("namespace {name}: not found")));
-                }
+                d.existing::<api::Namespace>(&name, NS_BUCKET, &name, "namespace")?;
                 if !d.store.namespace_is_empty(&name).map_err(from_store)? {
                     return Err(Status::failed_precondition(format!(
                         "namespace {name} must be empty, but it still has images, blobs, containers, snapshots, leases: failed precondition"
@@ -301,21 +371,11 @@ impl Daemon {
             }
             "/containerd.services.content.v1.Content/List" => server_streaming(r, api::ListContentRequest) {
                 let ns = namespace(&r)?;
-                let filters = Filters::parse(&r.into_inner().filters).map_err(from_filter)?;
-                let infos: Vec<api::Info> = d
-                    .store
-                    .list::<api::Info>(&ns, "content")
-                    .map_err(from_store)?
-                    .into_iter()
-                    .map(|(_, i)| i)
-                    .filter(|i| {
-                        filters.matches(|f| match f {
-                            "digest" => Some(i.digest.clone()),
-                            "size" => Some(i.size.to_string()),
-                            _ => labels_get(&i.labels, f).flatten(),
-                        })
-                    })
-                    .collect();
+                let infos = d.list_filtered(&ns, "content", &r.into_inner().filters, |i: &api::Info, f| match f {
+                    "digest" => Some(i.digest.clone()),
+                    "size" => Some(i.size.to_string()),
+                    _ => labels_get(&i.labels, f).flatten(),
+                })?;
                 let chunks: Vec<api::ListContentResponse> = infos
                     .chunks(100)
                     .map(|c| api::ListContentResponse { info: c.to_vec() })
@@ -403,22 +463,17 @@ impl Daemon {
             "/containerd.services.images.v1.Images/Get" => unary(r, api::GetImageRequest) {
                 let ns = namespace(&r)?;
                 let name = r.into_inner().name;
-                let image = d.store.get::<api::Image>(&ns, "images", &name).map_err(from_store)?
-                    .ok_or_else(|| Status::not_found(format!("image \"{name}\": not found")))?;
+                let image = d.existing(&ns, "images", &name, "image")?;
                 Ok(api::GetImageResponse { image: Some(image) })
             }
             "/containerd.services.images.v1.Images/List" => unary(r, api::ListImagesRequest) {
                 let ns = namespace(&r)?;
-                let filters = Filters::parse(&r.into_inner().filters).map_err(from_filter)?;
-                let images = d.store.list::<api::Image>(&ns, "images").map_err(from_store)?
-                    .into_iter().map(|(_, i)| i)
-                    .filter(|i| filters.matches(|f| match f {
-                        "name" => Some(i.name.clone()),
-                        "target.digest" => i.target.as_ref().map(|t| t.digest.clone()),
-                        "target.mediatype" => i.target.as_ref().map(|t| t.media_type.clone()),
-                        _ => labels_get(&i.labels, f).flatten(),
-                    }))
-                    .collect();
+                let images = d.list_filtered(&ns, "images", &r.into_inner().filters, |i: &api::Image, f| match f {
+                    "name" => Some(i.name.clone()),
+                    "target.digest" => i.target.as_ref().map(|t| t.digest.clone()),
+                    "target.mediatype" => i.target.as_ref().map(|t| t.media_type.clone()),
+                    _ => labels_get(&i.labels, f).flatten(),
+                })?;
                 Ok(api::ListImagesResponse { images })
             }
             "/containerd.services.images.v1.Images/Create" => unary(r, api::CreateImageRequest) {
@@ -427,9 +482,7 @@ impl Daemon {
                 validate_image(&image)?;
                 let _g = d.meta_lock.lock().await;
                 d.ensure_namespace(&ns)?;
-                if d.store.get::<api::Image>(&ns, "images", &image.name).map_err(from_store)?.is_some() {
-                    return Err(Status::already_exists(format!("image \"{}\": already exists", image.name)));
-                }
+                d.vacant::<api::Image>(&ns, "images", &image.name, "image")?;
                 let t = now();
                 image.created_at = Some(t);
                 image.updated_at = Some(t);
@@ -443,8 +496,7 @@ impl Daemon {
                 let new = r.image.unwrap_or_default();
                 let paths = r.update_mask.map(|m| m.paths).unwrap_or_default();
                 let _g = d.meta_lock.lock().await;
-                let mut cur = d.store.get::<api::Image>(&ns, "images", &new.name).map_err(from_store)?
-                    .ok_or_else(|| Status::not_found(format!("image \"{}\": not found", new.name)))?;
+                let mut cur: api::Image = d.existing(&ns, "images", &new.name, "image")?;
                 if paths.is_empty() {
                     validate_image(&new)?;
                     cur.labels = new.labels.clone();
@@ -472,11 +524,7 @@ impl Daemon {
                 }
                 d.events.publish(&ns, "/images/delete", &api::ImageDelete { name });
                 drop(_g);
-                if r.sync {
-                    d.collect_garbage(&ns).await;
-                } else {
-                    d.schedule_gc(&ns);
-                }
+                d.collect_after_delete(&ns, r.sync).await;
                 Ok(())
             }
 
@@ -491,9 +539,7 @@ impl Daemon {
                 };
                 let _g = d.meta_lock.lock().await;
                 d.ensure_namespace(&ns)?;
-                if d.store.get::<LeaseRecord>(&ns, "leases", &id).map_err(from_store)?.is_some() {
-                    return Err(Status::already_exists(format!("lease {id:?}: already exists")));
-                }
+                d.vacant::<LeaseRecord>(&ns, "leases", &id, "lease")?;
                 let lease = api::Lease { id: id.clone(), created_at: Some(now()), labels: r.labels };
                 let record = LeaseRecord { lease: Some(lease.clone()), resources: Vec::new() };
                 d.store.put(&ns, "leases", &id, &record).map_err(from_store)?;
@@ -511,54 +557,36 @@ impl Daemon {
                     return Err(Status::not_found(format!("lease {id:?}: not found")));
                 }
                 drop(_g);
-                if r.sync {
-                    d.collect_garbage(&ns).await;
-                } else {
-                    d.schedule_gc(&ns);
-                }
+                d.collect_after_delete(&ns, r.sync).await;
                 Ok(())
             }
             "/containerd.services.leases.v1.Leases/List" => unary(r, api::ListRequest) {
                 let ns = namespace(&r)?;
-                let filters = Filters::parse(&r.into_inner().filters).map_err(from_filter)?;
-                let leases = d.store.list::<LeaseRecord>(&ns, "leases").map_err(from_store)?
-                    .into_iter().filter_map(|(_, l)| l.lease)
-                    .filter(|l| filters.matches(|f| match f {
+                let leases = d.list_filtered(&ns, "leases", &r.into_inner().filters, |l: &LeaseRecord, f| {
+                    let l = l.lease.as_ref()?;
+                    match f {
                         "id" => Some(l.id.clone()),
                         _ => labels_get(&l.labels, f).flatten(),
-                    }))
-                    .collect();
+                    }
+                })?.into_iter().filter_map(|l| l.lease).collect();
                 Ok(api::ListResponse { leases })
             }
             "/containerd.services.leases.v1.Leases/AddResource" => unary(r, api::AddResourceRequest) {
                 let ns = namespace(&r)?;
                 let r = r.into_inner();
                 let res = r.resource.unwrap_or_default();
-                let _g = d.meta_lock.lock().await;
-                let mut l = d.store.get::<LeaseRecord>(&ns, "leases", &r.id).map_err(from_store)?
-                    .ok_or_else(|| Status::not_found(format!("lease {:?}: not found", r.id)))?;
-                if !l.resources.contains(&res) {
-                    l.resources.push(res);
-                }
-                d.store.put(&ns, "leases", &r.id, &l).map_err(from_store)?;
-                Ok(())
+                d.edit_lease(&ns, &r.id, |held| if !held.contains(&res) { held.push(res) }).await
             }
             "/containerd.services.leases.v1.Leases/DeleteResource" => unary(r, api::DeleteResourceRequest) {
                 let ns = namespace(&r)?;
                 let r = r.into_inner();
                 let res = r.resource.unwrap_or_default();
-                let _g = d.meta_lock.lock().await;
-                let mut l = d.store.get::<LeaseRecord>(&ns, "leases", &r.id).map_err(from_store)?
-                    .ok_or_else(|| Status::not_found(format!("lease {:?}: not found", r.id)))?;
-                l.resources.retain(|x| x != &res);
-                d.store.put(&ns, "leases", &r.id, &l).map_err(from_store)?;
-                Ok(())
+                d.edit_lease(&ns, &r.id, |held| held.retain(|x| x != &res)).await
             }
             "/containerd.services.leases.v1.Leases/ListResources" => unary(r, api::ListResourcesRequest) {
                 let ns = namespace(&r)?;
                 let id = r.into_inner().id;
-                let l = d.store.get::<LeaseRecord>(&ns, "leases", &id).map_err(from_store)?
-                    .ok_or_else(|| Status::not_found(format!("lease {id:?}: not found")))?;
+                let l: LeaseRecord = d.existing(&ns, "leases", &id, "lease")?;
                 Ok(api::ListResourcesResponse { resources: l.resources })
             }
 
@@ -592,9 +620,7 @@ impl Daemon {
                 }
                 let _g = d.meta_lock.lock().await;
                 d.ensure_namespace(&ns)?;
-                if d.store.get::<api::Container>(&ns, "containers", &c.id).map_err(from_store)?.is_some() {
-                    return Err(Status::already_exists(format!("container \"{}\": already exists", c.id)));
-                }
+                d.vacant::<api::Container>(&ns, "containers", &c.id, "container")?;
                 let t = now();
                 c.created_at = Some(t);
                 c.updated_at = Some(t);
@@ -659,8 +685,7 @@ impl Daemon {
                 let lease = lease_of(&r);
                 d.ensure_namespace(&ns)?;
                 let r = r.into_inner();
-                let sn = if r.snapshotter.is_empty() { "overlayfs" } else { r.snapshotter.as_str() };
-                d.attach_to_lease(&ns, lease, &format!("snapshots/{sn}"), &r.key).await?;
+                d.attach_snapshot(&ns, lease, &r.snapshotter, &r.key).await?;
                 let mounts = d.snapshots.create(&ns, &r.snapshotter, snap::Kind::Active, &r.key, &r.parent, r.labels).map_err(from_snapshot)?;
                 d.events.publish(&ns, "/snapshot/prepare", &ev::SnapshotPrepare { key: r.key, parent: r.parent, snapshotter: r.snapshotter });
                 Ok(snap::PrepareSnapshotResponse { mounts })
@@ -670,8 +695,7 @@ impl Daemon {
                 let lease = lease_of(&r);
                 d.ensure_namespace(&ns)?;
                 let r = r.into_inner();
-                let sn = if r.snapshotter.is_empty() { "overlayfs" } else { r.snapshotter.as_str() };
-                d.attach_to_lease(&ns, lease, &format!("snapshots/{sn}"), &r.key).await?;
+                d.attach_snapshot(&ns, lease, &r.snapshotter, &r.key).await?;
                 let mounts = d.snapshots.create(&ns, &r.snapshotter, snap::Kind::View, &r.key, &r.parent, r.labels).map_err(from_snapshot)?;
                 Ok(snap::ViewSnapshotResponse { mounts })
             }
@@ -685,8 +709,7 @@ impl Daemon {
                 let ns = namespace(&r)?;
                 let lease = lease_of(&r);
                 let r = r.into_inner();
-                let sn = if r.snapshotter.is_empty() { "overlayfs" } else { r.snapshotter.as_str() };
-                d.attach_to_lease(&ns, lease, &format!("snapshots/{sn}"), &r.name).await?;
+                d.attach_snapshot(&ns, lease, &r.snapshotter, &r.name).await?;
                 d.snapshots.commit(&ns, &r.snapshotter, &r.name, &r.key, r.labels).map_err(from_snapshot)?;
                 d.events.publish(&ns, "/snapshot/commit", &ev::SnapshotCommit { key: r.key, name: r.name, snapshotter: r.snapshotter });
                 Ok(())
@@ -850,31 +873,18 @@ impl Daemon {
     }
 
     pub fn container(&self, ns: &str, id: &str) -> Result<api::Container, Status> {
-        self.store
-            .get::<api::Container>(ns, "containers", id)
-            .map_err(from_store)?
-            .ok_or_else(|| Status::not_found(format!("container \"{id}\": not found")))
+        self.existing(ns, "containers", id, "container")
     }
 
     fn list_containers(&self, ns: &str, filters: &[String]) -> Result<Vec<api::Container>, Status> {
-        let filters = Filters::parse(filters).map_err(from_filter)?;
-        Ok(self
-            .store
-            .list::<api::Container>(ns, "containers")
-            .map_err(from_store)?
-            .into_iter()
-            .map(|(_, c)| c)
-            .filter(|c| {
-                filters.matches(|f| match f {
-                    "id" => Some(c.id.clone()),
-                    "image" => Some(c.image.clone()),
-                    "runtime.name" => c.runtime.as_ref().map(|r| r.name.clone()),
-                    "snapshotter" => Some(c.snapshotter.clone()),
-                    "snapshotkey" => Some(c.snapshot_key.clone()),
-                    _ => labels_get(&c.labels, f).flatten(),
-                })
-            })
-            .collect())
+        self.list_filtered(ns, "containers", filters, |c: &api::Container, f| match f {
+            "id" => Some(c.id.clone()),
+            "image" => Some(c.image.clone()),
+            "runtime.name" => c.runtime.as_ref().map(|r| r.name.clone()),
+            "snapshotter" => Some(c.snapshotter.clone()),
+            "snapshotkey" => Some(c.snapshot_key.clone()),
+            _ => labels_get(&c.labels, f).flatten(),
+        })
     }
 }
 

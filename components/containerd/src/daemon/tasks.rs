@@ -46,6 +46,15 @@ impl ShimClient {
         let mut cres = R::new();
         ttrpc::async_client_request!(self, ctx, req, TASK_SERVICE, method, cres);
     }
+
+    /// Send a request already encoded on the wire; returns the encoded answer.
+    async fn call_encoded(&self, method: &str, payload: Vec<u8>) -> ttrpc::Result<Vec<u8>> {
+        let mut req = ttrpc::Request::new();
+        req.service = TASK_SERVICE.to_owned();
+        req.method = method.to_owned();
+        req.payload = payload;
+        Ok(self.client.request(req).await?.payload)
+    }
 }
 
 /// A running shim and what is needed to clean up after it.
@@ -161,6 +170,39 @@ impl Daemon {
                     "no running task found: task {id} not found: not found"
                 ))
             })
+    }
+
+    /// Pass a tasks API request on to the task's shim as it is. Where the two APIs'
+    /// messages carry the same fields under the same numbers (most of the task
+    /// methods: `container_id` is the shim's `id`), the request's wire bytes are the
+    /// shim's request and the shim's answer decodes as the API's.
+    async fn relay<Q: prost::Message, R: prost::Message + Default>(
+        &self,
+        ns: &str,
+        id: &str,
+        method: &str,
+        req: &Q,
+    ) -> Result<R, Status> {
+        self.relay_encoded(ns, id, method, req.encode_to_vec())
+            .await
+    }
+
+    /// [`Daemon::relay`] of a request encoded by the caller.
+    async fn relay_encoded<R: prost::Message + Default>(
+        &self,
+        ns: &str,
+        id: &str,
+        method: &str,
+        payload: Vec<u8>,
+    ) -> Result<R, Status> {
+        let shim = self.shim_for(ns, id).await?;
+        let answer = shim
+            .client
+            .call_encoded(method, payload)
+            .await
+            .map_err(ttrpc_status)?;
+        R::decode(answer.as_slice())
+            .map_err(|e| Status::internal(format!("decoding the shim's {method} answer: {e}")))
     }
 
     /// Run `<shim> ... start` in the bundle and return the address it prints.
@@ -466,27 +508,20 @@ impl Daemon {
                 d.create_task(ns, r.into_inner()).await
             }
             "Start" => unary(r, api::StartRequest) {
-                let ns = namespace(&r)?;
-                let r = r.into_inner();
-                let s = d.shim_for(&ns, &r.container_id).await?;
-                let mut q = shim::StartRequest::new();
-                q.id = r.container_id;
-                q.exec_id = r.exec_id;
-                let resp: shim::StartResponse = s.client.call("Start", &q).await.map_err(ttrpc_status)?;
-                Ok(api::StartResponse { pid: resp.pid })
+                let (ns, r) = (namespace(&r)?, r.into_inner());
+                d.relay::<_, api::StartResponse>(&ns, &r.container_id, "Start", &r).await
             }
             "Delete" => unary(r, api::DeleteTaskRequest) {
                 let ns = namespace(&r)?;
                 d.delete_task(ns, r.into_inner().container_id).await
             }
             "DeleteProcess" => unary(r, api::DeleteProcessRequest) {
-                let ns = namespace(&r)?;
-                let r = r.into_inner();
-                let s = d.shim_for(&ns, &r.container_id).await?;
-                let mut q = shim::DeleteRequest::new();
-                q.id = r.container_id;
-                q.exec_id = r.exec_id.clone();
-                let resp: shim::DeleteResponse = s.client.call("Delete", &q).await.map_err(ttrpc_status)?;
+                let (ns, r) = (namespace(&r)?, r.into_inner());
+                // The request relays as it is; the shim's answer has no id field, so
+                // its fields sit one number lower than the API's.
+                let shim = d.shim_for(&ns, &r.container_id).await?;
+                let q: shim::DeleteRequest = to_pb(&r);
+                let resp: shim::DeleteResponse = shim.client.call("Delete", &q).await.map_err(ttrpc_status)?;
                 Ok(api::DeleteResponse { id: r.exec_id, pid: resp.pid, exit_status: resp.exit_status, exited_at: ts(&resp.exited_at) })
             }
             "Get" => unary(r, api::GetRequest) {
@@ -507,84 +542,45 @@ impl Daemon {
                 Ok(api::ListTasksResponse { tasks })
             }
             "Kill" => unary(r, api::KillRequest) {
-                let ns = namespace(&r)?;
-                let r = r.into_inner();
-                let s = d.shim_for(&ns, &r.container_id).await?;
-                let mut q = shim::KillRequest::new();
-                q.id = r.container_id;
-                q.exec_id = r.exec_id;
-                q.signal = r.signal;
-                q.all = r.all;
-                s.client.call::<_, protobuf::well_known_types::empty::Empty>("Kill", &q).await.map_err(ttrpc_status)?;
-                Ok(())
+                let (ns, r) = (namespace(&r)?, r.into_inner());
+                d.relay::<_, ()>(&ns, &r.container_id, "Kill", &r).await
             }
             "Exec" => unary(r, api::ExecProcessRequest) {
-                let ns = namespace(&r)?;
-                let r = r.into_inner();
+                let (ns, r) = (namespace(&r)?, r.into_inner());
                 if r.exec_id.is_empty() {
                     return Err(Status::invalid_argument("exec id must not be empty: invalid argument"));
                 }
-                let s = d.shim_for(&ns, &r.container_id).await?;
+                // The shim numbers Exec's fields differently: no relay as it is.
                 let mut q = shim::ExecProcessRequest::new();
-                q.id = r.container_id;
+                q.id = r.container_id.clone();
                 q.exec_id = r.exec_id;
                 q.terminal = r.terminal;
                 q.stdin = r.stdin;
                 q.stdout = r.stdout;
                 q.stderr = r.stderr;
                 q.spec = pb_any(&r.spec);
-                s.client.call::<_, protobuf::well_known_types::empty::Empty>("Exec", &q).await.map_err(ttrpc_status)?;
-                Ok(api::ExecProcessResponse {})
+                let q = protobuf::Message::write_to_bytes(&q).map_err(|e| Status::internal(e.to_string()))?;
+                d.relay_encoded::<api::ExecProcessResponse>(&ns, &r.container_id, "Exec", q).await
             }
             "ResizePty" => unary(r, api::ResizePtyRequest) {
-                let ns = namespace(&r)?;
-                let r = r.into_inner();
-                let s = d.shim_for(&ns, &r.container_id).await?;
-                let mut q = shim::ResizePtyRequest::new();
-                q.id = r.container_id;
-                q.exec_id = r.exec_id;
-                q.width = r.width;
-                q.height = r.height;
-                s.client.call::<_, protobuf::well_known_types::empty::Empty>("ResizePty", &q).await.map_err(ttrpc_status)?;
-                Ok(())
+                let (ns, r) = (namespace(&r)?, r.into_inner());
+                d.relay::<_, ()>(&ns, &r.container_id, "ResizePty", &r).await
             }
             "CloseIO" => unary(r, api::CloseIoRequest) {
-                let ns = namespace(&r)?;
-                let r = r.into_inner();
-                let s = d.shim_for(&ns, &r.container_id).await?;
-                let mut q = shim::CloseIORequest::new();
-                q.id = r.container_id;
-                q.exec_id = r.exec_id;
-                q.stdin = r.stdin;
-                s.client.call::<_, protobuf::well_known_types::empty::Empty>("CloseIO", &q).await.map_err(ttrpc_status)?;
-                Ok(())
+                let (ns, r) = (namespace(&r)?, r.into_inner());
+                d.relay::<_, ()>(&ns, &r.container_id, "CloseIO", &r).await
             }
             "Pause" => unary(r, api::PauseTaskRequest) {
-                let ns = namespace(&r)?;
-                let id = r.into_inner().container_id;
-                let s = d.shim_for(&ns, &id).await?;
-                let mut q = shim::PauseRequest::new();
-                q.id = id;
-                s.client.call::<_, protobuf::well_known_types::empty::Empty>("Pause", &q).await.map_err(ttrpc_status)?;
-                Ok(())
+                let (ns, r) = (namespace(&r)?, r.into_inner());
+                d.relay::<_, ()>(&ns, &r.container_id, "Pause", &r).await
             }
             "Resume" => unary(r, api::ResumeTaskRequest) {
-                let ns = namespace(&r)?;
-                let id = r.into_inner().container_id;
-                let s = d.shim_for(&ns, &id).await?;
-                let mut q = shim::ResumeRequest::new();
-                q.id = id;
-                s.client.call::<_, protobuf::well_known_types::empty::Empty>("Resume", &q).await.map_err(ttrpc_status)?;
-                Ok(())
+                let (ns, r) = (namespace(&r)?, r.into_inner());
+                d.relay::<_, ()>(&ns, &r.container_id, "Resume", &r).await
             }
             "ListPids" => unary(r, api::ListPidsRequest) {
-                let ns = namespace(&r)?;
-                let id = r.into_inner().container_id;
-                let s = d.shim_for(&ns, &id).await?;
-                let mut q = shim::PidsRequest::new();
-                q.id = id;
-                let resp: shim::PidsResponse = s.client.call("Pids", &q).await.map_err(ttrpc_status)?;
-                Ok(api::ListPidsResponse { processes: resp.processes.iter().map(from_pb).collect() })
+                let (ns, r) = (namespace(&r)?, r.into_inner());
+                d.relay::<_, api::ListPidsResponse>(&ns, &r.container_id, "Pids", &r).await
             }
             "Checkpoint" => unary(_, api::CheckpointTaskRequest) {
                 Err::<api::CheckpointTaskResponse, _>(Status::unimplemented(
@@ -592,15 +588,8 @@ impl Daemon {
                 ))
             }
             "Update" => unary(r, api::UpdateTaskRequest) {
-                let ns = namespace(&r)?;
-                let r = r.into_inner();
-                let s = d.shim_for(&ns, &r.container_id).await?;
-                let mut q = shim::UpdateTaskRequest::new();
-                q.id = r.container_id;
-                q.resources = pb_any(&r.resources);
-                q.annotations = r.annotations;
-                s.client.call::<_, protobuf::well_known_types::empty::Empty>("Update", &q).await.map_err(ttrpc_status)?;
-                Ok(())
+                let (ns, r) = (namespace(&r)?, r.into_inner());
+                d.relay::<_, ()>(&ns, &r.container_id, "Update", &r).await
             }
             "Metrics" => unary(r, api::MetricsRequest) {
                 let ns = namespace(&r)?;
@@ -622,14 +611,8 @@ impl Daemon {
                 Ok(api::MetricsResponse { metrics })
             }
             "Wait" => unary(r, api::WaitRequest) {
-                let ns = namespace(&r)?;
-                let r = r.into_inner();
-                let s = d.shim_for(&ns, &r.container_id).await?;
-                let mut q = shim::WaitRequest::new();
-                q.id = r.container_id;
-                q.exec_id = r.exec_id;
-                let resp: shim::WaitResponse = s.client.call("Wait", &q).await.map_err(ttrpc_status)?;
-                Ok(api::WaitResponse { exit_status: resp.exit_status, exited_at: ts(&resp.exited_at) })
+                let (ns, r) = (namespace(&r)?, r.into_inner());
+                d.relay::<_, api::WaitResponse>(&ns, &r.container_id, "Wait", &r).await
             }
         })
     }

@@ -1,18 +1,23 @@
 //! Publishing the shim's events to containerd: over ttrpc to `TTRPC_ADDRESS` (the
 //! events Forward service), falling back to running `<publish-binary> publish`.
 
+use std::io::Write;
 use std::path::PathBuf;
+use std::process::{Command, Stdio};
 
+use containerd_client::services::v1::ForwardRequest;
 use containerd_client::types::Envelope;
-use containerd_shim_protos::protobuf::Message as _;
 use tokio::sync::Mutex;
+
+/// containerd's events service for shims, as ttrpc names it.
+const EVENTS_SERVICE: &str = "containerd.services.events.ttrpc.v1.Events";
 
 pub struct Publisher {
     pub ttrpc_address: String,
     pub namespace: String,
     pub publish_binary: Option<PathBuf>,
     pub containerd_address: String,
-    client: Mutex<Option<containerd_shim_protos::shim_async::EventsClient>>,
+    client: Mutex<Option<ttrpc::r#async::Client>>,
 }
 
 impl Publisher {
@@ -33,20 +38,15 @@ impl Publisher {
 
     pub async fn publish<M: prost::Message + prost::Name>(&self, topic: &str, event: &M) {
         let any = containerd_client::to_any(event);
-        let env = Envelope {
-            timestamp: Some(std::time::SystemTime::now().into()),
-            namespace: self.namespace.clone(),
-            topic: topic.to_owned(),
-            event: Some(any.clone()),
+        let forward = ForwardRequest {
+            envelope: Some(Envelope {
+                timestamp: Some(std::time::SystemTime::now().into()),
+                namespace: self.namespace.clone(),
+                topic: topic.to_owned(),
+                event: Some(any.clone()),
+            }),
         };
-        let req = containerd_client::services::v1::ForwardRequest {
-            envelope: Some(env),
-        };
-        let Ok(req) = containerd_shim_protos::api::ForwardRequest::parse_from_bytes(
-            &prost::Message::encode_to_vec(&req),
-        ) else {
-            return;
-        };
+        let payload = prost::Message::encode_to_vec(&forward);
         // Two attempts over ttrpc: a cached connection may be stale after a restart.
         for _ in 0..2 {
             let mut guard = self.client.lock().await;
@@ -56,30 +56,32 @@ impl Publisher {
                 } else {
                     format!("unix://{}", self.ttrpc_address)
                 };
-                if let Ok(c) = ttrpc::r#async::Client::connect(&addr).await {
-                    *guard = Some(containerd_shim_protos::shim_async::EventsClient::new(c));
-                }
+                *guard = ttrpc::r#async::Client::connect(&addr).await.ok();
             }
-            let Some(c) = guard.as_ref() else { break };
-            let ctx = ttrpc::context::with_timeout(5_000_000_000);
-            if c.forward(ctx, &req).await.is_ok() {
+            let Some(client) = guard.as_ref() else { break };
+            let mut req = ttrpc::Request::new();
+            req.service = EVENTS_SERVICE.to_owned();
+            req.method = "Forward".to_owned();
+            req.timeout_nano = 5_000_000_000;
+            req.payload = payload.clone();
+            if client.request(req).await.is_ok() {
                 return;
             }
             *guard = None;
         }
         if let Some(bin) = &self.publish_binary {
-            use tokio::io::AsyncWriteExt;
-            let child = tokio::process::Command::new(bin)
+            let child = Command::new(bin)
                 .arg("--address")
                 .arg(&self.containerd_address)
                 .args(["publish", "--topic", topic, "--namespace", &self.namespace])
-                .stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
                 .spawn();
             if let Ok(mut child) = child {
+                // One small event fits the pipe's buffer: the write does not block.
                 if let Some(mut stdin) = child.stdin.take() {
-                    let _ = stdin.write_all(&prost::Message::encode_to_vec(&any)).await;
+                    let _ = stdin.write_all(&prost::Message::encode_to_vec(&any));
                 }
                 // Reaped by the shim's reaper; not waited here.
                 std::mem::forget(child);

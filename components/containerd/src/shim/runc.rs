@@ -2,10 +2,13 @@
 //! command's exit is collected by the shim's reaper, so children are spawned and never
 //! waited on directly.
 
-use std::io::Read;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::unix::pipe;
 
 use super::reaper::Reaper;
 use super::stdio::ContainerSide;
@@ -36,6 +39,15 @@ fn last_log_error(log: &Path) -> Option<String> {
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .find(|v| v["level"] == "error")
         .and_then(|v| v["msg"].as_str().map(str::to_owned))
+}
+
+/// Everything a pipe from a child holds until the child closes it.
+async fn read_all(fd: Option<OwnedFd>) -> Vec<u8> {
+    let mut buf = Vec::new();
+    if let Some(Ok(mut rx)) = fd.map(pipe::Receiver::from_owned_fd) {
+        let _ = rx.read_to_end(&mut buf).await;
+    }
+    buf
 }
 
 impl Runc {
@@ -78,28 +90,24 @@ impl Runc {
             source,
         })?;
         drop(cmd);
-        if let (Some(data), Some(mut w)) = (stdin, child.stdin.take()) {
-            std::thread::spawn(move || {
-                let _ = std::io::Write::write_all(&mut w, &data);
-            });
-        }
         let pid = child.id() as i32;
-        let (mut out, mut err) = (child.stdout.take(), child.stderr.take());
-        let readers = tokio::task::spawn_blocking(move || {
-            let mut o = Vec::new();
-            let mut e = Vec::new();
-            if let Some(s) = out.as_mut() {
-                let _ = s.read_to_end(&mut o);
-            }
-            if let Some(s) = err.as_mut() {
-                let _ = s.read_to_end(&mut e);
-            }
-            (o, e)
-        });
-        let status = self.reaper.wait(pid).await;
-        let (stdout, stderr) = readers.await.unwrap_or_default();
-        // The child was reaped by the reaper; the handle must not wait again.
+        // Pipes are read and written on the runtime: no thread per command.
+        let input = child.stdin.take().map(OwnedFd::from);
+        let (out, err) = (
+            child.stdout.take().map(OwnedFd::from),
+            child.stderr.take().map(OwnedFd::from),
+        );
+        // The child is reaped by the reaper; the handle must never wait.
         std::mem::forget(child);
+        let feed = async move {
+            if let (Some(data), Some(fd)) = (stdin, input) {
+                if let Ok(mut tx) = pipe::Sender::from_owned_fd(fd) {
+                    let _ = tx.write_all(&data).await;
+                }
+            }
+        };
+        let (status, stdout, stderr, ()) =
+            tokio::join!(self.reaper.wait(pid), read_all(out), read_all(err), feed);
         if status == 0 {
             return Ok(stdout);
         }
