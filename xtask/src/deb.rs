@@ -363,19 +363,7 @@ fn publish(dir: &Path, package: &str, deb: &Deb, check: bool) -> Result<PathBuf>
 
 /// Remove `<package>_*.deb` in `dir`, except `keep`.
 fn remove_stale(dir: &Path, package: &str, keep: Option<&str>) -> Result<()> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Ok(());
-    };
-    let prefix = format!("{package}_");
-    for entry in entries {
-        let entry = entry?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with(&prefix) && name.ends_with(".deb") && Some(name.as_str()) != keep {
-            std::fs::remove_file(entry.path())
-                .with_context(|| format!("cannot remove {}", entry.path().display()))?;
-        }
-    }
-    Ok(())
+    project::remove_stale(dir, &format!("{package}_"), ".deb", keep)
 }
 
 /// Run lintian on a package: errors and warnings fail, with lintian's own lines

@@ -69,6 +69,23 @@ pub fn source() -> Result<Source> {
 }
 
 /// `bundles/<version>/`, where every output of a build lands.
+/// Remove the files `<prefix>*<suffix>` in `dir` except `keep`: what earlier builds of the
+/// same version left there, so that a bundle (and its SHA256SUMS) holds only this build.
+pub fn remove_stale(dir: &Path, prefix: &str, suffix: &str, keep: Option<&str>) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(prefix) && name.ends_with(suffix) && Some(name.as_str()) != keep {
+            std::fs::remove_file(entry.path())
+                .with_context(|| format!("cannot remove {}", entry.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
 pub fn bundles_dir() -> Result<PathBuf> {
     Ok(root().join("bundles").join(version_string()?))
 }

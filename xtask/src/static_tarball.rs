@@ -57,7 +57,8 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 /// Check every binary (static ELF, runs alone in a chroot), then write the tarball with
-/// top directory `docker/` through a temporary name.
+/// top directory `docker/` through a temporary name; it replaces the tarballs of earlier
+/// builds in the same directory.
 pub fn write_tarball(files: &[(String, PathBuf)], out: &Path, mtime: u64) -> Result<()> {
     let mut tree = Tree::new();
     for (name, path) in files {
@@ -78,6 +79,10 @@ pub fn write_tarball(files: &[(String, PathBuf)], out: &Path, mtime: u64) -> Res
     run_in_empty_chroot(files)?;
     write_atomically(out, &tree.to_tar_gz("docker/", mtime)?)
         .with_context(|| format!("cannot write {}", out.display()))?;
+    let name = out.file_name().map(|n| n.to_string_lossy().into_owned());
+    if let Some(dir) = out.parent() {
+        project::remove_stale(dir, "docker-", ".tgz", name.as_deref())?;
+    }
     Ok(())
 }
 
@@ -240,7 +245,14 @@ pub(crate) mod tests {
         let out = dir
             .path()
             .join("bundles/static/x86_64/docker-0.0.0-test.tgz");
+        // an earlier build's tarball goes, other files stay
+        let earlier = out.with_file_name("docker-0.0.0-earlier.tgz");
+        let other = out.with_file_name("notes.txt");
+        std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+        std::fs::write(&earlier, b"old").unwrap();
+        std::fs::write(&other, b"keep").unwrap();
         write_tarball(&files, &out, 1_700_000_000).unwrap();
+        assert!(!earlier.exists() && other.exists());
         let listing = duct::cmd!("tar", "--numeric-owner", "-tvzf", &out)
             .read()
             .unwrap();
