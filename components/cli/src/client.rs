@@ -44,10 +44,11 @@ pub struct Client {
 struct Negotiated {
     version: String,
     os_type: Option<String>,
+    experimental: bool,
 }
 
 /// A query string built in order, values percent-encoded.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Query(Vec<(String, String)>);
 
 impl Query {
@@ -121,25 +122,35 @@ impl Client {
             Negotiated {
                 version: v.clone(),
                 os_type: None,
+                experimental: false,
             }
         } else {
             let resp = transport::request(&self.host, "GET", "/_ping", &[], Body::Empty)?;
             let server = resp.header("API-Version").map(str::to_string);
             let os_type = resp.header("OSType").map(str::to_string);
+            let experimental = resp.header("Docker-Experimental") == Some("true");
             let _ = resp.bytes();
             let version = match server {
                 Some(v) if version_less(&v, DEFAULT_API_VERSION) => v,
                 _ => DEFAULT_API_VERSION.to_string(),
             };
-            Negotiated { version, os_type }
+            Negotiated {
+                version,
+                os_type,
+                experimental,
+            }
         };
         let _ = self.negotiated.set(n.clone());
         Ok(n)
     }
 
-    #[allow(dead_code)]
     pub fn os_type(&self) -> Option<String> {
         self.negotiate().ok().and_then(|n| n.os_type)
+    }
+
+    /// Whether the daemon runs with experimental features (its ping says so).
+    pub fn experimental(&self) -> bool {
+        self.negotiate().is_ok_and(|n| n.experimental)
     }
 
     /// A raw request; error statuses become [`ClientError::Daemon`].

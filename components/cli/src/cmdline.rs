@@ -205,6 +205,8 @@ pub struct Parsed {
     pub usage: String,
     /// `--help` was given: print the help (after this note) instead of running.
     pub help: Option<&'static str>,
+    /// The shorthand of each flag that has one, to name flags as pflag does in errors.
+    shorts: Vec<(String, char)>,
 }
 
 impl Parsed {
@@ -229,10 +231,107 @@ impl Parsed {
             .map(|v| v.cloned().collect())
             .unwrap_or_default()
     }
+    /// pflag's name of a flag in its errors: `-m, --memory` or `--cpus`.
+    pub fn shown(&self, name: &str) -> String {
+        match self.shorts.iter().find(|(l, _)| l == name) {
+            Some((_, s)) => format!("-{s}, --{name}"),
+            None => format!("--{name}"),
+        }
+    }
+    /// A value pflag refuses while parsing flags: its text, the usage, exit 125.
+    pub fn invalid(&self, name: &str, value: &str, why: impl std::fmt::Display) -> Status {
+        Status::new(
+            125,
+            format!(
+                "invalid argument \"{value}\" for \"{}\" flag: {why}\n\nUsage:  {}\n\nRun '{} --help' for more information",
+                self.shown(name),
+                self.usage,
+                self.path
+            ),
+        )
+    }
+    /// An `int`/`int64` flag (Go's `strconv.ParseInt` with base prefixes).
+    pub fn int(&self, name: &str) -> Result<Option<i64>, Status> {
+        let Some(v) = self.value(name) else {
+            return Ok(None);
+        };
+        go_parse_int(&v).map(Some).map_err(|why| {
+            self.invalid(
+                name,
+                &v,
+                format!("strconv.ParseInt: parsing \"{v}\": {why}"),
+            )
+        })
+    }
+    /// A `uint`/`uint16` flag of `bits` bits.
+    pub fn uint(&self, name: &str, bits: u32) -> Result<Option<u64>, Status> {
+        let Some(v) = self.value(name) else {
+            return Ok(None);
+        };
+        let parsed = match go_parse_int(&v) {
+            Ok(_) if v.starts_with(['-', '+']) => Err("invalid syntax"),
+            Ok(n) if bits < 64 && n >= 1 << bits => Err("value out of range"),
+            Ok(n) => Ok(n as u64),
+            Err(why) => Err(why),
+        };
+        parsed.map(Some).map_err(|why| {
+            self.invalid(
+                name,
+                &v,
+                format!("strconv.ParseUint: parsing \"{v}\": {why}"),
+            )
+        })
+    }
+    /// A `bytes` flag (`opts.MemBytes`: `512m`, `1g`).
+    pub fn bytes(&self, name: &str) -> Result<Option<i64>, Status> {
+        let Some(v) = self.value(name) else {
+            return Ok(None);
+        };
+        crate::format::units::ram_in_bytes(&v)
+            .map(Some)
+            .ok_or_else(|| self.invalid(name, &v, format!("invalid size: '{v}'")))
+    }
+    /// A `duration` flag (Go's `time.ParseDuration`), in nanoseconds.
+    pub fn duration(&self, name: &str) -> Result<Option<i64>, Status> {
+        let Some(v) = self.value(name) else {
+            return Ok(None);
+        };
+        crate::format::units::parse_go_duration(&v)
+            .map(Some)
+            .ok_or_else(|| self.invalid(name, &v, format!("time: invalid duration \"{v}\"")))
+    }
     pub fn given(&self, name: &str) -> bool {
         self.matches.try_contains_id(name).unwrap_or(false)
             && self.matches.value_source(name) == Some(clap::parser::ValueSource::CommandLine)
     }
+}
+
+/// Go's `strconv.ParseInt(s, 0, 64)`: an optional sign, then `0x`, `0o`, `0b` or a
+/// leading `0` (octal) for the base; the error is Go's reason.
+fn go_parse_int(s: &str) -> Result<i64, &'static str> {
+    let (neg, digits) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let lower = digits.to_ascii_lowercase();
+    let (radix, body) = if let Some(b) = lower.strip_prefix("0x") {
+        (16, b.to_string())
+    } else if let Some(b) = lower.strip_prefix("0o") {
+        (8, b.to_string())
+    } else if let Some(b) = lower.strip_prefix("0b") {
+        (2, b.to_string())
+    } else if lower.len() > 1 && lower.starts_with('0') {
+        (8, lower[1..].to_string())
+    } else {
+        (10, lower.clone())
+    };
+    if body.is_empty() || !body.chars().all(|c| c.is_digit(radix)) {
+        return Err("invalid syntax");
+    }
+    let n = i128::from_str_radix(&body, radix).map_err(|_| "value out of range")?;
+    let n = if neg { -n } else { n };
+    i64::try_from(n).map_err(|_| "value out of range")
 }
 
 /// A boolean flag; accepts `--flag`, `--flag=false` and clustered shorthands.
@@ -242,17 +341,7 @@ pub fn bool_flag(
     short: Option<char>,
     help: &'static str,
 ) -> Command {
-    let mut a = Arg::new(long)
-        .long(long)
-        .help(help)
-        .num_args(0..=1)
-        .require_equals(true)
-        .default_missing_value("true")
-        .action(ArgAction::Set);
-    if let Some(s) = short {
-        a = a.short(s);
-    }
-    cmd.arg(a)
+    cmd.arg(typed_arg(FlagKind::Bool, long, short, help))
 }
 
 /// A flag taking one value (the last one given wins, as in pflag).
@@ -262,17 +351,7 @@ pub fn value_flag(
     short: Option<char>,
     help: &'static str,
 ) -> Command {
-    let mut a = Arg::new(long)
-        .long(long)
-        .help(help)
-        .num_args(1)
-        .allow_hyphen_values(true)
-        .action(ArgAction::Set)
-        .overrides_with(long);
-    if let Some(s) = short {
-        a = a.short(s);
-    }
-    cmd.arg(a)
+    cmd.arg(typed_arg(FlagKind::Value, long, short, help))
 }
 
 /// A repeatable flag.
@@ -282,16 +361,75 @@ pub fn list_flag(
     short: Option<char>,
     help: &'static str,
 ) -> Command {
-    let mut a = Arg::new(long)
-        .long(long)
-        .help(help)
-        .num_args(1)
-        .allow_hyphen_values(true)
-        .action(ArgAction::Append);
+    cmd.arg(typed_arg(FlagKind::List, long, short, help))
+}
+
+/// How pflag takes a flag's values.
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub enum FlagKind {
+    Bool,
+    /// One value; the last one given wins.
+    Value,
+    /// Repeatable; every value is kept.
+    List,
+}
+
+impl FlagKind {
+    /// From pflag's value name as `--help` shows it (`list`, `bytes`, empty for booleans).
+    pub fn of(value_name: &str) -> FlagKind {
+        match value_name {
+            "" => FlagKind::Bool,
+            "list" | "map" | "filter" | "strings" | "stringArray" | "stringToString" | "ulimit"
+            | "mount" | "network" | "gpu-request" | "pref" => FlagKind::List,
+            _ => FlagKind::Value,
+        }
+    }
+}
+
+fn typed_arg(
+    kind: FlagKind,
+    long: impl Into<String>,
+    short: Option<char>,
+    help: impl Into<String>,
+) -> Arg {
+    let long = long.into();
+    let a = Arg::new(long.clone()).long(long.clone()).help(help.into());
+    let mut a = match kind {
+        FlagKind::Bool => a
+            .num_args(0..=1)
+            .require_equals(true)
+            .default_missing_value("true")
+            .action(ArgAction::Set),
+        FlagKind::Value => a
+            .num_args(1)
+            .allow_hyphen_values(true)
+            .action(ArgAction::Set)
+            .overrides_with(long),
+        FlagKind::List => a
+            .num_args(1)
+            .allow_hyphen_values(true)
+            .action(ArgAction::Append),
+    };
     if let Some(s) = short {
         a = a.short(s);
     }
-    cmd.arg(a)
+    a
+}
+
+/// Defines every flag `docker <command> --help` lists that `cmd` does not define yet:
+/// the help data is the one list of a command's flags, so none can be shown and
+/// then refused.
+pub fn flags_from_help(mut cmd: Command, command: &str) -> Command {
+    let Some(help) = crate::help::lookup(command) else {
+        return cmd;
+    };
+    for f in help.flags {
+        if f.long == "help" || cmd.get_arguments().any(|a| a.get_id() == f.long.as_str()) {
+            continue;
+        }
+        cmd = cmd.arg(typed_arg(FlagKind::of(&f.value), f.long, f.short, f.usage));
+    }
+    cmd
 }
 
 /// What cobra prints (on stdout) when `-h` asks for help.
@@ -336,6 +474,10 @@ pub fn parse_command(spec: &Spec, path: &str, args: &[String]) -> Result<Parsed,
     let usage = format!("docker {path} {}", spec.usage);
     let full_path = format!("docker {path}");
     let cmd = clap_command(spec, path);
+    let shorts: Vec<(String, char)> = cmd
+        .get_arguments()
+        .filter_map(|a| Some((a.get_long()?.to_string(), a.get_short()?)))
+        .collect();
     let matches = match cmd
         .try_get_matches_from(std::iter::once(path.to_string()).chain(args.iter().cloned()))
     {
@@ -358,6 +500,7 @@ pub fn parse_command(spec: &Spec, path: &str, args: &[String]) -> Result<Parsed,
             path: full_path,
             usage,
             help: Some(if short_h { SHORT_HELP_NOTE } else { "" }),
+            shorts,
         });
     }
     let positional: Vec<String> = matches
@@ -398,6 +541,7 @@ pub fn parse_command(spec: &Spec, path: &str, args: &[String]) -> Result<Parsed,
         path: full_path,
         usage,
         help: None,
+        shorts,
     })
 }
 

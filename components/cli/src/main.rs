@@ -167,6 +167,7 @@ fn run(argv: &[String]) -> anyhow::Result<i32> {
         );
         return Ok(0);
     }
+    help::check_gates(spec, &parsed, &ctx.client)?;
     (spec.run)(&ctx, &parsed)
 }
 

@@ -9,7 +9,7 @@ use clap::Command;
 use serde_json::{Map, Value};
 
 use crate::client::Query;
-use crate::cmdline::{bool_flag, list_flag, value_flag, Parsed};
+use crate::cmdline::Parsed;
 use crate::format::units;
 use crate::transport::Body;
 use crate::{Ctx, Status};
@@ -22,59 +22,7 @@ const LEGACY_WARNING: &str =
 ";
 
 pub fn flags(c: Command) -> Command {
-    let c = list_flag(c, "build-arg", None, "Set build-time variables");
-    let c = value_flag(
-        c,
-        "file",
-        Some('f'),
-        "Name of the Dockerfile (Default is \"PATH/Dockerfile\")",
-    );
-    let c = bool_flag(c, "force-rm", None, "Always remove intermediate containers");
-    let c = value_flag(c, "iidfile", None, "Write the image ID to the file");
-    let c = list_flag(c, "label", None, "Set metadata for an image");
-    let c = value_flag(
-        c,
-        "network",
-        None,
-        "Set the networking mode for the RUN instructions during build",
-    );
-    let c = bool_flag(
-        c,
-        "no-cache",
-        None,
-        "Do not use cache when building the image",
-    );
-    let c = value_flag(
-        c,
-        "platform",
-        None,
-        "Set platform if server is multi-platform capable",
-    );
-    let c = bool_flag(
-        c,
-        "pull",
-        None,
-        "Always attempt to pull a newer version of the image",
-    );
-    let c = bool_flag(
-        c,
-        "quiet",
-        Some('q'),
-        "Suppress the build output and print image ID on success",
-    );
-    let c = bool_flag(
-        c,
-        "rm",
-        None,
-        "Remove intermediate containers after a successful build",
-    );
-    let c = list_flag(
-        c,
-        "tag",
-        Some('t'),
-        "Name and optionally a tag in the \"name:tag\" format",
-    );
-    value_flag(c, "target", None, "Set the target build stage to build.")
+    crate::cmdline::flags_from_help(c, "build")
 }
 
 /// A `.dockerignore` pattern: `*`, `?` and `**` globs on slash-separated paths.
@@ -249,6 +197,13 @@ pub fn build(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
         b.into_inner()?
     };
     let quiet = p.flag("quiet");
+    let context = if p.flag("compress") {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut gz, &context)?;
+        gz.finish()?
+    } else {
+        context
+    };
     if !quiet {
         // The real CLI's progress line: carriage returns from its progress writer.
         print!(
@@ -304,8 +259,58 @@ pub fn build(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
         q = q.add("networkmode", n);
     }
     if let Some(pl) = p.value("platform") {
-        q = q.add("platform", pl);
+        q = q.add("platform", pl.to_lowercase());
     }
+    // The resource limits of the build's RUN containers.
+    for (flag, key) in [
+        ("cpuset-cpus", "cpusetcpus"),
+        ("cpuset-mems", "cpusetmems"),
+        ("cgroup-parent", "cgroupparent"),
+        ("isolation", "isolation"),
+    ] {
+        if let Some(v) = p.value(flag) {
+            q = q.add(key, v);
+        }
+    }
+    for (flag, key) in [
+        ("cpu-shares", "cpushares"),
+        ("cpu-quota", "cpuquota"),
+        ("cpu-period", "cpuperiod"),
+    ] {
+        if let Some(n) = p.int(flag)? {
+            q = q.add(key, n.to_string());
+        }
+    }
+    for (flag, key) in [("memory", "memory"), ("shm-size", "shmsize")] {
+        if let Some(n) = p.bytes(flag)? {
+            q = q.add(key, n.to_string());
+        }
+    }
+    if p.value("memory-swap").as_deref() == Some("-1") {
+        q = q.add("memswap", "-1");
+    } else if let Some(n) = p.bytes("memory-swap")? {
+        q = q.add("memswap", n.to_string());
+    }
+    for o in p.values("security-opt") {
+        q = q.add("securityopt", o);
+    }
+    for h in super::create_opts::each(p, "add-host", super::create_opts::extra_host)? {
+        q = q.add("extrahosts", h);
+    }
+    let ulimits = super::create_opts::each(p, "ulimit", super::create_opts::ulimit)?;
+    if !ulimits.is_empty() {
+        q = q.add("ulimits", Value::Array(ulimits).to_string());
+    }
+    // `--cache-from` is a string slice: each value may hold several, comma-separated.
+    let cache_from: Vec<String> = p
+        .values("cache-from")
+        .iter()
+        .flat_map(|v| v.split(',').map(str::to_string).collect::<Vec<_>>())
+        .collect();
+    if !cache_from.is_empty() {
+        q = q.add("cachefrom", serde_json::json!(cache_from).to_string());
+    }
+    q = q.flag("squash", p.flag("squash"));
     let mut reader: &[u8] = &context;
     let body = ctx.client.stream(
         "POST",

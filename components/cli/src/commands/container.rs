@@ -759,74 +759,14 @@ pub fn prune(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
 }
 
 pub fn update_flags(c: Command) -> Command {
-    super::run::resource_flags(c)
+    crate::cmdline::flags_from_help(c, "update")
 }
 
 pub fn update(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
-    let mut body = serde_json::Map::new();
-    let bad = |flag: &str, v: &str, why: &str| -> anyhow::Error {
-        Status::new(
-            125,
-            format!(
-                "invalid argument \"{v}\" for \"{flag}\" flag: {why}\n\nUsage:  {}\n\nRun '{} --help' for more information",
-                p.usage, p.path
-            ),
-        )
-        .into()
-    };
-    if let Some(m) = p.value("memory") {
-        let n = super::run::ram_bytes(&m)
-            .ok_or_else(|| bad("-m, --memory", &m, &format!("invalid size: '{m}'")))?;
-        body.insert("Memory".into(), n.into());
-    }
-    if let Some(m) = p.value("memory-swap") {
-        let n = if m == "-1" {
-            -1
-        } else {
-            super::run::ram_bytes(&m)
-                .ok_or_else(|| bad("--memory-swap", &m, &format!("invalid size: '{m}'")))?
-        };
-        body.insert("MemorySwap".into(), n.into());
-    }
-    if let Some(c) = p.value("cpus") {
-        let f: f64 = c.parse().map_err(|_| {
-            bad(
-                "--cpus",
-                &c,
-                &format!("failed to parse {c} as a rational number"),
-            )
-        })?;
-        body.insert("NanoCpus".into(), ((f * 1e9) as i64).into());
-    }
-    if let Some(c) = p.value("cpu-shares") {
-        let n: i64 = c.parse().map_err(|_| {
-            bad(
-                "-c, --cpu-shares",
-                &c,
-                &format!("strconv.ParseInt: parsing \"{c}\": invalid syntax"),
-            )
-        })?;
-        body.insert("CpuShares".into(), n.into());
-    }
-    if let Some(c) = p.value("cpuset-cpus") {
-        body.insert("CpusetCpus".into(), c.into());
-    }
-    if let Some(c) = p.value("pids-limit") {
-        let n: i64 = c.parse().map_err(|_| {
-            bad(
-                "--pids-limit",
-                &c,
-                &format!("strconv.ParseInt: parsing \"{c}\": invalid syntax"),
-            )
-        })?;
-        body.insert("PidsLimit".into(), n.into());
-    }
-    if let Some(r) = p.value("restart") {
-        let (name, retries) = r.split_once(':').unwrap_or((&r, "0"));
-        body.insert(
-            "RestartPolicy".into(),
-            serde_json::json!({"Name": name, "MaximumRetryCount": retries.parse::<i64>().unwrap_or(0)}),
-        );
+    // The same resource flags as `create`, sent only when given.
+    let mut body = super::create_opts::resources(p)?;
+    if let Some(policy) = super::create_opts::restart_policy(p)? {
+        body.insert("RestartPolicy".into(), policy);
     }
     if body.is_empty() {
         return Err(Status::new(

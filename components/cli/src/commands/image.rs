@@ -1,7 +1,7 @@
 //! Image commands: `images`, `rmi`, `tag`, `history`, `import`, `save`, `load`,
 //! `image prune`.
 
-use std::io::Read;
+use std::io::{Read, Write};
 
 use clap::Command;
 use serde_json::Value;
@@ -464,9 +464,40 @@ pub fn save(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
     for n in &p.args {
         q = q.add("names", n.clone());
     }
+    if let Some(pl) = p.value("platform") {
+        q = q.add("platform", platform_json(&pl)?);
+    }
     let body = ctx.client.stream("GET", "/images/get", q, Body::Empty)?;
     super::container::write_tar(body, p.value("output"), "image")?;
     Ok(0)
+}
+
+/// An `os[/arch[/variant]]` platform as the API's `platform` query parameter takes
+/// it: the OCI platform object in JSON (containerd's normalised names).
+pub(super) fn platform_json(spec: &str) -> Result<String, Status> {
+    let mut parts = spec.split('/');
+    let os = parts.next().unwrap_or("").to_lowercase();
+    let arch = parts.next().map(str::to_lowercase);
+    let variant = parts.next().map(str::to_lowercase);
+    if os.is_empty() || parts.next().is_some() {
+        return Err(Status::new(
+            1,
+            format!("invalid platform: {spec:?}: unknown operating system or architecture: invalid argument"),
+        ));
+    }
+    let arch = match arch.as_deref() {
+        None => std::env::consts::ARCH
+            .replace("x86_64", "amd64")
+            .replace("aarch64", "arm64"),
+        Some("x86_64" | "x86-64") => "amd64".into(),
+        Some("aarch64") => "arm64".into(),
+        Some(a) => a.to_string(),
+    };
+    let mut platform = serde_json::json!({"architecture": arch, "os": os});
+    if let Some(v) = variant {
+        platform["variant"] = Value::String(v);
+    }
+    Ok(platform.to_string())
 }
 
 pub fn load_flags(c: Command) -> Command {
@@ -611,7 +642,7 @@ pub(super) fn registry_auth(ctx: &Ctx, reference: &str) -> String {
 
 /// Prints a pull/push message stream as the real CLI does without a terminal:
 /// `id: status` lines, progress updates left out, an error ends the command.
-fn display_progress(r: impl Read, quiet: bool) -> anyhow::Result<()> {
+fn display_progress(r: impl Read, quiet: bool, out: &mut dyn Write) -> anyhow::Result<()> {
     for msg in serde_json::Deserializer::from_reader(r).into_iter::<Value>() {
         let msg = msg?;
         if let Some(e) = msg
@@ -641,7 +672,7 @@ fn display_progress(r: impl Read, quiet: bool) -> anyhow::Result<()> {
             line.push_str(&format!("{id}: "));
         }
         if let Some(s) = msg.get("stream").and_then(Value::as_str) {
-            print!("{line}{s}");
+            write!(out, "{line}{s}")?;
             continue;
         }
         let status = msg.get("status").and_then(Value::as_str).unwrap_or("");
@@ -651,9 +682,9 @@ fn display_progress(r: impl Read, quiet: bool) -> anyhow::Result<()> {
             .filter(|p| !p.is_empty())
         {
             Some(p) if !moving && msg.get("progressDetail").is_none() => {
-                println!("{line}{status} {p}")
+                writeln!(out, "{line}{status} {p}")?
             }
-            _ => println!("{line}{status}"),
+            _ => writeln!(out, "{line}{status}")?,
         }
     }
     Ok(())
@@ -718,11 +749,36 @@ pub fn pull(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
         &[("X-Registry-Auth", auth)],
         Body::Empty,
     )?;
-    display_progress(resp.body, quiet)?;
+    display_progress(resp.body, quiet, &mut std::io::stdout())?;
     if !all {
         println!("{reference}");
     }
     Ok(0)
+}
+
+/// The pull `create`/`run` make for a missing image (`--pull`): progress on stderr.
+pub(super) fn pull_for_create(
+    ctx: &Ctx,
+    reference: &str,
+    platform: Option<String>,
+    quiet: bool,
+) -> anyhow::Result<()> {
+    let (repo, tag) = split_ref(reference);
+    let mut q = Query::new()
+        .add("fromImage", repo)
+        .add("tag", tag.unwrap_or_default());
+    if let Some(pl) = platform {
+        q = q.add("platform", pl);
+    }
+    let auth = registry_auth(ctx, reference);
+    let resp = ctx.client.call(
+        "POST",
+        "/images/create",
+        q,
+        &[("X-Registry-Auth", auth)],
+        Body::Empty,
+    )?;
+    display_progress(resp.body, quiet, &mut std::io::stderr())
 }
 
 pub fn push_flags(c: Command) -> Command {
@@ -765,7 +821,7 @@ pub fn push(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
         &[("X-Registry-Auth", auth)],
         Body::Empty,
     )?;
-    display_progress(resp.body, quiet)?;
+    display_progress(resp.body, quiet, &mut std::io::stdout())?;
     if quiet {
         println!("{reference}");
     }

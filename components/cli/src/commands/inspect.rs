@@ -55,14 +55,20 @@ enum Kind {
 }
 
 impl Kind {
-    fn path(self, name: &str, size: bool) -> (String, Query) {
+    fn path(self, name: &str, size: bool, platform: Option<&str>) -> (String, Query) {
         let n = crate::client::encode(name);
         match self {
             Kind::Container => (
                 format!("/containers/{n}/json"),
                 Query::new().flag("size", size),
             ),
-            Kind::Image => (format!("/images/{n}/json"), Query::new()),
+            Kind::Image => {
+                let mut q = Query::new();
+                if let Some(pl) = platform {
+                    q = q.add("platform", pl);
+                }
+                (format!("/images/{n}/json"), q)
+            }
             Kind::Network => (format!("/networks/{n}"), Query::new()),
             Kind::Volume => (format!("/volumes/{n}"), Query::new()),
         }
@@ -83,9 +89,10 @@ fn fetch(
     name: &str,
     kinds: &[Kind],
     size: bool,
+    platform: Option<&str>,
 ) -> Result<Option<Vec<u8>>, ClientError> {
     for k in kinds {
-        let (path, q) = k.path(name, size);
+        let (path, q) = k.path(name, size, platform);
         match ctx.client.get_raw(&path, q) {
             Ok(raw) => return Ok(Some(raw)),
             // With one type the daemon's own error is what docker shows.
@@ -112,10 +119,15 @@ fn run(
         ),
         _ => None,
     };
+    // `image inspect --platform`: one platform of a multi-platform image.
+    let platform = match p.value("platform") {
+        Some(pl) => Some(super::image::platform_json(&pl)?),
+        None => None,
+    };
     let mut raws = Vec::new();
     let mut errors = Vec::new();
     for name in &p.args {
-        match fetch(ctx, name, kinds, size) {
+        match fetch(ctx, name, kinds, size, platform.as_deref()) {
             Ok(Some(raw)) => raws.push(raw),
             Ok(None) => errors.push(missing(name)),
             Err(e @ ClientError::Daemon { .. }) => errors.push(e.to_string()),

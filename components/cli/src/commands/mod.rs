@@ -9,6 +9,7 @@ pub mod build;
 mod container;
 mod context;
 mod cp;
+mod create_opts;
 mod image;
 mod inspect;
 mod monitor;
@@ -20,7 +21,7 @@ mod typed;
 
 use clap::Command;
 
-use crate::cmdline::{value_flag, Arity, Spec};
+use crate::cmdline::{flags_from_help, value_flag, Arity, Spec};
 use crate::format::Format;
 use crate::template::Val;
 use crate::Status;
@@ -56,12 +57,12 @@ pub static TABLE: &[Spec] = &[
     Spec { names: &["images", "image ls", "image list"], usage: "[OPTIONS] [REPOSITORY[:TAG]]", about: "List images", arity: Arity::Max(1), interspersed: true, flags: image::images_flags, run: image::images, },
     Spec { names: &["inspect"], usage: "[OPTIONS] NAME|ID [NAME|ID...]", about: "Return low-level information on Docker objects", arity: Arity::Min(1), interspersed: true, flags: inspect::flags, run: inspect::inspect, },
     Spec { names: &["container inspect"], usage: "[OPTIONS] CONTAINER [CONTAINER...]", about: "Display detailed information on one or more containers", arity: Arity::Min(1), interspersed: true, flags: inspect::container_flags, run: inspect::container, },
-    Spec { names: &["image inspect"], usage: "[OPTIONS] IMAGE [IMAGE...]", about: "Display detailed information on one or more images", arity: Arity::Min(1), interspersed: true, flags: format_flag, run: inspect::image, },
+    Spec { names: &["image inspect"], usage: "[OPTIONS] IMAGE [IMAGE...]", about: "Display detailed information on one or more images", arity: Arity::Min(1), interspersed: true, flags: |c| flags_from_help(c, "image inspect"), run: inspect::image, },
     Spec { names: &["volume inspect"], usage: "[OPTIONS] VOLUME [VOLUME...]", about: "Display detailed information on one or more volumes", arity: Arity::Min(1), interspersed: true, flags: format_flag, run: inspect::volume, },
     Spec { names: &["network inspect"], usage: "[OPTIONS] NETWORK [NETWORK...]", about: "Display detailed information on one or more networks", arity: Arity::Min(1), interspersed: true, flags: inspect::network_flags, run: inspect::network, },
-    Spec { names: &["run", "container run"], usage: "[OPTIONS] IMAGE [COMMAND] [ARG...]", about: "Create and run a new container from an image", arity: Arity::Min(1), interspersed: false, flags: run::run_flags, run: run::run, },
-    Spec { names: &["create", "container create"], usage: "[OPTIONS] IMAGE [COMMAND] [ARG...]", about: "Create a new container", arity: Arity::Min(1), interspersed: false, flags: run::create_flags, run: run::create, },
-    Spec { names: &["start", "container start"], usage: "[OPTIONS] CONTAINER [CONTAINER...]", about: "Start one or more stopped containers", arity: Arity::Min(1), interspersed: true, flags: run::start_flags, run: run::start, },
+    Spec { names: &["run", "container run"], usage: "[OPTIONS] IMAGE [COMMAND] [ARG...]", about: "Create and run a new container from an image", arity: Arity::Min(1), interspersed: false, flags: create_opts::run_flags, run: run::run, },
+    Spec { names: &["create", "container create"], usage: "[OPTIONS] IMAGE [COMMAND] [ARG...]", about: "Create a new container", arity: Arity::Min(1), interspersed: false, flags: create_opts::create_flags, run: run::create, },
+    Spec { names: &["start", "container start"], usage: "[OPTIONS] CONTAINER [CONTAINER...]", about: "Start one or more stopped containers", arity: Arity::Min(1), interspersed: true, flags: |c| flags_from_help(c, "start"), run: run::start, },
     Spec { names: &["exec", "container exec"], usage: "[OPTIONS] CONTAINER COMMAND [ARG...]", about: "Execute a command in a running container", arity: Arity::Min(2), interspersed: false, flags: run::exec_flags, run: run::exec, },
     Spec { names: &["stop", "container stop"], usage: "[OPTIONS] CONTAINER [CONTAINER...]", about: "Stop one or more running containers", arity: Arity::Min(1), interspersed: true, flags: container::stop_flags, run: container::stop, },
     Spec { names: &["restart", "container restart"], usage: "[OPTIONS] CONTAINER [CONTAINER...]", about: "Restart one or more containers", arity: Arity::Min(1), interspersed: true, flags: container::stop_flags, run: container::restart, },
@@ -82,15 +83,15 @@ pub static TABLE: &[Spec] = &[
     Spec { names: &["tag", "image tag"], usage: "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]", about: "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", arity: Arity::Exact(2), interspersed: true, flags: no_flags, run: image::tag, },
     Spec { names: &["history", "image history"], usage: "[OPTIONS] IMAGE", about: "Show the history of an image", arity: Arity::Exact(1), interspersed: true, flags: image::history_flags, run: image::history, },
     Spec { names: &["import", "image import"], usage: "[OPTIONS] file|URL|- [REPOSITORY[:TAG]]", about: "Import the contents from a tarball to create a filesystem image", arity: Arity::Range(1, 2), interspersed: true, flags: image::import_flags, run: image::import, },
-    Spec { names: &["save", "image save"], usage: "[OPTIONS] IMAGE [IMAGE...]", about: "Save one or more images to a tar archive (streamed to STDOUT by default)", arity: Arity::Min(1), interspersed: true, flags: container::output_flags, run: image::save, },
+    Spec { names: &["save", "image save"], usage: "[OPTIONS] IMAGE [IMAGE...]", about: "Save one or more images to a tar archive (streamed to STDOUT by default)", arity: Arity::Min(1), interspersed: true, flags: |c| flags_from_help(c, "save"), run: image::save, },
     Spec { names: &["load", "image load"], usage: "[OPTIONS]", about: "Load an image from a tar archive or STDIN", arity: Arity::None, interspersed: true, flags: image::load_flags, run: image::load, },
     Spec { names: &["image prune"], usage: "[OPTIONS]", about: "Remove unused images", arity: Arity::None, interspersed: true, flags: image::prune_flags, run: image::prune, },
     Spec { names: &["volume ls", "volume list"], usage: "[OPTIONS]", about: "List volumes", arity: Arity::None, interspersed: true, flags: resources::volume_ls_flags, run: resources::volume_ls, },
-    Spec { names: &["volume create"], usage: "[OPTIONS] [VOLUME]", about: "Create a volume", arity: Arity::Max(1), interspersed: true, flags: resources::volume_create_flags, run: resources::volume_create, },
+    Spec { names: &["volume create"], usage: "[OPTIONS] [VOLUME]", about: "Create a volume", arity: Arity::Max(1), interspersed: true, flags: |c| flags_from_help(c, "volume create"), run: resources::volume_create, },
     Spec { names: &["volume rm", "volume remove"], usage: "[OPTIONS] VOLUME [VOLUME...]", about: "Remove one or more volumes", arity: Arity::Min(1), interspersed: true, flags: resources::force_flag, run: resources::volume_rm, },
     Spec { names: &["volume prune"], usage: "[OPTIONS]", about: "Remove unused local volumes", arity: Arity::None, interspersed: true, flags: resources::volume_prune_flags, run: resources::volume_prune, },
     Spec { names: &["network ls", "network list"], usage: "[OPTIONS]", about: "List networks", arity: Arity::None, interspersed: true, flags: resources::network_ls_flags, run: resources::network_ls, },
-    Spec { names: &["network create"], usage: "[OPTIONS] NETWORK", about: "Create a network", arity: Arity::Exact(1), interspersed: true, flags: resources::network_create_flags, run: resources::network_create, },
+    Spec { names: &["network create"], usage: "[OPTIONS] NETWORK", about: "Create a network", arity: Arity::Exact(1), interspersed: true, flags: |c| flags_from_help(c, "network create"), run: resources::network_create, },
     Spec { names: &["network rm", "network remove"], usage: "NETWORK [NETWORK...]", about: "Remove one or more networks", arity: Arity::Min(1), interspersed: true, flags: resources::force_flag, run: resources::network_rm, },
     Spec { names: &["network prune"], usage: "[OPTIONS]", about: "Remove all unused networks", arity: Arity::None, interspersed: true, flags: resources::network_prune_flags, run: resources::network_prune, },
     Spec { names: &["system df"], usage: "[OPTIONS]", about: "Show docker disk usage", arity: Arity::None, interspersed: true, flags: system::df_flags, run: system::df, },
@@ -100,7 +101,7 @@ pub static TABLE: &[Spec] = &[
     Spec { names: &["attach", "container attach"], usage: "[OPTIONS] CONTAINER", about: "Attach local standard input, output, and error streams to a running container", arity: Arity::Exact(1), interspersed: true, flags: run::attach_flags, run: run::attach, },
     Spec { names: &["update", "container update"], usage: "[OPTIONS] CONTAINER [CONTAINER...]", about: "Update configuration of one or more containers", arity: Arity::Min(1), interspersed: true, flags: container::update_flags, run: container::update, },
     Spec { names: &["system prune"], usage: "[OPTIONS]", about: "Remove unused data", arity: Arity::None, interspersed: true, flags: system::prune_flags, run: system::prune, },
-    Spec { names: &["network connect"], usage: "[OPTIONS] NETWORK CONTAINER", about: "Connect a container to a network", arity: Arity::Exact(2), interspersed: true, flags: resources::network_connect_flags, run: resources::network_connect, },
+    Spec { names: &["network connect"], usage: "[OPTIONS] NETWORK CONTAINER", about: "Connect a container to a network", arity: Arity::Exact(2), interspersed: true, flags: |c| flags_from_help(c, "network connect"), run: resources::network_connect, },
     Spec { names: &["network disconnect"], usage: "[OPTIONS] NETWORK CONTAINER", about: "Disconnect a container from a network", arity: Arity::Exact(2), interspersed: true, flags: resources::network_disconnect_flags, run: resources::network_disconnect, },
     Spec { names: &["login"], usage: "[OPTIONS] [SERVER]", about: "Authenticate to a registry", arity: Arity::Max(1), interspersed: true, flags: auth::login_flags, run: auth::login, },
     Spec { names: &["logout"], usage: "[SERVER]", about: "Log out from a registry", arity: Arity::Max(1), interspersed: true, flags: no_flags, run: auth::logout, },

@@ -182,13 +182,6 @@ pub fn volume_ls(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-pub fn volume_create_flags(c: Command) -> Command {
-    let c = value_flag(c, "driver", Some('d'), "Specify volume driver name");
-    let c = list_flag(c, "label", None, "Set metadata for a volume");
-    let c = value_flag(c, "name", None, "Specify volume name");
-    list_flag(c, "opt", Some('o'), "Set driver specific options")
-}
-
 fn kv_map(items: &[String]) -> serde_json::Map<String, Value> {
     items
         .iter()
@@ -212,17 +205,80 @@ pub fn volume_create(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
         (None, Some(b)) => b.clone(),
         (None, None) => String::new(),
     };
-    let body = serde_json::json!({
+    let mut body = serde_json::json!({
         "Driver": p.value("driver").unwrap_or_else(|| "local".into()),
         "DriverOpts": kv_map(&p.values("opt")),
         "Labels": kv_map(&p.values("label")),
         "Name": name,
     });
+    if let Some(spec) = cluster_volume_spec(p)? {
+        body["ClusterVolumeSpec"] = spec;
+    }
     let v = ctx
         .client
         .post("/volumes/create", Query::new(), Some(&body))?;
     println!("{}", s(&v, "Name"));
     Ok(0)
+}
+
+/// The swarm (CSI) side of `volume create`, sent when any of its flags is given.
+fn cluster_volume_spec(p: &Parsed) -> anyhow::Result<Option<Value>> {
+    const CLUSTER: &[&str] = &[
+        "availability",
+        "group",
+        "limit-bytes",
+        "required-bytes",
+        "scope",
+        "secret",
+        "sharing",
+        "topology-preferred",
+        "topology-required",
+        "type",
+    ];
+    if !CLUSTER.iter().any(|f| p.given(f)) {
+        return Ok(None);
+    }
+    let or = |flag: &str, default: &str| p.value(flag).unwrap_or_else(|| default.into());
+    let mut access =
+        serde_json::json!({"Scope": or("scope", "single"), "Sharing": or("sharing", "none")});
+    match or("type", "block").as_str() {
+        "mount" => access["MountVolume"] = serde_json::json!({}),
+        "block" => access["BlockVolume"] = serde_json::json!({}),
+        _ => {}
+    }
+    let mut capacity = serde_json::Map::new();
+    if let Some(n) = p.bytes("required-bytes")? {
+        capacity.insert("RequiredBytes".into(), n.into());
+    }
+    if let Some(n) = p.bytes("limit-bytes")? {
+        capacity.insert("LimitBytes".into(), n.into());
+    }
+    let mut secrets: Vec<(String, String)> = p
+        .values("secret")
+        .iter()
+        .map(|s| {
+            let (k, v) = s.split_once('=').unwrap_or((s, ""));
+            (k.to_string(), v.to_string())
+        })
+        .collect();
+    secrets.sort();
+    let topology = |flag: &str| -> Vec<Value> {
+        p.values(flag)
+            .iter()
+            .map(|t| serde_json::json!({"Segments": kv_map(&t.split(',').map(str::to_string).collect::<Vec<_>>())}))
+            .collect()
+    };
+    Ok(Some(serde_json::json!({
+        "Group": or("group", ""),
+        "AccessMode": access,
+        "AccessibilityRequirements": {
+            "Requisite": topology("topology-required"),
+            "Preferred": topology("topology-preferred"),
+        },
+        "CapacityRange": capacity,
+        "Secrets": secrets.iter().map(|(k, v)| serde_json::json!({"Key": k, "Secret": v})).collect::<Vec<_>>(),
+        "Availability": or("availability", "active"),
+    })))
 }
 
 pub fn volume_rm(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
@@ -411,62 +467,179 @@ fn go_time_nanos(raw: &str, unix: f64) -> String {
     format!("{}.{frac}{}", &base[..19], &base[19..])
 }
 
-pub fn network_create_flags(c: Command) -> Command {
-    let c = bool_flag(c, "attachable", None, "Enable manual container attachment");
-    let c = value_flag(c, "driver", Some('d'), "Driver to manage the Network");
-    let c = bool_flag(
-        c,
-        "internal",
-        None,
-        "Restrict external access to the network",
-    );
-    let c = bool_flag(c, "ipv6", None, "Enable or disable IPv6 networking");
-    let c = list_flag(c, "label", None, "Set metadata on a network");
-    let c = list_flag(c, "opt", Some('o'), "Set driver specific options");
-    let c = list_flag(
-        c,
-        "subnet",
-        None,
-        "Subnet in CIDR format that represents a network segment",
-    );
-    list_flag(
-        c,
-        "gateway",
-        None,
-        "IPv4 or IPv6 Gateway for the master subnet",
-    )
-}
-
 pub fn network_create(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
-    let subnets = p.values("subnet");
-    let gateways = p.values("gateway");
-    let ipam_config: Vec<Value> = subnets
+    let aux: Vec<(String, String)> = p
+        .values("aux-address")
         .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let mut c = serde_json::json!({"Subnet": s});
-            if let Some(g) = gateways.get(i) {
-                c["Gateway"] = Value::String(g.clone());
-            }
-            c
+        .map(|a| {
+            let (k, v) = a.split_once('=').unwrap_or((a, ""));
+            (k.to_string(), v.to_string())
         })
         .collect();
-    let body = serde_json::json!({
+    let ipam_config = ipam_configs(
+        &p.values("subnet"),
+        &p.values("ip-range"),
+        &p.values("gateway"),
+        &aux,
+    )
+    .map_err(|e| Status::new(1, e))?;
+    let mut body = serde_json::json!({
         "Name": p.args[0],
         "Driver": p.value("driver").unwrap_or_else(|| "bridge".into()),
+        "Scope": p.value("scope").unwrap_or_default(),
         "Internal": p.flag("internal"),
         "Attachable": p.flag("attachable"),
-        "EnableIPv6": p.flag("ipv6"),
+        "Ingress": p.flag("ingress"),
+        "ConfigOnly": p.flag("config-only"),
         "Options": kv_map(&p.values("opt")),
         "Labels": kv_map(&p.values("label")),
-        "IPAM": {"Driver": "default", "Config": ipam_config, "Options": {}},
+        "IPAM": {
+            "Driver": p.value("ipam-driver").unwrap_or_else(|| "default".into()),
+            "Config": ipam_config,
+            "Options": kv_map(&p.values("ipam-opt")),
+        },
         "CheckDuplicate": true,
     });
+    // Sent only when given: the daemon decides the default.
+    for (flag, key) in [("ipv4", "EnableIPv4"), ("ipv6", "EnableIPv6")] {
+        if p.given(flag) {
+            body[key] = Value::Bool(p.flag(flag));
+        }
+    }
+    if let Some(from) = p.value("config-from").filter(|f| !f.is_empty()) {
+        body["ConfigFrom"] = serde_json::json!({"Network": from});
+    }
     let v = ctx
         .client
         .post("/networks/create", Query::new(), Some(&body))?;
     println!("{}", s(&v, "Id"));
     Ok(0)
+}
+
+/// `--subnet`, `--ip-range`, `--gateway` and `--aux-address` grouped by the subnet
+/// each belongs to, as the real CLI's `consolidateIpam` does.
+fn ipam_configs(
+    subnets: &[String],
+    ranges: &[String],
+    gateways: &[String],
+    aux: &[(String, String)],
+) -> Result<Vec<Value>, String> {
+    if subnets.len() < ranges.len() || subnets.len() < gateways.len() {
+        return Err("every ip-range or gateway must have a corresponding subnet".into());
+    }
+    let mut configs: Vec<serde_json::Map<String, Value>> = Vec::new();
+    for (i, s) in subnets.iter().enumerate() {
+        let net = Cidr::parse(s).ok_or_else(|| format!("invalid CIDR address: {s}"))?;
+        if subnets[..i]
+            .iter()
+            .filter_map(|o| Cidr::parse(o))
+            .any(|o| o.contains(net.addr) || net.contains(o.addr))
+        {
+            return Err("multiple overlapping subnet configuration is not supported".into());
+        }
+        let mut c = serde_json::Map::new();
+        c.insert("Subnet".into(), Value::String(s.clone()));
+        c.insert(
+            "AuxiliaryAddresses".into(),
+            Value::Object(serde_json::Map::new()),
+        );
+        configs.push(c);
+    }
+    let place = |configs: &mut Vec<serde_json::Map<String, Value>>,
+                 value: &str,
+                 key: &str,
+                 what: &str|
+     -> Result<(), String> {
+        let addr = value.split('/').next().unwrap_or(value);
+        let ip: std::net::IpAddr = addr
+            .parse()
+            .map_err(|_| format!("invalid CIDR address: {value}"))?;
+        let mut matched = false;
+        for (c, s) in configs.iter_mut().zip(subnets) {
+            if !Cidr::parse(s).is_some_and(|n| n.contains(ip)) {
+                continue;
+            }
+            if let Some(old) = c.get(key).and_then(Value::as_str) {
+                let plural = if key == "IPRange" {
+                    "ranges"
+                } else {
+                    "gateways"
+                };
+                let on = if key == "IPRange" {
+                    "on the same subnet"
+                } else {
+                    "for the same subnet"
+                };
+                return Err(format!(
+                    "cannot configure multiple {plural} ({value}, {old}) {on} ({s})"
+                ));
+            }
+            c.insert(key.into(), Value::String(value.to_string()));
+            matched = true;
+        }
+        if matched {
+            Ok(())
+        } else {
+            Err(format!("no matching subnet for {what} {value}"))
+        }
+    };
+    for r in ranges {
+        place(&mut configs, r, "IPRange", "range")?;
+    }
+    for g in gateways {
+        place(&mut configs, g, "Gateway", "gateway")?;
+    }
+    for (name, addr) in aux {
+        let ip: std::net::IpAddr = addr
+            .parse()
+            .map_err(|_| format!("invalid CIDR address: {addr}"))?;
+        let mut matched = false;
+        for (c, s) in configs.iter_mut().zip(subnets) {
+            if Cidr::parse(s).is_some_and(|n| n.contains(ip)) {
+                if let Some(Value::Object(m)) = c.get_mut("AuxiliaryAddresses") {
+                    m.insert(name.clone(), Value::String(addr.clone()));
+                }
+                matched = true;
+            }
+        }
+        if !matched {
+            return Err(format!("no matching subnet for aux-address {addr}"));
+        }
+    }
+    Ok(configs.into_iter().map(Value::Object).collect())
+}
+
+/// An IPv4 or IPv6 network in CIDR notation.
+#[derive(Clone, Copy)]
+struct Cidr {
+    addr: std::net::IpAddr,
+    bits: u32,
+}
+
+impl Cidr {
+    fn parse(s: &str) -> Option<Cidr> {
+        let (addr, bits) = s.split_once('/')?;
+        Some(Cidr {
+            addr: addr.parse().ok()?,
+            bits: bits.parse().ok()?,
+        })
+    }
+    fn contains(self, ip: std::net::IpAddr) -> bool {
+        let (net, ip, width) = match (self.addr, ip) {
+            (std::net::IpAddr::V4(a), std::net::IpAddr::V4(b)) => {
+                (u128::from(u32::from(a)), u128::from(u32::from(b)), 32)
+            }
+            (std::net::IpAddr::V6(a), std::net::IpAddr::V6(b)) => {
+                (u128::from(a), u128::from(b), 128)
+            }
+            _ => return false,
+        };
+        if self.bits > width {
+            return false;
+        }
+        let shift = width - self.bits;
+        shift >= 128 || (net >> shift) == (ip >> shift)
+    }
 }
 
 pub fn network_rm(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
@@ -491,25 +664,28 @@ pub fn network_rm(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-pub fn network_connect_flags(c: Command) -> Command {
-    let c = list_flag(
-        c,
-        "alias",
-        None,
-        "Add network-scoped alias for the container",
-    );
-    let c = value_flag(c, "ip", None, "IPv4 address (e.g., \"172.30.100.104\")");
-    value_flag(c, "ip6", None, "IPv6 address (e.g., \"2001:db8::33\")")
-}
-
 pub fn network_connect(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
-    let mut endpoint = serde_json::json!({"Aliases": p.values("alias")});
-    if p.value("ip").is_some() || p.value("ip6").is_some() {
-        endpoint["IPAMConfig"] = serde_json::json!({
+    // `--alias`, `--link-local-ip` and `--driver-opt` are string slices: a value may
+    // hold several, comma-separated.
+    let slice = |flag: &str| -> Vec<String> {
+        p.values(flag)
+            .iter()
+            .flat_map(|v| v.split(',').map(str::to_string).collect::<Vec<_>>())
+            .collect()
+    };
+    let link_local = slice("link-local-ip");
+    let driver_opts = slice("driver-opt");
+    let endpoint = serde_json::json!({
+        "IPAMConfig": {
             "IPv4Address": p.value("ip").unwrap_or_default(),
             "IPv6Address": p.value("ip6").unwrap_or_default(),
-        });
-    }
+            "LinkLocalIPs": if link_local.is_empty() { Value::Null } else { link_local.into() },
+        },
+        "Links": p.values("link"),
+        "Aliases": slice("alias"),
+        "DriverOpts": if driver_opts.is_empty() { Value::Null } else { Value::Object(kv_map(&driver_opts)) },
+        "GwPriority": p.int("gw-priority")?.unwrap_or(0),
+    });
     let body = serde_json::json!({"Container": p.args[1], "EndpointConfig": endpoint});
     ctx.client.post(
         &format!("/networks/{}/connect", crate::client::encode(&p.args[0])),

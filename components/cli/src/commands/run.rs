@@ -9,213 +9,13 @@
 use std::io::{Read, Write};
 
 use clap::Command;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::client::{encode, ClientError, Query};
 use crate::cmdline::{bool_flag, list_flag, value_flag, Parsed};
 use crate::streams;
 use crate::transport::{self, Body};
 use crate::{Ctx, Status};
-
-/// The resource flags `create`/`run` share with `update` (one definition for both).
-pub fn resource_flags(c: Command) -> Command {
-    let c = value_flag(c, "cpu-shares", Some('c'), "CPU shares (relative weight)");
-    let c = value_flag(c, "cpus", None, "Number of CPUs");
-    let c = value_flag(
-        c,
-        "cpuset-cpus",
-        None,
-        "CPUs in which to allow execution (0-3, 0,1)",
-    );
-    let c = value_flag(c, "memory", Some('m'), "Memory limit");
-    let c = value_flag(
-        c,
-        "memory-swap",
-        None,
-        "Swap limit equal to memory plus swap: '-1' to enable unlimited swap",
-    );
-    let c = value_flag(
-        c,
-        "pids-limit",
-        None,
-        "Tune container pids limit (set -1 for unlimited)",
-    );
-    value_flag(
-        c,
-        "restart",
-        None,
-        "Restart policy to apply when a container exits",
-    )
-}
-
-pub fn create_flags(c: Command) -> Command {
-    let c = resource_flags(c);
-    let c = list_flag(
-        c,
-        "add-host",
-        None,
-        "Add a custom host-to-IP mapping (host:ip)",
-    );
-    let c = list_flag(c, "attach", Some('a'), "Attach to STDIN, STDOUT or STDERR");
-    let c = list_flag(c, "cap-add", None, "Add Linux capabilities");
-    let c = list_flag(c, "cap-drop", None, "Drop Linux capabilities");
-    let c = value_flag(c, "cidfile", None, "Write the container ID to the file");
-    let c = list_flag(c, "dns", None, "Set custom DNS servers");
-    let c = list_flag(c, "dns-search", None, "Set custom DNS search domains");
-    let c = value_flag(
-        c,
-        "entrypoint",
-        None,
-        "Overwrite the default ENTRYPOINT of the image",
-    );
-    let c = list_flag(c, "env", Some('e'), "Set environment variables");
-    let c = list_flag(
-        c,
-        "env-file",
-        None,
-        "Read in a file of environment variables",
-    );
-    let c = list_flag(c, "expose", None, "Expose a port or a range of ports");
-    let c = value_flag(c, "hostname", Some('h'), "Container host name");
-    let c = bool_flag(
-        c,
-        "init",
-        None,
-        "Run an init inside the container that forwards signals and reaps processes",
-    );
-    let c = bool_flag(
-        c,
-        "interactive",
-        Some('i'),
-        "Keep STDIN open even if not attached",
-    );
-    let c = list_flag(c, "label", Some('l'), "Set meta data on a container");
-    let c = list_flag(c, "link", None, "Add link to another container");
-    let c = value_flag(c, "log-driver", None, "Logging driver for the container");
-    let c = list_flag(c, "log-opt", None, "Log driver options");
-    let c = list_flag(
-        c,
-        "mount",
-        None,
-        "Attach a filesystem mount to the container",
-    );
-    let c = value_flag(c, "name", None, "Assign a name to the container");
-    let c = value_flag(c, "network", None, "Connect a container to a network");
-    let c = value_flag(c, "net", None, "Connect a container to a network");
-    let c = list_flag(
-        c,
-        "network-alias",
-        None,
-        "Add network-scoped alias for the container",
-    );
-    let c = value_flag(
-        c,
-        "platform",
-        None,
-        "Set platform if server is multi-platform capable",
-    );
-    let c = bool_flag(
-        c,
-        "privileged",
-        None,
-        "Give extended privileges to this container",
-    );
-    let c = list_flag(
-        c,
-        "publish",
-        Some('p'),
-        "Publish a container's port(s) to the host",
-    );
-    let c = bool_flag(
-        c,
-        "publish-all",
-        Some('P'),
-        "Publish all exposed ports to random ports",
-    );
-    let c = value_flag(
-        c,
-        "pull",
-        None,
-        "Pull image before creating (\"always\", \"missing\", \"never\")",
-    );
-    let c = bool_flag(c, "quiet", Some('q'), "Suppress the pull output");
-    let c = bool_flag(
-        c,
-        "read-only",
-        None,
-        "Mount the container's root filesystem as read only",
-    );
-    let c = bool_flag(
-        c,
-        "rm",
-        None,
-        "Automatically remove the container and its associated anonymous volumes when it exits",
-    );
-    let c = list_flag(c, "security-opt", None, "Security Options");
-    let c = value_flag(c, "stop-signal", None, "Signal to stop the container");
-    let c = value_flag(
-        c,
-        "stop-timeout",
-        None,
-        "Timeout (in seconds) to stop a container",
-    );
-    let c = list_flag(c, "tmpfs", None, "Mount a tmpfs directory");
-    let c = bool_flag(c, "tty", Some('t'), "Allocate a pseudo-TTY");
-    let c = list_flag(c, "ulimit", None, "Ulimit options");
-    let c = value_flag(
-        c,
-        "user",
-        Some('u'),
-        "Username or UID (format: <name|uid>[:<group|gid>])",
-    );
-    let c = list_flag(c, "volume", Some('v'), "Bind mount a volume");
-    let c = list_flag(
-        c,
-        "volumes-from",
-        None,
-        "Mount volumes from the specified container(s)",
-    );
-    value_flag(
-        c,
-        "workdir",
-        Some('w'),
-        "Working directory inside the container",
-    )
-}
-
-pub fn run_flags(c: Command) -> Command {
-    let c = create_flags(c);
-    let c = bool_flag(
-        c,
-        "detach",
-        Some('d'),
-        "Run container in background and print container ID",
-    );
-    let c = value_flag(
-        c,
-        "detach-keys",
-        None,
-        "Override the key sequence for detaching a container",
-    );
-    bool_flag(
-        c,
-        "sig-proxy",
-        None,
-        "Proxy received signals to the process",
-    )
-}
-
-/// A flag value docker rejects while parsing flags (pflag's format).
-fn flag_value_error(p: &Parsed, msg: impl std::fmt::Display) -> anyhow::Error {
-    Status::new(
-        125,
-        format!(
-            "{msg}\n\nUsage:  {}\n\nRun '{} --help' for more information",
-            p.usage, p.path
-        ),
-    )
-    .into()
-}
 
 fn usage_error(p: &Parsed, msg: impl std::fmt::Display) -> anyhow::Error {
     Status::new(
@@ -228,299 +28,21 @@ fn usage_error(p: &Parsed, msg: impl std::fmt::Display) -> anyhow::Error {
     .into()
 }
 
-/// `units.RAMInBytes`: `512m`, `1g`, `100k` (binary multiples).
-pub(super) fn ram_bytes(s: &str) -> Option<i64> {
-    let s = s.trim().to_lowercase();
-    let digits_end = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(digits_end);
-    let n: f64 = num.parse().ok()?;
-    let unit = unit.trim_end_matches('b').trim_end_matches('i');
-    let mult: f64 = match unit {
-        "" => 1.0,
-        "k" => 1024.0,
-        "m" => 1024.0 * 1024.0,
-        "g" => 1024.0 * 1024.0 * 1024.0,
-        "t" => 1024f64.powi(4),
-        "p" => 1024f64.powi(5),
-        _ => return None,
-    };
-    Some((n * mult) as i64)
-}
-
-fn kv_labels(items: &[String]) -> Map<String, Value> {
-    items
-        .iter()
-        .map(|i| match i.split_once('=') {
-            Some((k, v)) => (k.to_string(), Value::String(v.to_string())),
-            None => (i.clone(), Value::String(String::new())),
-        })
-        .collect()
-}
-
-/// Builds the `POST /containers/create` body from the flags; returns it and the image.
-fn build_config(p: &Parsed) -> anyhow::Result<(Value, String)> {
-    let image = p.args[0].clone();
-    let cmd: Vec<String> = p.args[1..].to_vec();
-    let mut env = Vec::new();
-    for file in p.values("env-file") {
-        let text = std::fs::read_to_string(&file).map_err(|e| {
-            usage_error(
-                p,
-                format!("open {file}: {}", super::system::go_io_error(&e)),
-            )
-        })?;
-        for line in text.lines() {
-            let line = line.trim_start();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            if line.contains('=') {
-                env.push(line.to_string());
-            } else if let Ok(v) = std::env::var(line) {
-                env.push(format!("{line}={v}"));
-            }
-        }
-    }
-    for e in p.values("env") {
-        if e.contains('=') {
-            env.push(e);
-        } else if let Ok(v) = std::env::var(&e) {
-            env.push(format!("{e}={v}"));
-        }
-    }
-    let tty = p.flag("tty");
-    let interactive = p.flag("interactive");
-    let detach = p.flag("detach");
-    let attach = p.values("attach");
-    let (mut a_in, mut a_out, mut a_err) = (false, false, false);
-    if !detach {
-        if attach.is_empty() {
-            a_out = true;
-            a_err = true;
-            a_in = interactive;
-        } else {
-            for a in &attach {
-                match a.to_lowercase().as_str() {
-                    "stdin" => a_in = true,
-                    "stdout" => a_out = true,
-                    "stderr" => a_err = true,
-                    other => {
-                        return Err(usage_error(
-                            p,
-                            format!("invalid argument \"{other}\" for \"-a, --attach\" flag: valid streams are STDIN, STDOUT and STDERR"),
-                        ))
-                    }
-                }
-            }
-        }
-    }
-    let mut exposed = Map::new();
-    for e in p.values("expose") {
-        let key = if e.contains('/') {
-            e
-        } else {
-            format!("{e}/tcp")
-        };
-        exposed.insert(key, json!({}));
-    }
-    let mut bindings = Map::new();
-    for spec in p.values("publish") {
-        let parts: Vec<&str> = spec.rsplitn(3, ':').collect();
-        let (container, host_port, host_ip) = match parts.as_slice() {
-            [c] => (c.to_string(), String::new(), String::new()),
-            [c, hp] => (c.to_string(), hp.to_string(), String::new()),
-            [c, hp, ip] => (c.to_string(), hp.to_string(), ip.to_string()),
-            _ => return Err(usage_error(p, format!("invalid port format: {spec}"))),
-        };
-        let key = if container.contains('/') {
-            container
-        } else {
-            format!("{container}/tcp")
-        };
-        exposed.insert(key.clone(), json!({}));
-        let entry = bindings.entry(key).or_insert_with(|| json!([]));
-        if let Some(a) = entry.as_array_mut() {
-            a.push(json!({"HostIp": host_ip, "HostPort": host_port}));
-        }
-    }
-    let mut binds = Vec::new();
-    let mut volumes = Map::new();
-    for v in p.values("volume") {
-        if v.contains(':') {
-            binds.push(v);
-        } else {
-            volumes.insert(v, json!({}));
-        }
-    }
-    let mut mounts = Vec::new();
-    for m in p.values("mount") {
-        let mut mount = Map::new();
-        for field in m.split(',') {
-            let (k, v) = field.split_once('=').unwrap_or((field, "true"));
-            match k {
-                "type" => {
-                    mount.insert("Type".into(), json!(v));
-                }
-                "source" | "src" => {
-                    mount.insert("Source".into(), json!(v));
-                }
-                "target" | "destination" | "dst" => {
-                    mount.insert("Target".into(), json!(v));
-                }
-                "readonly" | "ro" => {
-                    mount.insert("ReadOnly".into(), json!(v == "true" || v == "1"));
-                }
-                _ => {}
-            }
-        }
-        if !mount.contains_key("Type") {
-            mount.insert("Type".into(), json!("volume"));
-        }
-        mounts.push(Value::Object(mount));
-    }
-    let mut tmpfs = Map::new();
-    for t in p.values("tmpfs") {
-        let (path, opts) = t.split_once(':').unwrap_or((&t, ""));
-        tmpfs.insert(path.to_string(), json!(opts));
-    }
-    let restart = p.value("restart").unwrap_or_else(|| "no".into());
-    let (policy, retries) = restart.split_once(':').unwrap_or((&restart, "0"));
-    let mut ulimits = Vec::new();
-    for u in p.values("ulimit") {
-        let (name, vals) = u.split_once('=').ok_or_else(|| {
-            usage_error(
-                p,
-                format!(
-                    "invalid argument \"{u}\" for \"--ulimit\" flag: invalid ulimit argument: {u}"
-                ),
-            )
-        })?;
-        let (soft, hard) = vals.split_once(':').unwrap_or((vals, vals));
-        ulimits.push(json!({"Name": name, "Soft": soft.parse::<i64>().unwrap_or(0), "Hard": hard.parse::<i64>().unwrap_or(0)}));
-    }
-    let network = p
-        .value("network")
-        .or_else(|| p.value("net"))
-        .unwrap_or_else(|| "default".into());
-    let memory = match p.value("memory") {
-        Some(m) => ram_bytes(&m).ok_or_else(|| {
-            flag_value_error(
-                p,
-                format!("invalid argument \"{m}\" for \"-m, --memory\" flag: invalid size: '{m}'"),
-            )
-        })?,
-        None => 0,
-    };
-    let memory_swap = match p.value("memory-swap") {
-        Some(m) if m == "-1" => -1,
-        Some(m) => ram_bytes(&m).ok_or_else(|| {
-            flag_value_error(
-                p,
-                format!("invalid argument \"{m}\" for \"--memory-swap\" flag: invalid size: '{m}'"),
-            )
-        })?,
-        None => 0,
-    };
-    let nano_cpus = match p.value("cpus") {
-        Some(c) => {
-            let f: f64 = c.parse().map_err(|_| {
-                flag_value_error(p, format!("invalid argument \"{c}\" for \"--cpus\" flag: failed to parse {c} as a rational number"))
-            })?;
-            (f * 1e9) as i64
-        }
-        None => 0,
-    };
-    let mut log_opts = Map::new();
-    for o in p.values("log-opt") {
-        if let Some((k, v)) = o.split_once('=') {
-            log_opts.insert(k.to_string(), json!(v));
-        }
-    }
-    let mut config = json!({
-        "Hostname": p.value("hostname").unwrap_or_default(),
-        "Domainname": "",
-        "User": p.value("user").unwrap_or_default(),
-        "AttachStdin": a_in,
-        "AttachStdout": a_out,
-        "AttachStderr": a_err,
-        "Tty": tty,
-        "OpenStdin": interactive,
-        "StdinOnce": interactive && !detach,
-        "Env": env,
-        "Cmd": if cmd.is_empty() { Value::Null } else { json!(cmd) },
-        "Image": image,
-        "Volumes": volumes,
-        "WorkingDir": p.value("workdir").unwrap_or_default(),
-        "Labels": kv_labels(&p.values("label")),
-    });
-    if !exposed.is_empty() {
-        config["ExposedPorts"] = Value::Object(exposed);
-    }
-    if let Some(e) = p.value("entrypoint") {
-        config["Entrypoint"] = if e.is_empty() {
-            json!([""])
-        } else {
-            json!([e])
-        };
-    }
-    if let Some(s) = p.value("stop-signal") {
-        config["StopSignal"] = json!(s);
-    }
-    if let Some(t) = p.value("stop-timeout") {
-        config["StopTimeout"] = json!(t.parse::<i64>().unwrap_or(0));
-    }
-    let mut host = json!({
-        "Binds": binds,
-        "NetworkMode": network,
-        "PortBindings": bindings,
-        "RestartPolicy": {"Name": policy, "MaximumRetryCount": retries.parse::<i64>().unwrap_or(0)},
-        "AutoRemove": p.flag("rm"),
-        "VolumesFrom": p.values("volumes-from"),
-        "CapAdd": p.values("cap-add"),
-        "CapDrop": p.values("cap-drop"),
-        "Dns": p.values("dns"),
-        "DnsSearch": p.values("dns-search"),
-        "ExtraHosts": p.values("add-host"),
-        "Links": p.values("link"),
-        "Privileged": p.flag("privileged"),
-        "PublishAllPorts": p.flag("publish-all"),
-        "ReadonlyRootfs": p.flag("read-only"),
-        "SecurityOpt": p.values("security-opt"),
-        "Memory": memory,
-        "MemorySwap": memory_swap,
-        "NanoCpus": nano_cpus,
-        "CpuShares": p.value("cpu-shares").and_then(|c| c.parse::<i64>().ok()).unwrap_or(0),
-        "CpusetCpus": p.value("cpuset-cpus").unwrap_or_default(),
-        "Ulimits": ulimits,
-        "Mounts": mounts,
-        "LogConfig": {"Type": p.value("log-driver").unwrap_or_default(), "Config": log_opts},
-    });
-    if !tmpfs.is_empty() {
-        host["Tmpfs"] = Value::Object(tmpfs);
-    }
-    if let Some(pl) = p.value("pids-limit") {
-        host["PidsLimit"] = json!(pl.parse::<i64>().unwrap_or(0));
-    }
-    if p.given("init") {
-        host["Init"] = json!(p.flag("init"));
-    }
-    config["HostConfig"] = host;
-    let aliases = p.values("network-alias");
-    if !aliases.is_empty() {
-        let net = p
-            .value("network")
-            .or_else(|| p.value("net"))
-            .unwrap_or_else(|| "default".into());
-        config["NetworkingConfig"] = json!({"EndpointsConfig": {net: {"Aliases": aliases}}});
-    }
-    Ok((config, p.args[0].clone()))
-}
-
 /// Creates the container; returns its ID. Prints warnings as docker does.
 fn create_container(ctx: &Ctx, p: &Parsed) -> anyhow::Result<String> {
-    let (config, image) = build_config(p)?;
+    let pull = super::create_opts::pull_policy(p)?;
+    let mut config = super::create_opts::request(p, &ctx.client.host)?;
+    let image = p.args[0].clone();
+    let api = ctx.client.api_version().map_err(|e| usage_error(p, e))?;
+    super::create_opts::fit_api(&mut config, &api, p.value("platform").as_deref()).map_err(
+        |e| -> anyhow::Error {
+            if p.path.ends_with(" create") {
+                Status::new(1, e).into()
+            } else {
+                usage_error(p, e)
+            }
+        },
+    )?;
     if let Some(f) = p.value("cidfile") {
         if std::path::Path::new(&f).exists() {
             return Err(usage_error(p, format!("failed to create the container ID file: container ID file found, make sure the other container isn't running or delete {f}")));
@@ -533,41 +55,50 @@ fn create_container(ctx: &Ctx, p: &Parsed) -> anyhow::Result<String> {
     if let Some(pl) = p.value("platform") {
         q = q.add("platform", pl);
     }
-    let resp = match ctx.client.post("/containers/create", q, Some(&config)) {
+    let quiet = p.flag("quiet");
+    let platform = p.value("platform");
+    let reference = if image.contains('@')
+        || image
+            .rsplit('/')
+            .next()
+            .is_some_and(|last| last.contains(':'))
+    {
+        image.clone()
+    } else {
+        format!("{image}:latest")
+    };
+    if pull == "always" {
+        super::image::pull_for_create(ctx, &reference, platform.clone(), quiet)
+            .map_err(|e| usage_error(p, e))?;
+    }
+    let create = || {
+        ctx.client
+            .post("/containers/create", q.clone(), Some(&config))
+    };
+    let mut resp = match create() {
         Ok(r) => r,
-        Err(e) if e.is_not_found() && !image.contains('@') => {
-            let reference = if image.contains(':')
-                && !image.rsplit('/').next().unwrap_or("").is_empty()
-                && image
-                    .rsplit_once(':')
-                    .is_some_and(|(_, t)| !t.contains('/'))
-            {
-                image.clone()
-            } else {
-                format!("{image}:latest")
-            };
-            if p.value("pull").as_deref() == Some("never") {
-                return Err(usage_error(p, e));
+        Err(e) if e.is_not_found() && pull == "missing" => {
+            if !quiet {
+                eprintln!("Unable to find image '{reference}' locally");
             }
-            eprintln!("Unable to find image '{reference}' locally");
-            let (repo, tag) = super::image::split_ref(&reference);
-            let pull = ctx.client.post(
-                "/images/create",
-                Query::new()
-                    .add("fromImage", repo)
-                    .add("tag", tag.unwrap_or_default()),
-                None,
-            );
-            match pull {
-                Ok(_) => ctx
-                    .client
-                    .post("/containers/create", Query::new(), Some(&config))
-                    .map_err(|e| usage_error(p, e))?,
-                Err(e) => return Err(usage_error(p, e)),
-            }
+            super::image::pull_for_create(ctx, &reference, platform, quiet)
+                .map_err(|e| usage_error(p, e))?;
+            create().map_err(|e| usage_error(p, e))?
         }
         Err(e) => return Err(usage_error(p, e)),
     };
+    // The real CLI warns about a loopback DNS server itself.
+    if let Some(dns) = p
+        .values("dns")
+        .iter()
+        .find(|d| d.parse::<std::net::IpAddr>().is_ok_and(|a| a.is_loopback()))
+    {
+        let warning = json!(format!("Localhost DNS ({dns}) may fail in containers."));
+        match resp.get_mut("Warnings").and_then(Value::as_array_mut) {
+            Some(list) => list.push(warning),
+            None => resp["Warnings"] = json!([warning]),
+        }
+    }
     for w in resp
         .get("Warnings")
         .and_then(Value::as_array)
@@ -796,24 +327,24 @@ pub fn run(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
         .unwrap_or(0) as i32)
 }
 
-pub fn start_flags(c: Command) -> Command {
-    let c = bool_flag(
-        c,
-        "attach",
-        Some('a'),
-        "Attach STDOUT/STDERR and forward signals",
-    );
-    let c = value_flag(
-        c,
-        "detach-keys",
-        None,
-        "Override the key sequence for detaching a container",
-    );
-    bool_flag(c, "interactive", Some('i'), "Attach container's STDIN")
-}
-
 pub fn start(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
     let attach = p.flag("attach") || p.flag("interactive");
+    if let (Some(checkpoint), false) = (p.value("checkpoint"), attach) {
+        // Restoring from a checkpoint (experimental daemons) starts one container.
+        if p.args.len() > 1 {
+            return Err(Status::new(1, "you cannot restore multiple containers at once").into());
+        }
+        let mut q = Query::new().add("checkpoint", checkpoint);
+        if let Some(dir) = p.value("checkpoint-dir") {
+            q = q.add("checkpoint-dir", dir);
+        }
+        ctx.client.post(
+            &format!("/containers/{}/start", encode(&p.args[0])),
+            q,
+            None,
+        )?;
+        return Ok(0);
+    }
     if !attach {
         let mut failed = Vec::new();
         for name in &p.args {
@@ -1077,17 +608,4 @@ pub fn attach(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
         .get("StatusCode")
         .and_then(Value::as_i64)
         .unwrap_or(0) as i32)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ram_sizes_are_binary() {
-        assert_eq!(ram_bytes("512m"), Some(512 * 1024 * 1024));
-        assert_eq!(ram_bytes("1g"), Some(1 << 30));
-        assert_eq!(ram_bytes("100"), Some(100));
-        assert_eq!(ram_bytes("x"), None);
-    }
 }

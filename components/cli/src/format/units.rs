@@ -110,67 +110,112 @@ pub fn ago(unix: f64) -> String {
 
 /// Parses RFC 3339 (`2024-01-02T03:04:05.123456789Z`, offsets allowed) to unix seconds.
 pub fn parse_rfc3339(s: &str) -> Option<f64> {
-    let b = s.as_bytes();
-    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || (b[10] != b'T' && b[10] != b' ') {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let mut i = 19;
-    let mut frac = 0.0;
-    if b.get(i) == Some(&b'.') {
-        let start = i;
-        i += 1;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        frac = format!("0{}", &s[start..i]).parse().unwrap_or(0.0);
-    }
-    let offset = match s.get(i..) {
-        Some("Z") | Some("z") | Some("") => 0,
-        Some(o) if o.len() == 6 => {
+    // humantime reads UTC times only: a numeric offset is split off and applied here.
+    let (base, offset) = match s
+        .len()
+        .checked_sub(6)
+        .and_then(|i| s.get(i..).map(|o| (i, o)))
+    {
+        Some((i, o)) if i >= 19 && o.starts_with(['+', '-']) && o.as_bytes()[3] == b':' => {
             let sign = if o.starts_with('-') { -1 } else { 1 };
-            sign * (o[1..3].parse::<i64>().ok()? * 3600 + o[4..6].parse::<i64>().ok()? * 60)
+            let secs = o[1..3].parse::<i64>().ok()? * 3600 + o[4..6].parse::<i64>().ok()? * 60;
+            (&s[..i], sign * secs)
         }
-        _ => return None,
+        _ => (s.strip_suffix(['Z', 'z']).unwrap_or(s), 0),
     };
-    let days = days_from_civil(y, mo, d);
-    Some((days * 86400 + h * 3600 + mi * 60 + se - offset) as f64 + frac)
+    let t = humantime::parse_rfc3339_weak(base).ok()?;
+    let d = t.duration_since(UNIX_EPOCH).ok()?;
+    Some(d.as_secs_f64() - offset as f64)
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146097 + doe - 719468
-}
-
-/// (year, month, day, hour, minute, second) in UTC of unix seconds.
+/// (year, month, day, hour, minute, second) in UTC of unix seconds (from 1970 on).
 pub fn civil(unix: i64) -> (i64, i64, i64, i64, i64, i64) {
-    let days = unix.div_euclid(86400);
-    let rem = unix.rem_euclid(86400);
-    let z = days + 719468;
-    let era = if z >= 0 { z } else { z - 146096 } / 146097;
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    (y, m, d, rem / 3600, rem % 3600 / 60, rem % 60)
+    let t = UNIX_EPOCH + std::time::Duration::from_secs(unix.max(0) as u64);
+    // `2024-01-02T03:04:05Z`: fixed positions.
+    let text = humantime::format_rfc3339_seconds(t).to_string();
+    let num = |r: std::ops::Range<usize>| text[r].parse::<i64>().unwrap_or(0);
+    (
+        num(0..4),
+        num(5..7),
+        num(8..10),
+        num(11..13),
+        num(14..16),
+        num(17..19),
+    )
 }
 
 /// Go's `time.Time.String()` for a UTC unix time: `2024-01-02 03:04:05 +0000 UTC`.
 pub fn go_time_string(unix: i64) -> String {
     let (y, mo, d, h, mi, s) = civil(unix);
     format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02} +0000 UTC")
+}
+
+/// go-units' `RAMInBytes`: `512m`, `1.5g`, `100k`, `2GiB` (binary multiples); None
+/// where Go reports `invalid size`.
+pub fn ram_in_bytes(s: &str) -> Option<i64> {
+    let number_end = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (number, rest) = s.split_at(number_end);
+    if !number.starts_with(|c: char| c.is_ascii_digit()) || number.ends_with('.') {
+        return None;
+    }
+    let n: f64 = number.parse().ok()?;
+    let mut rest = rest.strip_prefix(' ').unwrap_or(rest).chars().peekable();
+    let mult = match rest.peek().map(char::to_ascii_lowercase) {
+        Some(c @ ('k' | 'm' | 'g' | 't' | 'p')) => {
+            rest.next();
+            1024f64.powi("kmgtp".find(c).unwrap_or(0) as i32 + 1)
+        }
+        _ => 1.0,
+    };
+    let rest: String = rest.collect::<String>().to_ascii_lowercase();
+    matches!(rest.as_str(), "" | "i" | "b" | "ib").then_some((n * mult) as i64)
+}
+
+/// Go's `time.ParseDuration` (`1h30m`, `1.5s`, `300ms`, `-2m`) in nanoseconds.
+pub fn parse_go_duration(s: &str) -> Option<i64> {
+    let (neg, mut rest) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if rest == "0" {
+        return Some(0);
+    }
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total = 0f64;
+    while !rest.is_empty() {
+        let num_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let (num, after) = rest.split_at(num_end);
+        if num.is_empty() || num == "." {
+            return None;
+        }
+        let value: f64 = num.parse().ok()?;
+        let unit_end = after
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(after.len());
+        let (unit, after) = after.split_at(unit_end);
+        let nanos = match unit {
+            "ns" => 1.0,
+            "us" | "\u{b5}s" | "\u{3bc}s" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return None,
+        };
+        total += value * nanos;
+        rest = after;
+    }
+    if total > i64::MAX as f64 {
+        return None;
+    }
+    Some(if neg { -(total as i64) } else { total as i64 })
 }
 
 #[cfg(test)]
@@ -197,6 +242,22 @@ mod tests {
     }
 
     #[test]
+    fn sizes_and_durations_parse_as_go_does() {
+        assert_eq!(ram_in_bytes("64m"), Some(64 << 20));
+        assert_eq!(ram_in_bytes("1.5g"), Some(3 << 29));
+        assert_eq!(ram_in_bytes("2 GiB"), Some(2 << 30));
+        assert_eq!(ram_in_bytes("100"), Some(100));
+        assert_eq!(ram_in_bytes("1x"), None);
+        assert_eq!(ram_in_bytes("-1"), None);
+        assert_eq!(parse_go_duration("1h30m"), Some(5_400_000_000_000));
+        assert_eq!(parse_go_duration("1.5s"), Some(1_500_000_000));
+        assert_eq!(parse_go_duration("-300ms"), Some(-300_000_000));
+        assert_eq!(parse_go_duration("0"), Some(0));
+        assert_eq!(parse_go_duration("10"), None);
+        assert_eq!(parse_go_duration("1d"), None);
+    }
+
+    #[test]
     fn rfc3339_round_trips() {
         let t = parse_rfc3339("2024-01-02T03:04:05.5Z").unwrap();
         assert_eq!(t, 1_704_164_645.5);
@@ -205,5 +266,8 @@ mod tests {
             parse_rfc3339("2024-01-02T04:04:05+01:00").unwrap(),
             1_704_164_645.0
         );
+        let t = parse_rfc3339("2024-01-02T03:04:05.25-02:30").unwrap();
+        assert_eq!(t, 1_704_164_645.25 + 9000.0);
+        assert_eq!(civil(951_782_400), (2000, 2, 29, 0, 0, 0));
     }
 }

@@ -27,8 +27,10 @@ pub enum Gate {
     Always,
     /// From this API version on.
     MinApi(String),
-    /// Only when no daemon answered (experimental, Windows-only, swarm flags).
-    NoDaemon,
+    /// Only for a daemon on this OS (shown when no daemon answered; ours are Linux).
+    OsType(String),
+    /// Only for an experimental daemon (shown when no daemon answered).
+    Experimental,
 }
 
 impl Gate {
@@ -36,7 +38,7 @@ impl Gate {
         match (self, api) {
             (_, None) | (Gate::Always, _) => true,
             (Gate::MinApi(min), Some(v)) => !crate::client::version_less(v, min),
-            (Gate::NoDaemon, Some(_)) => false,
+            (Gate::OsType(_) | Gate::Experimental, Some(_)) => false,
         }
     }
 }
@@ -70,7 +72,8 @@ pub fn lookup(name: &str) -> Option<CommandHelp> {
             );
             let (long, gate) = match long.split_once('@') {
                 None => (long, Gate::Always),
-                Some((l, "daemon")) => (l, Gate::NoDaemon),
+                Some((l, "experimental")) => (l, Gate::Experimental),
+                Some((l, "windows")) => (l, Gate::OsType("windows".into())),
                 Some((l, v)) => (l, Gate::MinApi(v.to_string())),
             };
             help.flags.push(FlagHelp {
@@ -99,6 +102,50 @@ fn expand(usage: &str) -> String {
 
 fn unescape(s: &str) -> String {
     s.replace("\\n", "\n")
+}
+
+/// The real CLI's check before a command runs: a flag given on the line that the
+/// daemon cannot serve (too old an API, another OS, not experimental) is an error
+/// naming it, one line per flag. The daemon is asked only when such a flag is given.
+pub fn check_gates(
+    spec: &Spec,
+    parsed: &crate::cmdline::Parsed,
+    client: &crate::client::Client,
+) -> Result<(), crate::Status> {
+    let Some(help) = lookup(spec.names[0]) else {
+        return Ok(());
+    };
+    let mut errors = Vec::new();
+    for f in help.flags.iter().filter(|f| f.gate != Gate::Always) {
+        if !parsed.given(&f.long) {
+            continue;
+        }
+        let Ok(api) = client.api_version() else {
+            return Ok(());
+        };
+        match &f.gate {
+            Gate::MinApi(min) if crate::client::version_less(&api, min) => errors.push(format!(
+                "\"--{}\" requires API version {min}, but the Docker daemon API version is {api}",
+                f.long
+            )),
+            Gate::OsType(os) => {
+                let daemon_os = client.os_type().unwrap_or_default();
+                if daemon_os != *os {
+                    errors.push(format!("\"--{}\" is only supported on a Docker daemon running on {os}, but the Docker daemon is running on {daemon_os}", f.long));
+                }
+            }
+            Gate::Experimental if !client.experimental() => errors.push(format!(
+                "\"--{}\" is only supported on a Docker daemon with experimental features enabled",
+                f.long
+            )),
+            _ => {}
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(crate::Status::new(1, errors.join("\n")))
+    }
 }
 
 /// The width flag tables wrap to: the terminal's on stdin, else 80 (as docker does),
@@ -315,14 +362,21 @@ mod tests {
         assert!(gate("platform").shown(None));
         assert!(!gate("platform").shown(Some("1.41")));
         assert!(gate("platform").shown(Some("1.50")));
-        assert!(!Gate::NoDaemon.shown(Some("1.41")));
+        assert!(!Gate::Experimental.shown(Some("1.41")));
     }
 
     #[test]
     fn every_flag_we_parse_is_in_the_help_tables() {
         // Flags the real CLI accepts but hides from its help.
-        const HIDDEN: &[(&str, &str)] =
-            &[("run", "net"), ("create", "net"), ("volume create", "name")];
+        const HIDDEN: &[(&str, &str)] = &[
+            ("run", "net"),
+            ("create", "net"),
+            ("run", "net-alias"),
+            ("create", "net-alias"),
+            ("run", "dns-opt"),
+            ("create", "dns-opt"),
+            ("volume create", "name"),
+        ];
         let mut missing = Vec::new();
         for spec in crate::commands::TABLE {
             let name = spec.names[0];
@@ -345,6 +399,61 @@ mod tests {
         assert!(
             missing.is_empty(),
             "flags missing from help/commands.txt or with another shorthand: {missing:?}"
+        );
+    }
+
+    /// Reads the flags back from the `--help` text we print and gives each to the
+    /// parser: none may be listed and then refused.
+    #[test]
+    fn every_flag_in_our_help_is_accepted() {
+        let mut refused = Vec::new();
+        for spec in crate::commands::TABLE {
+            let name = spec.names[0];
+            let text = command(spec, name, 200, None);
+            let options = text.split("\nOptions:\n").nth(1).unwrap_or("");
+            // The positionals the command requires, so only flags can fail.
+            let needed = match spec.arity {
+                crate::cmdline::Arity::Min(k)
+                | crate::cmdline::Arity::Exact(k)
+                | crate::cmdline::Arity::Range(k, _) => k,
+                _ => 0,
+            };
+            for line in options.lines() {
+                let words: Vec<&str> = line.split_whitespace().collect();
+                let (short, rest) = match words.first() {
+                    Some(w) if w.starts_with("--") => (None, &words[..]),
+                    Some(w) if w.starts_with('-') => (Some(w.trim_end_matches(',')), &words[1..]),
+                    _ => continue,
+                };
+                let Some(long) = rest.first().filter(|w| w.starts_with("--")) else {
+                    continue;
+                };
+                // A value name follows the flag after one space (the usage after two).
+                let after = line.split_once(*long).map(|(_, a)| a).unwrap_or("");
+                let takes_value =
+                    after.starts_with(' ') && !after[1..].starts_with(' ') && after.len() > 1;
+                let mut forms = vec![long.to_string()];
+                forms.extend(short.map(str::to_string));
+                for form in forms {
+                    let mut args = vec![form.clone()];
+                    if takes_value {
+                        args.push("1".into());
+                    }
+                    args.extend((0..needed).map(|i| format!("arg{i}")));
+                    match crate::cmdline::parse_command(spec, name, &args) {
+                        Ok(p) if *long == "--help" || p.value(&long[2..]).is_some() => {}
+                        Ok(_) => refused.push(format!("{name} {args:?}: parsed but not stored")),
+                        Err(e) => refused.push(format!(
+                            "{name} {args:?}: {}",
+                            e.msg.lines().next().unwrap_or("")
+                        )),
+                    }
+                }
+            }
+        }
+        assert!(
+            refused.is_empty(),
+            "flags our help lists but the parser refuses: {refused:#?}"
         );
     }
 
