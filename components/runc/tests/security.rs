@@ -154,3 +154,116 @@ fn proc_and_sys_escapes_are_masked() {
         "{out}"
     );
 }
+
+/// A seccomp filter for the runtime process (and what it starts) that fails
+/// `fsopen(2)` with ENOSYS, as older container seccomp profiles and kernels do:
+/// the detached overlayfs view cannot be made there.
+fn deny_fsopen(cmd: &mut std::process::Command) {
+    const LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
+    const JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+    const RET_K: u16 = 0x06; // BPF_RET | BPF_K
+    const RET_ALLOW: u32 = 0x7fff_0000;
+    const RET_ERRNO: u32 = 0x0005_0000;
+    const SET_MODE_FILTER: libc::c_long = 1;
+    let insn = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
+    let prog = [
+        // seccomp_data.nr is at offset 0.
+        insn(LD_W_ABS, 0, 0, 0),
+        insn(JEQ_K, 0, 1, libc::SYS_fsopen as u32),
+        insn(RET_K, 0, 0, RET_ERRNO | libc::ENOSYS as u32),
+        insn(RET_K, 0, 0, RET_ALLOW),
+    ];
+    // SAFETY: only the seccomp syscall runs between fork and exec; prog outlives
+    // the spawn since the closure owns it.
+    unsafe {
+        cmd.pre_exec(move || {
+            let fprog = libc::sock_fprog {
+                len: prog.len() as u16,
+                filter: prog.as_ptr() as *mut libc::sock_filter,
+            };
+            if libc::syscall(libc::SYS_seccomp, SET_MODE_FILTER, 0, &fprog) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// CVE-2019-5736 class, fallback path: where the read-only overlayfs view cannot be
+/// made (fsopen refused), the runtime runs from a sealed memfd copy instead, and a
+/// write through the container's /proc/1/exe neither succeeds nor reaches the host
+/// binary, even once nothing executes from it any more. Without the fallback `create`
+/// fails; without the seals the write succeeds.
+#[test]
+fn memfd_fallback_keeps_the_runtime_binary_out_of_reach() {
+    let host_bin = std::fs::canonicalize(testbed::workspace_bin("runc")).unwrap();
+    let before = std::fs::read(&host_bin).unwrap();
+    let b = Bundle::new(&["sleep", "1000"], |cfg| {
+        cfg["root"]["readonly"] = false.into()
+    });
+    b.ids.borrow_mut().push("memfd".into());
+    // The container inherits stdio: a file, not a pipe we would wait on forever.
+    let err_path = b.path().join("memfd.err");
+    let mut create = b.cmd(&["create", "--bundle", b.path().to_str().unwrap(), "memfd"]);
+    create
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&err_path).unwrap());
+    deny_fsopen(&mut create);
+    let status = create.status().unwrap();
+    assert!(
+        status.success(),
+        "create without fsopen: {}",
+        std::fs::read_to_string(&err_path).unwrap_or_default()
+    );
+    let o = b.runc(&["exec", "memfd", "readlink", "/proc/1/exe"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).starts_with("/memfd:runc_cloned"),
+        "the init does not run from the memfd copy: {:?}",
+        text(&o.stdout)
+    );
+    // The attack: hold the runtime's executable open from inside the container until
+    // no runtime runs from it any more (no "Text file busy"), then reopen it for
+    // writing through /proc/<pid>/fd.
+    let o = b.runc(&[
+        "exec",
+        "-d",
+        "memfd",
+        "sh",
+        "-c",
+        "exec 3</proc/1/exe; echo $$ > /tmp/holder; exec sleep 1000 </dev/null >/dev/null 2>&1",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let holder = b.path().join("rootfs/tmp/holder");
+    testbed::wait_for("the holder", std::time::Duration::from_secs(20), || {
+        std::fs::read_to_string(&holder).is_ok_and(|s| s.ends_with('\n'))
+    });
+    let o = b.runc(&["start", "memfd"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = b.runc(&[
+        "exec",
+        "memfd",
+        "sh",
+        "-c",
+        "h=$(cat /tmp/holder); readlink /proc/$h/fd/3; \
+         (echo x >> /proc/$h/fd/3) 2>&1 && echo wrote; true",
+    ]);
+    let out = text(&o.stdout);
+    assert!(
+        out.starts_with("/memfd:runc_cloned"),
+        "the holder does not hold the memfd: {out:?}"
+    );
+    assert!(
+        out.contains("Operation not permitted") && !out.contains("wrote"),
+        "writing the runtime's memfd copy once nothing runs from it: {out:?}"
+    );
+    // The exec'd holder is our (the subreaper's) child: reap it before the delete.
+    let o = b.runc(&["kill", "memfd", "KILL"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    b.wait_status("memfd", "stopped");
+    assert!(
+        std::fs::read(&host_bin).unwrap() == before,
+        "binary changed"
+    );
+}
