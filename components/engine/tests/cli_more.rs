@@ -381,6 +381,118 @@ fn hostile_archives_leave_nothing() {
     assert_eq!(count(), before);
 }
 
+/// A ustar header as some Go-written layers have it: numeric fields padded with
+/// leading NULs, uid, gid and mtime all NUL, and the size field ignored for links.
+fn go_style_header(name: &str, kind: u8, mode: u32, size_field: &[u8; 12]) -> [u8; 512] {
+    let mut h = [0u8; 512];
+    h[..name.len()].copy_from_slice(name.as_bytes());
+    h[100..108].copy_from_slice(format!("\0\0{mode:04o} \0").as_bytes());
+    h[124..136].copy_from_slice(size_field);
+    h[156] = kind;
+    h[257..263].copy_from_slice(b"ustar\0");
+    h[263..265].copy_from_slice(b"00");
+    h[148..156].fill(b' ');
+    let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+    h[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+    h
+}
+
+fn go_style_layer() -> Vec<u8> {
+    let busybox = std::fs::read(testbed::busybox()).unwrap();
+    let nul_padded = |n: usize| -> [u8; 12] {
+        let text = format!("{n:o}");
+        let mut f = [0u8; 12];
+        f[11 - text.len()..11].copy_from_slice(text.as_bytes());
+        f
+    };
+    let mut t = Vec::new();
+    let mut add = |h: [u8; 512], data: &[u8]| {
+        t.extend(h);
+        t.extend(data);
+        t.resize(t.len().div_ceil(512) * 512, 0);
+    };
+    add(go_style_header("bin/", b'5', 0o755, &[0; 12]), b"");
+    add(
+        go_style_header("bin/busybox", b'0', 0o755, &nul_padded(busybox.len())),
+        &busybox,
+    );
+    let mut sh = go_style_header("bin/sh", b'2', 0o777, b"00000000000\0");
+    sh[157..164].copy_from_slice(b"busybox");
+    // The link's size field says 9 bytes; Go reads no data for a link.
+    sh[124..136].copy_from_slice(b"00000000011\0");
+    sh[148..156].fill(b' ');
+    let sum: u32 = sh.iter().map(|&b| u32::from(b)).sum();
+    sh[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+    add(sh, b"");
+    add(
+        go_style_header("etc/msg", b'0', 0o640, &nul_padded(6)),
+        b"hello\n",
+    );
+    t.resize(t.len() + 1024, 0);
+    t
+}
+
+/// Go's archive/tar reads empty and NUL-padded numeric fields (as 0 when empty), and
+/// Debian's dockerd loads such a layer: ours loads it too, with the same file modes,
+/// owners, times and contents.
+#[test]
+fn layer_with_nul_filled_numeric_fields_loads_as_in_debian_dockerd() {
+    let e = Engine::start();
+    let reference = testbed::RefDockerd::start(Default::default());
+    let layer = go_style_layer();
+    let diff = {
+        use sha2::Digest;
+        let h = sha2::Sha256::digest(&layer);
+        h.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    let config = format!(
+        r#"{{"architecture":"amd64","os":"linux","config":{{"Cmd":["sh"]}},"rootfs":{{"type":"layers","diff_ids":["sha256:{diff}"]}}}}"#
+    );
+    let manifest = r#"[{"Config":"config.json","RepoTags":["gotar:1"],"Layers":["layer.tar"]}]"#;
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, data) in [
+        ("config.json", config.as_bytes()),
+        ("manifest.json", manifest.as_bytes()),
+        ("layer.tar", &layer[..]),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(0);
+        b.append_data(&mut h, name, data).unwrap();
+    }
+    let archive = e.dir.path().join("gotar.tar");
+    std::fs::write(&archive, b.into_inner().unwrap()).unwrap();
+    let script =
+        "stat -c '%n %a %u %g %Y %s' /bin /bin/busybox /etc/msg; readlink /bin/sh; cat /etc/msg";
+    let run = [
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "gotar:1",
+        "sh",
+        "-c",
+        script,
+    ];
+    let out = reference.docker(&["load", "-i", archive.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "Debian's dockerd refused the layer: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let theirs = reference.docker(&run);
+    assert!(theirs.status.success(), "{theirs:?}");
+    let loaded = e.ok(&["load", "-i", archive.to_str().unwrap()]);
+    assert!(loaded.contains("Loaded image: gotar:1"), "{loaded}");
+    let ours = e.ok(&run);
+    assert_eq!(ours, String::from_utf8_lossy(&theirs.stdout));
+    assert!(
+        ours.contains("/etc/msg 640 0 0 0 6\nbusybox\nhello\n"),
+        "{ours}"
+    );
+}
+
 #[test]
 fn daemon_json_unknown_key_refuses_to_start() {
     testbed::require_root();

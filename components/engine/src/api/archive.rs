@@ -251,7 +251,7 @@ pub async fn put(ctx: Ctx, id: &str) -> Resp {
 fn extract(tarball: &Path, root: &Path, dir: &str, no_overwrite: bool) -> Result<(), ApiError> {
     let f = std::fs::File::open(tarball)?;
     let reader: Box<dyn Read> = crate::images::layers::maybe_gunzip(f)?;
-    let mut ar = tar::Archive::new(reader);
+    let mut ar = tar::Archive::new(crate::images::layers::GoHeaders::new(reader));
     for entry in ar
         .entries()
         .map_err(|e| ApiError::bad_request(format!("invalid tar: {e}")))?

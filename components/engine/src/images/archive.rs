@@ -127,7 +127,9 @@ fn inside(root: &Path, rel: &str) -> Result<PathBuf, ImageError> {
 /// Extract the outer archive of `docker load`: directories, files, and relative symlinks
 /// that stay inside (docker save links duplicate layers); anything else is refused.
 fn extract_outer(src: &Path, dest: &Path) -> Result<(), ImageError> {
-    let mut ar = tar::Archive::new(layers::maybe_gunzip(File::open(src)?)?);
+    let mut ar = tar::Archive::new(layers::GoHeaders::new(layers::maybe_gunzip(File::open(
+        src,
+    )?)?));
     for entry in ar
         .entries()
         .map_err(|e| ImageError::Invalid(format!("invalid archive: {e}")))?

@@ -10,6 +10,9 @@ use std::path::{Component, Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+mod gotar;
+pub use gotar::GoHeaders;
+
 #[derive(Debug, thiserror::Error)]
 pub enum LayerError {
     #[error("invalid layer tar: entry {0:?} escapes the layer (path traversal)")]
@@ -123,7 +126,7 @@ fn is_opaque(dir: &Path) -> bool {
 /// to overlay whiteouts. Returns the unpacked size in bytes. The caller removes `dest`
 /// on error.
 pub fn unpack(reader: impl Read, dest: &Path) -> Result<u64, LayerError> {
-    let mut ar = tar::Archive::new(reader);
+    let mut ar = tar::Archive::new(GoHeaders::new(reader));
     ar.set_preserve_permissions(true);
     ar.set_preserve_ownerships(true);
     ar.set_preserve_mtime(true);
@@ -171,8 +174,10 @@ pub fn unpack(reader: impl Read, dest: &Path) -> Result<u64, LayerError> {
             continue;
         }
         size += entry.header().size().unwrap_or(0);
-        if kind.is_dir() {
-            dirs.push((rel.clone(), entry.header().mtime().unwrap_or(0)));
+        let mtime = entry.header().mtime().unwrap_or(0);
+        // The crate stores a zero mtime as 1; dockerd keeps 0, so those are put back too.
+        if kind.is_dir() || mtime == 0 {
+            dirs.push((rel.clone(), mtime));
         }
         let ok = entry.unpack_in(dest).map_err(|e| {
             let cause = std::error::Error::source(&e)
@@ -184,7 +189,7 @@ pub fn unpack(reader: impl Read, dest: &Path) -> Result<u64, LayerError> {
             return Err(LayerError::Traversal(raw.display().to_string()));
         }
     }
-    // Later entries changed directory mtimes; put back the recorded ones.
+    // Later entries changed directory mtimes; put back the recorded ones (and zero ones).
     for (rel, mtime) in dirs.iter().rev() {
         let p = dest.join(rel);
         let t = libc::timespec {
