@@ -49,7 +49,7 @@ impl std::error::Error for VersionError {}
 impl Version {
     pub fn parse(input: &str) -> Result<Version, VersionError> {
         let err = |reason| VersionError {
-            input: input.to_owned(),
+            input: input.trim().to_owned(),
             reason,
         };
         let text = input.trim();
