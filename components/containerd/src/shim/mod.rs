@@ -14,6 +14,7 @@ use std::io::Write;
 use std::os::fd::{AsRawFd, IntoRawFd};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use sha2::{Digest, Sha256};
@@ -212,16 +213,16 @@ pub fn serve(a: Args) -> anyhow::Result<()> {
     rt.block_on(async move {
         let reaper = Arc::new(reaper::Reaper::default());
         tokio::spawn(reaper.clone().run());
-        let publisher = Arc::new(events::Publisher::new(
-            std::env::var("TTRPC_ADDRESS").unwrap_or_default(),
-            a.namespace.clone(),
-            a.publish_binary.clone(),
-            a.address.clone(),
-        ));
+        let publisher = Arc::new(events::Publisher::start(events::Destination {
+            ttrpc_address: std::env::var("TTRPC_ADDRESS").unwrap_or_default(),
+            namespace: a.namespace.clone(),
+            publish_binary: a.publish_binary.clone(),
+            containerd_address: a.address.clone(),
+        }));
         let svc = Arc::new(service::Service::new(
             a.namespace.clone(),
             reaper,
-            publisher,
+            publisher.clone(),
         ));
         let task = Arc::new(service::TaskService(svc.clone()));
         let mut services = containerd_shim_protos::shim_async::create_task(task.clone());
@@ -242,8 +243,10 @@ pub fn serve(a: Args) -> anyhow::Result<()> {
             _ = svc.shutdown.notified() => {}
             _ = term.recv() => {}
         }
-        // Let the Shutdown reply reach containerd before the socket goes.
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        // Let the Shutdown reply reach containerd before the socket goes, and the last
+        // events (the task's delete) reach it before the shim does.
+        let delivered = tokio::time::timeout(Duration::from_secs(5), publisher.flush());
+        let _ = tokio::join!(tokio::time::sleep(Duration::from_millis(20)), delivered);
         let _ = std::fs::remove_file(socket_path(&a));
         anyhow::Ok(())
     })?;

@@ -227,18 +227,16 @@ impl Service {
             } else {
                 exec_id
             };
-            me.publisher
-                .publish(
-                    "/tasks/exit",
-                    &ev::TaskExit {
-                        container_id: id,
-                        id: eid,
-                        pid: pid as u32,
-                        exit_status: status as u32,
-                        exited_at: prost_ts(now),
-                    },
-                )
-                .await;
+            me.publisher.publish(
+                "/tasks/exit",
+                &ev::TaskExit {
+                    container_id: id,
+                    id: eid,
+                    pid: pid as u32,
+                    exit_status: status as u32,
+                    exited_at: prost_ts(now),
+                },
+            );
         });
     }
 
@@ -365,33 +363,31 @@ impl Service {
         });
         drop(st);
         self.monitor(req.id.clone(), String::new(), pid);
-        self.publisher
-            .publish(
-                "/tasks/create",
-                &ev::TaskCreate {
-                    container_id: req.id.clone(),
-                    bundle: req.bundle.clone(),
-                    rootfs: req
-                        .rootfs
-                        .iter()
-                        .map(|m| containerd_client::types::Mount {
-                            r#type: m.type_.clone(),
-                            source: m.source.clone(),
-                            target: m.target.clone(),
-                            options: m.options.clone(),
-                        })
-                        .collect(),
-                    io: Some(ev::TaskIo {
-                        stdin: req.stdin,
-                        stdout: req.stdout,
-                        stderr: req.stderr,
-                        terminal: req.terminal,
-                    }),
-                    checkpoint: String::new(),
-                    pid: pid as u32,
-                },
-            )
-            .await;
+        self.publisher.publish(
+            "/tasks/create",
+            &ev::TaskCreate {
+                container_id: req.id.clone(),
+                bundle: req.bundle.clone(),
+                rootfs: req
+                    .rootfs
+                    .iter()
+                    .map(|m| containerd_client::types::Mount {
+                        r#type: m.type_.clone(),
+                        source: m.source.clone(),
+                        target: m.target.clone(),
+                        options: m.options.clone(),
+                    })
+                    .collect(),
+                io: Some(ev::TaskIo {
+                    stdin: req.stdin,
+                    stdout: req.stdout,
+                    stderr: req.stderr,
+                    terminal: req.terminal,
+                }),
+                checkpoint: String::new(),
+                pid: pid as u32,
+            },
+        );
         let mut resp = api::CreateTaskResponse::new();
         resp.pid = pid as u32;
         Ok(resp)
@@ -421,15 +417,13 @@ impl Service {
             resp.pid = c.init.pid as u32;
             let (id, pid) = (c.id.clone(), c.init.pid);
             drop(st);
-            self.publisher
-                .publish(
-                    "/tasks/start",
-                    &ev::TaskStart {
-                        container_id: id,
-                        pid: pid as u32,
-                    },
-                )
-                .await;
+            self.publisher.publish(
+                "/tasks/start",
+                &ev::TaskStart {
+                    container_id: id,
+                    pid: pid as u32,
+                },
+            );
             return Ok(resp);
         }
         let (id, bundle, runc) = (c.id.clone(), c.bundle.clone(), c.runc.clone());
@@ -498,16 +492,14 @@ impl Service {
         resp.pid = pid as u32;
         drop(st);
         self.monitor(id.clone(), req.exec_id.clone(), pid);
-        self.publisher
-            .publish(
-                "/tasks/exec-started",
-                &ev::TaskExecStarted {
-                    container_id: id,
-                    exec_id: req.exec_id,
-                    pid: pid as u32,
-                },
-            )
-            .await;
+        self.publisher.publish(
+            "/tasks/exec-started",
+            &ev::TaskExecStarted {
+                container_id: id,
+                exec_id: req.exec_id,
+                pid: pid as u32,
+            },
+        );
         Ok(resp)
     }
 
@@ -556,18 +548,16 @@ impl Service {
         resp.exited_at = ts(at);
         let c = st.take().expect("container present");
         drop(st);
-        self.publisher
-            .publish(
-                "/tasks/delete",
-                &ev::TaskDelete {
-                    container_id: c.id.clone(),
-                    pid: c.init.pid as u32,
-                    exit_status: code,
-                    exited_at: prost_ts(at),
-                    id: c.id.clone(),
-                },
-            )
-            .await;
+        self.publisher.publish(
+            "/tasks/delete",
+            &ev::TaskDelete {
+                container_id: c.id.clone(),
+                pid: c.init.pid as u32,
+                exit_status: code,
+                exited_at: prost_ts(at),
+                id: c.id.clone(),
+            },
+        );
         Ok(resp)
     }
 
@@ -683,23 +673,19 @@ impl Service {
         c.paused = pause;
         drop(st);
         if pause {
-            self.publisher
-                .publish(
-                    "/tasks/paused",
-                    &ev::TaskPaused {
-                        container_id: id.to_owned(),
-                    },
-                )
-                .await;
+            self.publisher.publish(
+                "/tasks/paused",
+                &ev::TaskPaused {
+                    container_id: id.to_owned(),
+                },
+            );
         } else {
-            self.publisher
-                .publish(
-                    "/tasks/resumed",
-                    &ev::TaskResumed {
-                        container_id: id.to_owned(),
-                    },
-                )
-                .await;
+            self.publisher.publish(
+                "/tasks/resumed",
+                &ev::TaskResumed {
+                    container_id: id.to_owned(),
+                },
+            );
         }
         Ok(Empty::new())
     }
@@ -874,16 +860,13 @@ impl containerd_shim_protos::shim_async::Task for TaskService {
         );
         let id = c.id.clone();
         drop(st);
-        self.0
-            .publisher
-            .publish(
-                "/tasks/exec-added",
-                &ev::TaskExecAdded {
-                    container_id: id,
-                    exec_id: req.exec_id,
-                },
-            )
-            .await;
+        self.0.publisher.publish(
+            "/tasks/exec-added",
+            &ev::TaskExecAdded {
+                container_id: id,
+                exec_id: req.exec_id,
+            },
+        );
         Ok(Empty::new())
     }
     async fn resize_pty(&self, _: &TtrpcContext, req: api::ResizePtyRequest) -> TResult<Empty> {
