@@ -192,10 +192,13 @@ fn create_inner(opts: &CreateOpts, undo: &mut Undo) -> Result<i32, CreateError> 
         opts.id,
         opts.systemd_cgroup,
     )?;
-    cg.create()?;
     undo.cgroups = Some(cg.clone());
-    if let Some(res) = linux.resources() {
-        cg.set(res)?;
+    // systemd makes the unit's groups when it starts the unit, which needs the pid.
+    if !cg.is_systemd() {
+        cg.create()?;
+        if let Some(res) = linux.resources() {
+            cg.set(res)?;
+        }
     }
 
     // Namespaces given by path are opened now, on the host side.
@@ -291,7 +294,16 @@ fn create_inner(opts: &CreateOpts, undo: &mut Undo) -> Result<i32, CreateError> 
     // Joining the cgroups waits for an RCU grace period on v1 (milliseconds): the
     // init builds its mounts meanwhile and waits for "cgroup" before it unshares
     // a cgroup namespace or asks for the hooks, whichever comes first.
-    cg.apply(pid)?;
+    if cg.is_systemd() {
+        cg.start_unit(pid)?;
+        cg.create()?;
+        cg.apply(pid)?;
+        if let Some(res) = linux.resources() {
+            cg.set(res)?;
+        }
+    } else {
+        cg.apply(pid)?;
+    }
     send(sock, b"cgroup")?;
 
     let start_time = sys::process_start_time(pid).map(|s| s.0).unwrap_or(0);

@@ -25,6 +25,7 @@ mod cgroups;
 mod cli;
 mod cmd;
 mod console;
+mod dbus;
 mod hooks;
 mod init;
 mod logging;

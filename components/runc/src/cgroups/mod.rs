@@ -3,13 +3,16 @@
 //! cgroupfs driver: create and join the container's groups, apply
 //! `linux.resources`, freeze/thaw, list pids, read stats, remove.
 //!
-//! With `--systemd-cgroup` the `slice:prefix:name` path form is accepted and mapped to
-//! `<slice>/<prefix>-<name>.scope` under the cgroupfs tree; no D-Bus transient unit is
-//! created. Without a running systemd the flag is refused before anything is made,
-//! with runc's wording.
+//! With `--systemd-cgroup` (runc's v1 "legacy" systemd manager) the `slice:prefix:name`
+//! path names a transient unit that systemd creates over D-Bus (see `systemd`), at
+//! `<slice path>/<prefix>-<name>.scope` under systemd's own cgroup in each hierarchy;
+//! resources go to the unit's properties and then to the cgroupfs files as with the
+//! cgroupfs driver. Without a running systemd the flag is refused before anything is
+//! made, with runc's wording.
 
 mod devices_bpf;
 mod stats;
+mod systemd;
 mod v1;
 mod v2;
 
@@ -33,6 +36,8 @@ pub enum CgroupError {
     SystemdPath(String),
     #[error("{0}")]
     Unsupported(String),
+    #[error(transparent)]
+    Systemd(#[from] systemd::SystemdError),
     #[error("systemd not running on this host, cannot use systemd cgroups manager ({SYSTEMD_RUNNING} is missing): run without --systemd-cgroup to use the cgroupfs driver")]
     NoSystemd,
     #[error("cgroup v2 controller {controller:?} is not available in {dir} (its cgroup.controllers has: {available:?}): enable it in the parent's cgroup.subtree_control or drop linux.resources.{field}")]
@@ -83,6 +88,8 @@ pub fn is_unified() -> bool {
 pub struct Manager {
     paths: BTreeMap<String, PathBuf>,
     unified: bool,
+    /// The transient unit, with `--systemd-cgroup`.
+    unit: Option<systemd::Unit>,
 }
 
 impl Manager {
@@ -93,11 +100,28 @@ impl Manager {
             return Err(CgroupError::NoSystemd);
         }
         let rel = resolve_path(cgroups_path, id, systemd)?;
+        let unit = if systemd {
+            Some(systemd_unit(cgroups_path, id)?)
+        } else {
+            None
+        };
         let unified = is_unified();
+        // A unit's path is under systemd's own cgroup (where pid 1 is, less its
+        // init.scope); any other absolute path is under the hierarchy's root.
+        let init = if systemd {
+            cgroups_of(Path::new("/proc/1/cgroup"))
+                .into_iter()
+                .map(|(k, v)| (k, v.to_string_lossy().trim_end_matches("init.scope").into()))
+                .collect()
+        } else {
+            BTreeMap::new()
+        };
         let own = own_cgroups();
         let mut paths = BTreeMap::new();
         if unified {
-            let base = if rel.is_absolute() {
+            let base = if systemd {
+                strip_root(init.get("").map(PathBuf::as_path).unwrap_or(Path::new("/")))
+            } else if rel.is_absolute() {
                 PathBuf::new()
             } else {
                 strip_root(own.get("").map(PathBuf::as_path).unwrap_or(Path::new("/")))
@@ -113,7 +137,13 @@ impl Manager {
                 } else {
                     ctrl.clone()
                 };
-                let base = if rel.is_absolute() {
+                let base = if systemd {
+                    strip_root(
+                        init.get(&key)
+                            .map(PathBuf::as_path)
+                            .unwrap_or(Path::new("/")),
+                    )
+                } else if rel.is_absolute() {
                     PathBuf::new()
                 } else {
                     strip_root(
@@ -125,13 +155,42 @@ impl Manager {
                 paths.insert(key, mount.join(base).join(strip_root(&rel)));
             }
         }
-        Ok(Manager { paths, unified })
+        Ok(Manager {
+            paths,
+            unified,
+            unit,
+        })
     }
 
     pub fn from_saved(saved: &crate::state::Saved) -> Self {
+        let unit = saved
+            .systemd_cgroup
+            .then(|| {
+                let path = saved
+                    .config
+                    .linux()
+                    .as_ref()
+                    .and_then(|l| l.cgroups_path().clone());
+                systemd_unit(path.as_deref(), &saved.id).ok()
+            })
+            .flatten();
         Manager {
             unified: saved.cgroup_paths.len() == 1 && saved.cgroup_paths.contains_key(""),
             paths: saved.cgroup_paths.clone(),
+            unit,
+        }
+    }
+
+    pub fn is_systemd(&self) -> bool {
+        self.unit.is_some()
+    }
+
+    /// With systemd: have it create the container's unit holding `pid` (the
+    /// unit's cgroups are then systemd's; `create` and `apply` add the rest).
+    pub fn start_unit(&self, pid: i32) -> Result<(), CgroupError> {
+        match &self.unit {
+            Some(unit) => Ok(systemd::start(unit, pid)?),
+            None => Ok(()),
         }
     }
 
@@ -159,6 +218,9 @@ impl Manager {
     }
 
     pub fn set(&self, res: &LinuxResources) -> Result<(), CgroupError> {
+        if let Some(unit) = &self.unit {
+            systemd::set(unit, res, self.unified)?;
+        }
         if self.unified {
             v2::set(&self.paths[""], res)
         } else {
@@ -219,16 +281,21 @@ impl Manager {
         }
     }
 
-    /// Kill what is left and remove the directories, deepest first.
+    /// Kill what is left, stop the unit (with systemd) and remove the directories,
+    /// deepest first; a unit that cannot be stopped is reported after the removal.
     pub fn destroy(&self) -> Result<(), CgroupError> {
         for pid in self.pids() {
             let _ = crate::sys::kill(pid, libc::SIGKILL);
         }
         let _ = self.freeze(false);
+        let stopped = match &self.unit {
+            Some(unit) => systemd::stop(unit),
+            None => Ok(()),
+        };
         for dir in self.paths.values() {
             remove_tree(dir)?;
         }
-        Ok(())
+        Ok(stopped?)
     }
 }
 
@@ -292,29 +359,44 @@ fn resolve_path(p: Option<&Path>, id: &str, systemd: bool) -> Result<PathBuf, Cg
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_default();
     if systemd {
-        if raw.is_empty() {
-            return Ok(PathBuf::from(format!("/system.slice/runc-{id}.scope")));
-        }
-        let parts: Vec<&str> = raw.split(':').collect();
-        if parts.len() != 3 {
-            return Err(CgroupError::SystemdPath(raw));
-        }
-        let slice = if parts[0].is_empty() {
-            "system.slice"
-        } else {
-            parts[0]
-        };
-        let unit = if parts[2].ends_with(".slice") {
-            parts[2].to_string()
-        } else {
-            format!("{}-{}.scope", parts[1], parts[2])
-        };
-        return Ok(Path::new("/").join(expand_slice(slice)).join(unit));
+        let unit = systemd_unit(p, id)?;
+        return Ok(Path::new("/")
+            .join(expand_slice(&unit.slice))
+            .join(unit.name));
     }
     if raw.is_empty() {
         return Ok(PathBuf::from(id));
     }
     Ok(PathBuf::from(raw))
+}
+
+/// The unit named by `slice:prefix:name` (runc's default without a path:
+/// `system.slice:runc:<id>`).
+fn systemd_unit(p: Option<&Path>, id: &str) -> Result<systemd::Unit, CgroupError> {
+    let raw = p
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let (slice, prefix, name) = if raw.is_empty() {
+        ("", "runc", id)
+    } else {
+        match raw.split(':').collect::<Vec<_>>()[..] {
+            [slice, prefix, name] => (slice, prefix, name),
+            _ => return Err(CgroupError::SystemdPath(raw)),
+        }
+    };
+    Ok(systemd::Unit {
+        name: if name.ends_with(".slice") {
+            name.to_string()
+        } else {
+            format!("{prefix}-{name}.scope")
+        },
+        slice: if slice.is_empty() {
+            "system.slice".to_string()
+        } else {
+            slice.to_string()
+        },
+        container: name.to_string(),
+    })
 }
 
 /// `a-b-c.slice` lives at `a.slice/a-b.slice/a-b-c.slice`, as systemd lays it out.
@@ -337,11 +419,13 @@ fn expand_slice(slice: &str) -> PathBuf {
 
 /// Our own cgroup per controller ("" = unified), from /proc/self/cgroup.
 fn own_cgroups() -> BTreeMap<String, PathBuf> {
+    cgroups_of(Path::new("/proc/self/cgroup"))
+}
+
+/// A process's cgroup per controller ("" = unified), from its /proc/<pid>/cgroup.
+fn cgroups_of(file: &Path) -> BTreeMap<String, PathBuf> {
     let mut out = BTreeMap::new();
-    for line in read(Path::new("/proc/self/cgroup"))
-        .unwrap_or_default()
-        .lines()
-    {
+    for line in read(file).unwrap_or_default().lines() {
         let mut parts = line.splitn(3, ':');
         let (_, ctrls, path) = match (parts.next(), parts.next(), parts.next()) {
             (Some(a), Some(b), Some(c)) => (a, b, c),

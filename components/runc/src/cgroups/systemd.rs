@@ -1,0 +1,335 @@
+//! The systemd side of `--systemd-cgroup`, as runc 1.1 does it: the container's
+//! init is put into a transient scope unit (`StartTransientUnit` over the system bus
+//! with runc's properties: slice, delegation, accounting, no default dependencies),
+//! resources are set as unit properties (`SetUnitProperties`, runtime) before the
+//! cgroupfs files are written, and the unit is stopped on delete. Each job is waited
+//! for through its `JobRemoved` signal, so the scope exists (or is gone) on return.
+
+use std::time::Duration;
+
+use oci_spec::runtime::LinuxResources;
+
+use crate::dbus::{Arg, Bus, DbusError};
+
+const DEST: &str = "org.freedesktop.systemd1";
+const PATH: &str = "/org/freedesktop/systemd1";
+const MANAGER: &str = "org.freedesktop.systemd1.Manager";
+/// runc waits this long for a job's result.
+const JOB_TIMEOUT: Duration = Duration::from_secs(30);
+/// The default CFS period, used when only a quota is given.
+const DEFAULT_CPU_PERIOD: u64 = 100_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SystemdError {
+    #[error(transparent)]
+    Dbus(#[from] DbusError),
+    #[error("error creating systemd unit `{unit}`: got `{result}`")]
+    JobFailed { unit: String, result: String },
+    #[error("Timeout waiting for systemd to create {0}")]
+    StartTimeout(String),
+    #[error("Timed out while waiting for systemd to remove {0}")]
+    StopTimeout(String),
+}
+
+/// The unit runc makes for a container: a scope (or a slice, when the name of
+/// `slice:prefix:name` is itself a slice) in a parent slice.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unit {
+    pub name: String,
+    pub slice: String,
+    /// The `name` part of `slice:prefix:name`, for the unit's description.
+    pub container: String,
+}
+
+impl Unit {
+    fn is_slice(&self) -> bool {
+        self.name.ends_with(".slice")
+    }
+}
+
+fn prop(name: &str, value: Arg) -> Arg {
+    Arg::Struct(vec![Arg::Str(name.into()), Arg::Variant(Box::new(value))])
+}
+
+fn props(list: Vec<Arg>) -> Arg {
+    Arg::Array("(sv)".into(), list)
+}
+
+/// Start the transient unit holding `pid` and wait until systemd has made it.
+pub fn start(unit: &Unit, pid: i32) -> Result<(), SystemdError> {
+    let mut list = vec![prop(
+        "Description",
+        Arg::Str(format!("libcontainer container {}", unit.container)),
+    )];
+    if unit.is_slice() {
+        list.push(prop(
+            "Wants",
+            Arg::Array("s".into(), vec![Arg::Str(unit.slice.clone())]),
+        ));
+    } else {
+        list.push(prop("Slice", Arg::Str(unit.slice.clone())));
+        list.push(prop("Delegate", Arg::Bool(true)));
+    }
+    list.push(prop(
+        "PIDs",
+        Arg::Array("u".into(), vec![Arg::U32(pid as u32)]),
+    ));
+    for accounting in [
+        "MemoryAccounting",
+        "CPUAccounting",
+        "BlockIOAccounting",
+        "TasksAccounting",
+    ] {
+        list.push(prop(accounting, Arg::Bool(true)));
+    }
+    list.push(prop("DefaultDependencies", Arg::Bool(false)));
+
+    let mut bus = connect()?;
+    let args = [
+        Arg::Str(unit.name.clone()),
+        Arg::Str("replace".into()),
+        props(list),
+        Arg::Array("(sa(sv))".into(), vec![]),
+    ];
+    let job = match bus.call(DEST, PATH, MANAGER, "StartTransientUnit", &args) {
+        Ok(reply) => reply,
+        // A leftover failed unit of the same name: let systemd forget it, retry once.
+        Err(DbusError::Remote { name, .. }) if name == "org.freedesktop.systemd1.UnitExists" => {
+            let _ = reset_failed(&mut bus, &unit.name);
+            bus.call(DEST, PATH, MANAGER, "StartTransientUnit", &args)?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let job = first(&job.strings()?);
+    match wait_job(&mut bus, &job) {
+        Ok(result) if result == "done" => Ok(()),
+        Ok(result) => {
+            let _ = reset_failed(&mut bus, &unit.name);
+            Err(SystemdError::JobFailed {
+                unit: unit.name.clone(),
+                result,
+            })
+        }
+        Err(DbusError::Io(e)) if is_timeout(&e) => {
+            let _ = reset_failed(&mut bus, &unit.name);
+            Err(SystemdError::StartTimeout(unit.name.clone()))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Set the unit's resource properties (runtime only, as runc does).
+pub fn set(unit: &Unit, res: &LinuxResources, unified: bool) -> Result<(), SystemdError> {
+    let list = if unified {
+        v2_properties(res)
+    } else {
+        v1_properties(res)
+    };
+    if list.is_empty() {
+        return Ok(());
+    }
+    let mut bus = connect()?;
+    bus.call(
+        DEST,
+        PATH,
+        MANAGER,
+        "SetUnitProperties",
+        &[Arg::Str(unit.name.clone()), Arg::Bool(true), props(list)],
+    )?;
+    Ok(())
+}
+
+/// Stop the unit and wait for it to go; a unit that is already gone is fine.
+pub fn stop(unit: &Unit) -> Result<(), SystemdError> {
+    let mut bus = connect()?;
+    let args = [Arg::Str(unit.name.clone()), Arg::Str("replace".into())];
+    let result = match bus.call(DEST, PATH, MANAGER, "StopUnit", &args) {
+        Ok(reply) => {
+            let job = first(&reply.strings()?);
+            match wait_job(&mut bus, &job) {
+                Ok(_) => Ok(()),
+                Err(DbusError::Io(e)) if is_timeout(&e) => {
+                    Err(SystemdError::StopTimeout(unit.name.clone()))
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+        Err(DbusError::Remote { name, .. }) if name == "org.freedesktop.systemd1.NoSuchUnit" => {
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    };
+    let _ = reset_failed(&mut bus, &unit.name);
+    result
+}
+
+fn connect() -> Result<Bus, SystemdError> {
+    let mut bus = Bus::system(JOB_TIMEOUT)?;
+    // Job results come as JobRemoved signals; ask the bus for them before any job
+    // can finish.
+    bus.call(
+        "org.freedesktop.DBus",
+        "/org/freedesktop/DBus",
+        "org.freedesktop.DBus",
+        "AddMatch",
+        &[Arg::Str(format!(
+            "type='signal',sender='{DEST}',path='{PATH}',interface='{MANAGER}',member='JobRemoved'"
+        ))],
+    )?;
+    Ok(bus)
+}
+
+fn reset_failed(bus: &mut Bus, unit: &str) -> Result<(), DbusError> {
+    bus.call(
+        DEST,
+        PATH,
+        MANAGER,
+        "ResetFailedUnit",
+        &[Arg::Str(unit.into())],
+    )
+    .map(|_| ())
+}
+
+/// Wait for `JobRemoved(id, job, unit, result)` of `job`; returns the result.
+fn wait_job(bus: &mut Bus, job: &str) -> Result<String, DbusError> {
+    loop {
+        let m = bus.next_signal()?;
+        if m.member != "JobRemoved" || m.interface != MANAGER {
+            continue;
+        }
+        let fields = m.strings()?;
+        if fields.get(1).map(String::as_str) == Some(job) {
+            return Ok(fields.get(3).cloned().unwrap_or_default());
+        }
+    }
+}
+
+fn first(v: &[String]) -> String {
+    v.first().cloned().unwrap_or_default()
+}
+
+fn is_timeout(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
+}
+
+/// -1 means unlimited, which systemd spells as u64::MAX (its "infinity").
+fn limit(v: i64) -> u64 {
+    if v < 0 {
+        u64::MAX
+    } else {
+        v as u64
+    }
+}
+
+/// CPUQuotaPerSecUSec from a CFS quota and period, rounded up to whole percents
+/// as systemd stores it.
+fn quota_per_sec(res: &LinuxResources) -> Option<u64> {
+    let cpu = res.cpu().as_ref()?;
+    let quota = cpu.quota().unwrap_or(0);
+    let period = cpu.period().unwrap_or(0);
+    if quota == 0 && period == 0 {
+        return None;
+    }
+    if quota <= 0 {
+        return Some(u64::MAX);
+    }
+    let period = if period == 0 {
+        DEFAULT_CPU_PERIOD
+    } else {
+        period
+    };
+    let per_sec = (quota as u64) * 1_000_000 / period;
+    Some(per_sec.div_ceil(10_000) * 10_000)
+}
+
+/// runc 1.1's properties for the legacy (v1) hierarchies.
+fn v1_properties(res: &LinuxResources) -> Vec<Arg> {
+    let mut list = Vec::new();
+    if let Some(m) = res
+        .memory()
+        .as_ref()
+        .and_then(|m| m.limit())
+        .filter(|m| *m != 0)
+    {
+        list.push(prop("MemoryLimit", Arg::U64(limit(m))));
+    }
+    if let Some(s) = res
+        .cpu()
+        .as_ref()
+        .and_then(|c| c.shares())
+        .filter(|s| *s != 0)
+    {
+        list.push(prop("CPUShares", Arg::U64(s)));
+    }
+    if let Some(q) = quota_per_sec(res) {
+        list.push(prop("CPUQuotaPerSecUSec", Arg::U64(q)));
+    }
+    if let Some(w) = res
+        .block_io()
+        .as_ref()
+        .and_then(|b| b.weight())
+        .filter(|w| *w != 0)
+    {
+        list.push(prop("BlockIOWeight", Arg::U64(u64::from(w))));
+    }
+    if let Some(p) = pids_limit(res) {
+        list.push(prop("TasksMax", Arg::U64(limit(p))));
+    }
+    list
+}
+
+/// runc 1.1's properties for the unified hierarchy.
+fn v2_properties(res: &LinuxResources) -> Vec<Arg> {
+    let mut list = Vec::new();
+    if let Some(m) = res
+        .memory()
+        .as_ref()
+        .and_then(|m| m.limit())
+        .filter(|m| *m != 0)
+    {
+        list.push(prop("MemoryMax", Arg::U64(limit(m))));
+    }
+    if let Some(s) = res
+        .cpu()
+        .as_ref()
+        .and_then(|c| c.shares())
+        .filter(|s| *s != 0)
+    {
+        // The v1 shares range [2, 262144] mapped onto weights [1, 10000].
+        let weight = 1 + ((s.clamp(2, 262_144) - 2) * 9999) / 262_142;
+        list.push(prop("CPUWeight", Arg::U64(weight)));
+    }
+    if let Some(q) = quota_per_sec(res) {
+        list.push(prop("CPUQuotaPerSecUSec", Arg::U64(q)));
+    }
+    if let Some(p) = pids_limit(res) {
+        list.push(prop("TasksMax", Arg::U64(limit(p))));
+    }
+    list
+}
+
+fn pids_limit(res: &LinuxResources) -> Option<i64> {
+    res.pids()
+        .as_ref()
+        .map(|p| p.limit())
+        .filter(|l| *l > 0 || *l == -1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_quota_rounds_up_to_whole_percents() {
+        let res: LinuxResources =
+            serde_json::from_str(r#"{"cpu": {"quota": 50001, "period": 100000}}"#).unwrap();
+        assert_eq!(quota_per_sec(&res), Some(510_000));
+        let res: LinuxResources = serde_json::from_str(r#"{"cpu": {"quota": 20000}}"#).unwrap();
+        assert_eq!(quota_per_sec(&res), Some(200_000));
+        let res: LinuxResources = serde_json::from_str(r#"{"cpu": {"quota": -1}}"#).unwrap();
+        assert_eq!(quota_per_sec(&res), Some(u64::MAX));
+    }
+}
