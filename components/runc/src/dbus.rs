@@ -1,8 +1,9 @@
 //! A small blocking D-Bus client: EXTERNAL authentication on a unix socket, method
 //! calls with marshalled arguments, and the signals that arrive meanwhile. It covers
 //! exactly what the systemd cgroup driver sends and receives (strings, booleans,
-//! integers, object paths, arrays, structs, variants); a general D-Bus crate would
-//! bring an async executor and several times this binary's size along.
+//! integers, object paths, arrays, structs, variants). zbus, the maintained D-Bus
+//! crate, is async at heart and runs an executor (threads) behind its blocking API,
+//! while the runtime forks on the assumption that it has no other threads.
 
 use std::collections::VecDeque;
 use std::io::{Read, Write};
