@@ -6,6 +6,7 @@
 //! ADD unpacks local tar archives (plain or gzip). The content hash of what was copied
 //! is the step's cache key, as docker's `file:<hash>`/`dir:<hash>` comments are.
 
+use std::collections::HashMap;
 use std::fs;
 use std::io::Read;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -300,15 +301,16 @@ pub fn copy(
     ids: Option<(u32, u32)>,
     is_add: bool,
     image: &dyn ImageView,
+    fetched: &HashMap<String, PathBuf>,
 ) -> Result<String, BuildError> {
+    // Context-relative paths, or absolute ones for files downloaded for ADD <url>
+    // (never unpacked, as docker never unpacks a download).
     let mut found = Vec::new();
     for s in sources {
-        if is_add && (s.starts_with("http://") || s.starts_with("https://")) {
-            return Err(BuildError::Step(format!(
-                "ADD from a URL is not supported by this builder: {s}"
-            )));
+        match fetched.get(s) {
+            Some(file) => found.push(file.clone()),
+            None => found.extend(matches(src_root, s)?),
         }
-        found.extend(matches(src_root, s)?);
     }
     let abs_dest = if dest.starts_with('/') {
         dest.to_string()
@@ -341,7 +343,7 @@ pub fn copy(
             for n in names {
                 copy_entry(layer, &src.join(&n), &dst.join(&n), ids, &mut h)?;
             }
-        } else if is_add && meta.is_file() && is_tar(&src) {
+        } else if is_add && meta.is_file() && !rel.is_absolute() && is_tar(&src) {
             kind = "dir";
             mkdir_all(layer, &dest_rel, parents, image)?;
             extract(&src, &layer.join(&dest_rel), &mut h)?;
@@ -396,6 +398,7 @@ mod tests {
             ids,
             false,
             &Empty,
+            &HashMap::new(),
         )
         .unwrap();
         assert!(c.starts_with("dir:"));
@@ -414,6 +417,7 @@ mod tests {
             ids,
             false,
             &Empty,
+            &HashMap::new(),
         )
         .unwrap();
         assert_eq!(c, c2, "the cache key is stable");
@@ -425,7 +429,8 @@ mod tests {
             "",
             ids,
             false,
-            &Empty
+            &Empty,
+            &HashMap::new(),
         )
         .is_err());
     }

@@ -12,6 +12,7 @@
 mod config;
 pub mod context;
 pub mod copy;
+mod remote;
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -87,6 +88,19 @@ pub trait Backend: Sync {
     /// A fresh empty directory for a layer being made; removed by the caller.
     fn scratch_dir(&self) -> Result<PathBuf, String>;
     fn tag(&self, id: &str, reference: &str) -> Result<(), String>;
+    /// GET `url` into `file` (`ADD <url>`); the error in dockerd's words.
+    fn download(
+        &self,
+        url: &str,
+        file: &Path,
+    ) -> impl Future<Output = Result<Downloaded, String>> + Send;
+}
+
+/// The response headers of an `ADD <url>` download that shape the file.
+#[derive(Debug, Clone, Default)]
+pub struct Downloaded {
+    pub last_modified: Option<String>,
+    pub content_disposition: Option<String>,
 }
 
 /// The `POST /build` options the classic builder honours.
@@ -532,17 +546,46 @@ impl<'a, B: Backend> Build<'a, B> {
             .as_ref()
             .map(|r| r.path().to_path_buf())
             .unwrap_or_else(|| context.to_path_buf());
+        // URLs (ADD only) are fetched first, at every build as docker does: the
+        // content decides the cache key.
+        let urls: Vec<&String> = args
+            .sources
+            .iter()
+            .filter(|s| is_add && remote::is_url(s))
+            .collect();
+        let downloads = if urls.is_empty() {
+            None
+        } else {
+            Some(self.backend.scratch_dir().map_err(BuildError::Step)?)
+        };
+        let mut fetched = HashMap::new();
+        let got = async {
+            for (i, url) in urls.iter().enumerate() {
+                let dir = downloads.as_ref().expect("made above").join(i.to_string());
+                let file = remote::fetch(self.backend, url, &dir).await?;
+                fetched.insert(url.to_string(), file);
+            }
+            Ok::<(), BuildError>(())
+        }
+        .await;
         let view = self.backend.view(cur.id.as_deref());
-        let comment = copy::copy(
-            layer,
-            &src_root,
-            &args.sources,
-            &args.dest,
-            &prev.working_dir,
-            ids,
-            is_add,
-            &*view,
-        )?;
+        let comment = got.and_then(|()| {
+            copy::copy(
+                layer,
+                &src_root,
+                &args.sources,
+                &args.dest,
+                &prev.working_dir,
+                ids,
+                is_add,
+                &*view,
+                &fetched,
+            )
+        });
+        if let Some(d) = &downloads {
+            let _ = std::fs::remove_dir_all(d);
+        }
+        let comment = comment?;
         drop(from_root);
         let keyword = if is_add { "ADD" } else { "COPY" };
         let shell = shell_of(prev);

@@ -125,6 +125,9 @@ pub enum Error {
     Tls { host: String, reason: String },
     #[error("registry response: {0}")]
     Protocol(String),
+    /// A plain HTTP download (`ADD <url>`) that failed, in dockerd's words.
+    #[error("{0}")]
+    Download(String),
     #[error("blob {0} is not in the upload source")]
     MissingSource(Digest),
 }

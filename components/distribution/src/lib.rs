@@ -17,6 +17,7 @@
 
 mod auth;
 mod digest;
+mod download;
 mod error;
 mod manifest;
 mod pull;
@@ -36,6 +37,7 @@ pub use manifest::{
     DOCKER_LAYER_GZIP, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_CONFIG, OCI_INDEX,
     OCI_LAYER_GZIP, OCI_LAYER_TAR, OCI_LAYER_ZSTD, OCI_MANIFEST,
 };
+pub use download::Downloaded;
 pub use pull::{blob_path, PulledImage};
 pub use push::{BlobSource, PushBlob, PushRequest, PushedImage};
 pub use reference::{Reference, ReferenceError, DOCKER_HUB};
@@ -226,6 +228,13 @@ impl Client {
             .trim_end()
             .to_string(),
         })
+    }
+
+    /// GET `url` into `file` as the classic builder's `ADD <url>` does: redirects
+    /// followed, TLS verified against the system store plus certs.d. A status other
+    /// than 2xx is an error worded as dockerd words it.
+    pub async fn download(&self, url: &str, file: &Path) -> Result<Downloaded, Error> {
+        download::get(&self.config, url, file).await
     }
 
     /// The session for a push or login: the registry itself, never a mirror.

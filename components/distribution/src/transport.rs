@@ -159,7 +159,7 @@ impl RegistryConfig {
         Ok(out)
     }
 
-    fn http_for(&self, host: &str, skip_verify: bool) -> Result<Http, Error> {
+    pub(crate) fn http_for(&self, host: &str, skip_verify: bool) -> Result<Http, Error> {
         let tls = tls_config(host, &self.certs_dir.join(host), skip_verify)?;
         let mut connector = HttpConnector::new();
         connector.enforce_http(false);

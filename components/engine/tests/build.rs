@@ -272,3 +272,106 @@ fn bad_dockerfiles_fail_as_docker_fails() {
     // Nothing of the failed RUN is left: no container, no dangling image.
     assert_eq!(ok(&ours.0, &ours.1, &["ps", "-aq"]).trim(), "");
 }
+
+/// A one-thread HTTP/1.0 server on 127.0.0.1 for `ADD <url>`: `/files/data.txt` with a
+/// `Last-Modified`, `/gen` without one, anything else 404.
+fn http_server() -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let mut request = String::new();
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let _ = reader.read_line(&mut request);
+            let mut l = String::new();
+            while reader.read_line(&mut l).is_ok_and(|n| n > 2) {
+                l.clear();
+            }
+            let target = request.split_whitespace().nth(1).unwrap_or("");
+            let path = target.split('?').next().unwrap_or("");
+            let (status, headers, body) = match path {
+                "/files/data.txt" => (
+                    "200 OK",
+                    "Last-Modified: Thu, 04 Mar 2021 05:06:07 GMT\r\n",
+                    "served with a date\n",
+                ),
+                "/gen" => ("200 OK", "", "served without a date\n"),
+                _ => ("404 Not Found", "", "nope\n"),
+            };
+            let _ = write!(
+                conn,
+                "HTTP/1.0 {status}\r\n{headers}Content-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+#[test]
+fn add_from_a_url_matches_debian_dockerd() {
+    let port = http_server();
+    let e = Engine::start();
+    e.import_busybox("busybox:latest");
+    let d = RefDockerd::start(DockerdOptions::default());
+    d.import_busybox("busybox:latest");
+    let ours = (e.host(), e.dir.path().join("cli-config"));
+    let theirs = (d.host(), d.dir.path().join("cli-config"));
+    let ctx = tempfile::tempdir().unwrap();
+    let ctx_s = ctx.path().to_str().unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        format!(
+            "FROM busybox\nADD {base}/files/data.txt /a/\nADD {base}/gen /b/named\nADD {base}/files/data.txt?v=1 /c\n"
+        ),
+    )
+    .unwrap();
+    let look = ["run", "--rm", "url:t", "sh", "-c"];
+    let script = "stat -c '%n %a %u:%g %s %Y' /a/data.txt /b/named /c && cat /a/data.txt /b/named";
+    let mut seen = Vec::new();
+    for h in [&ours, &theirs] {
+        ok(&h.0, &h.1, &["build", "-t", "url:t", ctx_s]);
+        seen.push(ok(&h.0, &h.1, &[&look[..], &[script]].concat()));
+    }
+    assert_eq!(seen[0], seen[1]);
+    assert!(
+        seen[0].starts_with("/a/data.txt 600 0:0 19 1614834367\n/b/named 600 0:0 22 0\n"),
+        "{}",
+        seen[0]
+    );
+    // The same content again: a cache hit, though the file is fetched again.
+    let again = ok(&ours.0, &ours.1, &["build", "-t", "url:t", ctx_s]);
+    let hits = again
+        .lines()
+        .filter(|l| l.trim() == "---> Using cache")
+        .count();
+    assert_eq!(hits, 3, "{again}");
+
+    // A 404: docker's words, nothing built.
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        format!("FROM busybox\nADD {base}/missing/x /m\n"),
+    )
+    .unwrap();
+    let o = docker(&ours.0, &ours.1, &["build", ctx_s]);
+    let t = docker(&theirs.0, &theirs.1, &["build", ctx_s]);
+    assert_eq!(o.status.code(), t.status.code());
+    let last = |x: &Output| {
+        String::from_utf8_lossy(&x.stderr)
+            .lines()
+            .last()
+            .unwrap_or("")
+            .to_string()
+    };
+    assert_eq!(last(&o), last(&t));
+    assert!(
+        last(&o).contains(&format!(
+            "failed to GET {base}/missing/x with status 404 Not Found: nope"
+        )),
+        "{}",
+        last(&o)
+    );
+}

@@ -345,6 +345,17 @@ impl Backend for Engine {
         Ok(dir)
     }
 
+    async fn download(&self, url: &str, file: &Path) -> Result<builder::Downloaded, String> {
+        let got = super::registry::client(&self.d)
+            .download(url, file)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(builder::Downloaded {
+            last_modified: got.last_modified,
+            content_disposition: got.content_disposition,
+        })
+    }
+
     fn tag(&self, id: &str, reference: &str) -> Result<(), String> {
         self.d
             .images

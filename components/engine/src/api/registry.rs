@@ -29,7 +29,7 @@ use crate::daemon::Daemon;
 use crate::images::pull::{self as store_pull, StagedLayer};
 
 /// The registry client configured from the daemon's current configuration.
-fn client(d: &Daemon) -> Client {
+pub(super) fn client(d: &Daemon) -> Client {
     let f = d.config().flags;
     let mut insecure = RegistryConfig::default().insecure_registries;
     insecure.extend(f.insecure_registries.iter().cloned());
