@@ -471,7 +471,9 @@ pub fn clap_command(spec: &Spec, name: &str) -> Command {
 
 /// Parses `args` (after the command name) for `spec` called as `path`.
 pub fn parse_command(spec: &Spec, path: &str, args: &[String]) -> Result<Parsed, Status> {
-    let usage = format!("docker {path} {}", spec.usage);
+    let usage = format!("docker {path} {}", spec.usage)
+        .trim_end()
+        .to_string();
     let full_path = format!("docker {path}");
     let cmd = clap_command(spec, path);
     let shorts: Vec<(String, char)> = cmd

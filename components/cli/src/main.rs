@@ -108,28 +108,64 @@ fn run(argv: &[String]) -> anyhow::Result<i32> {
     }
     let rest = &argv[at..];
     if globals.help {
-        if argv[..at].iter().any(|a| a == "-h") {
-            print!("{}", cmdline::SHORT_HELP_NOTE);
-        }
+        let short = argv[..at].iter().any(|a| a == "-h");
         // `docker --help ps` is the help of ps.
-        let text = commands::help_topic(rest).unwrap_or_else(|_| commands::root_help());
-        print!("{text}");
+        match commands::help_topic(rest) {
+            Ok(text) => {
+                if short {
+                    print!("{}", cmdline::SHORT_HELP_NOTE);
+                }
+                print!("{text}");
+            }
+            Err(_) => {
+                // cobra's note for the root command goes to stderr.
+                if short {
+                    eprint!("{}", cmdline::SHORT_HELP_NOTE);
+                }
+                print!("{}", commands::root_help(daemon_experimental(&globals)));
+            }
+        }
         return Ok(0);
     }
     if rest.is_empty() {
         // Bare `docker`: the usage goes to stderr, and that is not an error.
-        eprint!("{}", commands::root_help());
+        eprint!("{}", commands::root_help(daemon_experimental(&globals)));
         return Ok(0);
     }
     if rest[0] == "help" {
-        print!("{}", commands::help_topic(&rest[1..])?);
+        let text = if rest.len() == 1 {
+            commands::root_help(daemon_experimental(&globals))
+        } else {
+            commands::help_topic(&rest[1..])?
+        };
+        print!("{text}");
         return Ok(0);
     }
+    // The real CLI warns about its legacy builder for every build command.
+    if rest[0] == "builder" {
+        commands::build::warn_legacy();
+    }
     let (spec, path, consumed) = commands::lookup(rest)?;
-    if spec.names[0] == "build" {
+    if spec.names[0] == "build" && rest[0] != "builder" {
         commands::build::warn_legacy();
     }
     let parsed = cmdline::parse_command(spec, &path, &rest[consumed..])?;
+    let ctx = connect(globals)?;
+    if let Some(note) = parsed.help {
+        // The help hides what the daemon's API cannot do, so it asks the daemon.
+        let api = ctx.client.api_version().ok();
+        print!(
+            "{note}{}",
+            help::command(spec, &path, help::columns(), api.as_deref())
+        );
+        return Ok(0);
+    }
+    help::check_gates(spec, &parsed, &ctx.client)?;
+    (spec.run)(&ctx, &parsed)
+}
+
+/// The client for the daemon the options, environment and configuration name.
+fn connect(globals: cmdline::Globals) -> anyhow::Result<Ctx> {
     let config = config::Config::load(globals.config.as_deref());
     let mut host = resolve_host(&globals, &config)?;
     if let Host::Tcp(addr, tls) = &mut host {
@@ -153,22 +189,19 @@ fn run(argv: &[String]) -> anyhow::Result<i32> {
     let pinned = std::env::var("DOCKER_API_VERSION")
         .ok()
         .filter(|v| !v.is_empty());
-    let ctx = Ctx {
+    Ok(Ctx {
         client: Client::new(host, pinned),
         globals,
         config,
-    };
-    if let Some(note) = parsed.help {
-        // The help hides what the daemon's API cannot do, so it asks the daemon.
-        let api = ctx.client.api_version().ok();
-        print!(
-            "{note}{}",
-            help::command(spec, &path, help::columns(), api.as_deref())
-        );
-        return Ok(0);
-    }
-    help::check_gates(spec, &parsed, &ctx.client)?;
-    (spec.run)(&ctx, &parsed)
+    })
+}
+
+/// For the root help, which hides experimental commands from a daemon that has
+/// none: whether the daemon runs experimental features, None when none answered.
+fn daemon_experimental(globals: &cmdline::Globals) -> Option<bool> {
+    let ctx = connect(globals.clone()).ok()?;
+    ctx.client.api_version().ok()?;
+    Some(ctx.client.experimental())
 }
 
 /// `-H` > `DOCKER_HOST` > `--context`/`DOCKER_CONTEXT`/config's current context >

@@ -28,6 +28,11 @@ struct Case {
     setup: Vec<Vec<String>>,
     #[serde(default)]
     teardown: Vec<Vec<String>>,
+    /// Commands run with the real CLI right after the case (before `teardown`) whose
+    /// output joins the compared stdout: what the CLI under test sent, as the daemon
+    /// kept it (`inspect` of the container it created).
+    #[serde(default)]
+    check: Vec<Vec<String>>,
     #[serde(default)]
     env: BTreeMap<String, String>,
     /// Why this case is known to differ (listed in the report).
@@ -182,6 +187,18 @@ fn normalise(text: &str, dir: &Path) -> String {
             format!(" Runtimes: {}", names.join(" "))
         })
         .into_owned();
+    // Prune reports list what was deleted in the daemon's (map) order, which varies
+    // from run to run: the lines of each such block are compared sorted.
+    out = Regex::new(
+        r"(?m)^(Deleted (?:Containers|Volumes|Networks|Images|build cache objects):\n)((?:.+\n)+)",
+    )
+    .unwrap()
+    .replace_all(&out, |c: &regex_lite::Captures| {
+        let mut lines: Vec<&str> = c[2].lines().collect();
+        lines.sort_unstable();
+        format!("{}{}\n", &c[1], lines.join("\n"))
+    })
+    .into_owned();
     if had_time {
         // Column widths follow the lengths of the times, so spacing is normalised too
         // in outputs that contained one.
@@ -218,6 +235,9 @@ fn golden_cases_match_the_real_cli() {
     let badcfg = env.dir.join("badcfg");
     std::fs::create_dir_all(&badcfg).unwrap();
     std::fs::write(badcfg.join("config.json"), "{bad").unwrap();
+    // `--env-file` and `--label-file` inputs (a comment, a bare name, a value).
+    std::fs::write(env.dir.join("golden.env"), "G1=one\n# comment\n  G2\n").unwrap();
+    std::fs::write(env.dir.join("golden.labels"), "lab1=v\nlab2\n").unwrap();
     // Build contexts: one that builds, one whose COPY source is excluded.
     for (name, dockerfile) in [
         ("bctx", "FROM busybox\nARG X=1\nRUN echo hello $X > /f\nCOPY a.txt /a.txt\nCMD [\"cat\", \"/f\"]\n"),
@@ -301,7 +321,18 @@ fn golden_cases_match_the_real_cli() {
                 let o = env.run(&real, s, &none);
                 assert_eq!(o.code, 0, "{}: setup {s:?} failed: {}", case.name, o.stderr);
             }
-            outcomes.push(env.run(cli, &case.args, &case.env));
+            let mut outcome = env.run(cli, &case.args, &case.env);
+            for c in &case.check {
+                let o = env.run(&real, c, &none);
+                outcome.stdout.push_str(&format!(
+                    "\n--- {} (exit {})\n{}{}",
+                    c.join(" "),
+                    o.code,
+                    o.stdout,
+                    o.stderr
+                ));
+            }
+            outcomes.push(outcome);
             for t in &case.teardown {
                 env.run(&real, t, &none);
             }

@@ -204,12 +204,14 @@ pub fn build(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
     } else {
         context
     };
+    // The real CLI's progress line: carriage returns from its progress writer. With
+    // `-q` it is kept, and shown on stderr only if the build fails.
+    let progress = format!(
+        "Sending build context to Docker daemon {:>8}\r\r\n",
+        units::human_size(context.len() as f64)
+    );
     if !quiet {
-        // The real CLI's progress line: carriage returns from its progress writer.
-        print!(
-            "Sending build context to Docker daemon  {}\r\r\n",
-            units::human_size(context.len() as f64)
-        );
+        print!("{progress}");
     }
     let mut q = Query::new();
     for t in p.values("tag") {
@@ -312,16 +314,27 @@ pub fn build(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
     }
     q = q.flag("squash", p.flag("squash"));
     let mut reader: &[u8] = &context;
-    let body = ctx.client.stream(
-        "POST",
-        "/build",
-        q,
-        Body::Stream(&mut reader as &mut dyn Read, "application/x-tar"),
-    )?;
+    let body = ctx
+        .client
+        .stream(
+            "POST",
+            "/build",
+            q,
+            Body::Stream(&mut reader as &mut dyn Read, "application/x-tar"),
+        )
+        .inspect_err(|_| {
+            if quiet {
+                eprint!("{progress}");
+            }
+        })?;
     let mut image_id = String::new();
+    let mut output = String::new();
     for msg in serde_json::Deserializer::from_reader(body).into_iter::<Value>() {
         let msg = msg?;
         if let Some(e) = msg.get("error").and_then(Value::as_str) {
+            if quiet {
+                eprint!("{progress}{output}");
+            }
             return Err(Status::new(1, e.to_string()).into());
         }
         if let Some(id) = msg.pointer("/aux/ID").and_then(Value::as_str) {
@@ -330,6 +343,7 @@ pub fn build(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
         // With `-q` the daemon's only stream message is the image ID.
         if let Some(s) = msg.get("stream").and_then(Value::as_str) {
             print!("{s}");
+            output.push_str(s);
         }
         if let Some(s) = msg.get("status").and_then(Value::as_str) {
             if !quiet {
@@ -340,6 +354,32 @@ pub fn build(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
     if let Some(f) = p.value("iidfile") {
         std::fs::write(f, &image_id)?;
     }
+    Ok(0)
+}
+
+/// `docker builder prune`: the daemon's build cache (`POST /build/prune`).
+pub fn prune(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
+    let warning = if p.flag("all") {
+        "WARNING! This will remove all build cache. Are you sure you want to continue?"
+    } else {
+        "WARNING! This will remove all dangling build cache. Are you sure you want to continue?"
+    };
+    if !super::resources::confirm(p, warning)? {
+        return Ok(0);
+    }
+    let mut q = Query::new().flag("all", p.flag("all"));
+    if let Some(n) = p.bytes("keep-storage")? {
+        q = q.add("keep-storage", n.to_string());
+    }
+    let space = super::resources::prune_and_report(
+        ctx,
+        "/build/prune",
+        q,
+        &p.values("filter"),
+        "CachesDeleted",
+        "build cache objects",
+    )?;
+    super::resources::print_reclaimed(space);
     Ok(0)
 }
 

@@ -7,7 +7,7 @@ use std::io::Write;
 use clap::Command;
 use serde_json::Value;
 
-use super::{filters_json, for_each, list_format, render_list, short_id};
+use super::{filters_json, for_each, short_id};
 use crate::client::Query;
 use crate::cmdline::{bool_flag, list_flag, value_flag, Parsed};
 use crate::format::row::Row;
@@ -259,6 +259,14 @@ pub fn ps(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
     };
     if p.flag("latest") {
         limit = 1;
+    }
+    if given.is_some() && !quiet && !size {
+        // The real CLI first runs the template on an empty container (to see whether
+        // it uses .Size), so a template that fails on empty fields fails here.
+        let empty = container_row(&serde_json::json!({}), true);
+        format
+            .render(&[empty], &ps_header())
+            .map_err(|e| Status::new(1, format!("failed to execute template: {e}")))?;
     }
     // `json .` marshals every field, Size included, so it asks for sizes too.
     let want_size = size || fmt_src.contains(".Size") || fmt_src.contains("json .}}");
@@ -733,28 +741,15 @@ pub fn prune(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
     )? {
         return Ok(0);
     }
-    let mut q = Query::new();
-    if let Some(f) = filters_json(&p.values("filter"))? {
-        q = q.add("filters", f);
-    }
-    let v = ctx.client.post("/containers/prune", q, None)?;
-    let deleted: Vec<&str> = v
-        .get("ContainersDeleted")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
-    if !deleted.is_empty() {
-        println!("Deleted Containers:");
-        for d in &deleted {
-            println!("{d}");
-        }
-        println!();
-    }
-    let space = v.get("SpaceReclaimed").and_then(Value::as_u64).unwrap_or(0);
-    println!("Total reclaimed space: {}", units::human_size(space as f64));
-    let _ = (list_format, render_list);
+    let space = super::resources::prune_and_report(
+        ctx,
+        "/containers/prune",
+        Query::new(),
+        &p.values("filter"),
+        "ContainersDeleted",
+        "Containers",
+    )?;
+    super::resources::print_reclaimed(space);
     Ok(0)
 }
 
@@ -777,6 +772,7 @@ pub fn update(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
     }
     let body = Value::Object(body);
     let mut failed = Vec::new();
+    let mut warnings: Vec<String> = Vec::new();
     for name in &p.args {
         match ctx.client.post(
             &format!("/containers/{}/update", crate::client::encode(name)),
@@ -784,20 +780,22 @@ pub fn update(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
             Some(&body),
         ) {
             Ok(v) => {
-                for w in v
-                    .get("Warnings")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    if let Some(w) = w.as_str() {
-                        eprintln!("{w}");
-                    }
-                }
                 println!("{name}");
+                warnings.extend(
+                    v.get("Warnings")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string),
+                );
             }
             Err(e) => failed.push(e.to_string()),
         }
+    }
+    // The daemon's warnings go to stdout after the names, as the real CLI prints them.
+    if !warnings.is_empty() {
+        println!("{}", warnings.join("\n"));
     }
     if failed.is_empty() {
         Ok(0)

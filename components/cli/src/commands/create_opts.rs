@@ -74,7 +74,7 @@ fn kv_map(items: &[String]) -> Map<String, Value> {
 }
 
 /// `opts.ValidateEnv`: a bare name takes its value from our environment if set.
-fn env_entry(e: &str) -> String {
+pub(super) fn env_entry(e: &str) -> String {
     if e.contains('=') {
         return e.to_string();
     }
@@ -86,7 +86,7 @@ fn env_entry(e: &str) -> String {
 
 /// Lines of an `--env-file`/`--label-file` (`opts.ReadKVEnvStrings`); for env files a
 /// bare name takes its value from our environment.
-fn kv_file(p: &Parsed, file: &str, from_env: bool) -> anyhow::Result<Vec<String>> {
+pub(super) fn kv_file(p: &Parsed, file: &str, from_env: bool) -> anyhow::Result<Vec<String>> {
     let text = std::fs::read(file).map_err(|e| {
         rejected(
             p,
@@ -117,11 +117,16 @@ fn kv_file(p: &Parsed, file: &str, from_env: bool) -> anyhow::Result<Vec<String>
                 ),
             ));
         }
-        out.push(match value {
-            Some(v) => format!("{name}={v}"),
-            None if from_env => env_entry(name),
-            None => name.to_string(),
-        });
+        // A bare name takes its value from our environment; unset, it is left out.
+        match value {
+            Some(v) => out.push(format!("{name}={v}")),
+            None if from_env => {
+                if let Ok(v) = std::env::var(name) {
+                    out.push(format!("{name}={v}"));
+                }
+            }
+            None => {}
+        }
     }
     Ok(out)
 }

@@ -26,8 +26,9 @@ use crate::format::Format;
 use crate::template::Val;
 use crate::Status;
 
-/// Management commands: `docker container ...` etc.
+/// Management commands we implement: `docker container ...` etc.
 const GROUPS: &[(&str, &str)] = &[
+    ("builder", "Manage builds"),
     ("container", "Manage containers"),
     ("context", "Manage contexts"),
     ("image", "Manage images"),
@@ -35,6 +36,48 @@ const GROUPS: &[(&str, &str)] = &[
     ("system", "Manage Docker"),
     ("volume", "Manage volumes"),
 ];
+
+/// The real CLI's commands this one does not implement: swarm mode, plugins, content
+/// trust, manifest lists and checkpoints. `docker --help` lists them as the real CLI
+/// does (people know that list, and scripts read it), and running one says plainly
+/// that it is not supported instead of calling it an unknown command.
+const UNSUPPORTED: &[(&str, &str, Section)] = &[
+    ("checkpoint", "Manage checkpoints", Section::Experimental),
+    (
+        "manifest",
+        "Manage Docker image manifests and manifest lists",
+        Section::Management,
+    ),
+    ("plugin", "Manage plugins", Section::Management),
+    (
+        "trust",
+        "Manage trust on Docker images",
+        Section::Management,
+    ),
+    ("config", "Manage Swarm configs", Section::Swarm),
+    ("node", "Manage Swarm nodes", Section::Swarm),
+    ("secret", "Manage Swarm secrets", Section::Swarm),
+    ("service", "Manage Swarm services", Section::Swarm),
+    ("stack", "Manage Swarm stacks", Section::Swarm),
+    ("swarm", "Manage Swarm", Section::Swarm),
+];
+
+/// Where the root help lists an unsupported group.
+#[derive(Clone, Copy, PartialEq)]
+enum Section {
+    Management,
+    /// A management command shown only when the daemon runs experimental features
+    /// (or no daemon answered), as the real CLI does.
+    Experimental,
+    Swarm,
+}
+
+fn not_supported(group: &str) -> Status {
+    Status::new(
+        1,
+        format!("docker: 'docker {group}' is not supported by this docker CLI"),
+    )
+}
 
 fn no_flags(c: Command) -> Command {
     c
@@ -78,7 +121,7 @@ pub static TABLE: &[Spec] = &[
     Spec { names: &["diff", "container diff"], usage: "CONTAINER", about: "Inspect changes to files or directories on a container's filesystem", arity: Arity::Exact(1), interspersed: true, flags: no_flags, run: container::diff, },
     Spec { names: &["export", "container export"], usage: "[OPTIONS] CONTAINER", about: "Export a container's filesystem as a tar archive", arity: Arity::Exact(1), interspersed: true, flags: container::output_flags, run: container::export, },
     Spec { names: &["commit", "container commit"], usage: "[OPTIONS] CONTAINER [REPOSITORY[:TAG]]", about: "Create a new image from a container's changes", arity: Arity::Range(1, 2), interspersed: true, flags: container::commit_flags, run: container::commit, },
-    Spec { names: &["container prune"], usage: "[OPTIONS]", about: "Remove all stopped containers", arity: Arity::None, interspersed: true, flags: resources::prune_flags, run: container::prune, },
+    Spec { names: &["container prune"], usage: "[OPTIONS]", about: "Remove all stopped containers", arity: Arity::None, interspersed: true, flags: |c| flags_from_help(c, "container prune"), run: container::prune, },
     Spec { names: &["rmi", "image rm", "image remove"], usage: "[OPTIONS] IMAGE [IMAGE...]", about: "Remove one or more images", arity: Arity::Min(1), interspersed: true, flags: image::rmi_flags, run: image::rmi, },
     Spec { names: &["tag", "image tag"], usage: "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]", about: "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", arity: Arity::Exact(2), interspersed: true, flags: no_flags, run: image::tag, },
     Spec { names: &["history", "image history"], usage: "[OPTIONS] IMAGE", about: "Show the history of an image", arity: Arity::Exact(1), interspersed: true, flags: image::history_flags, run: image::history, },
@@ -87,13 +130,13 @@ pub static TABLE: &[Spec] = &[
     Spec { names: &["load", "image load"], usage: "[OPTIONS]", about: "Load an image from a tar archive or STDIN", arity: Arity::None, interspersed: true, flags: image::load_flags, run: image::load, },
     Spec { names: &["image prune"], usage: "[OPTIONS]", about: "Remove unused images", arity: Arity::None, interspersed: true, flags: image::prune_flags, run: image::prune, },
     Spec { names: &["volume ls", "volume list"], usage: "[OPTIONS]", about: "List volumes", arity: Arity::None, interspersed: true, flags: resources::volume_ls_flags, run: resources::volume_ls, },
-    Spec { names: &["volume create"], usage: "[OPTIONS] [VOLUME]", about: "Create a volume", arity: Arity::Max(1), interspersed: true, flags: |c| flags_from_help(c, "volume create"), run: resources::volume_create, },
+    Spec { names: &["volume create"], usage: "[OPTIONS] [VOLUME]", about: "Create a volume", arity: Arity::Max(1), interspersed: true, flags: resources::volume_create_flags, run: resources::volume_create, },
     Spec { names: &["volume rm", "volume remove"], usage: "[OPTIONS] VOLUME [VOLUME...]", about: "Remove one or more volumes", arity: Arity::Min(1), interspersed: true, flags: resources::force_flag, run: resources::volume_rm, },
-    Spec { names: &["volume prune"], usage: "[OPTIONS]", about: "Remove unused local volumes", arity: Arity::None, interspersed: true, flags: resources::volume_prune_flags, run: resources::volume_prune, },
+    Spec { names: &["volume prune"], usage: "[OPTIONS]", about: "Remove unused local volumes", arity: Arity::None, interspersed: true, flags: |c| flags_from_help(c, "volume prune"), run: resources::volume_prune, },
     Spec { names: &["network ls", "network list"], usage: "[OPTIONS]", about: "List networks", arity: Arity::None, interspersed: true, flags: resources::network_ls_flags, run: resources::network_ls, },
     Spec { names: &["network create"], usage: "[OPTIONS] NETWORK", about: "Create a network", arity: Arity::Exact(1), interspersed: true, flags: |c| flags_from_help(c, "network create"), run: resources::network_create, },
     Spec { names: &["network rm", "network remove"], usage: "NETWORK [NETWORK...]", about: "Remove one or more networks", arity: Arity::Min(1), interspersed: true, flags: resources::force_flag, run: resources::network_rm, },
-    Spec { names: &["network prune"], usage: "[OPTIONS]", about: "Remove all unused networks", arity: Arity::None, interspersed: true, flags: resources::network_prune_flags, run: resources::network_prune, },
+    Spec { names: &["network prune"], usage: "[OPTIONS]", about: "Remove all unused networks", arity: Arity::None, interspersed: true, flags: |c| flags_from_help(c, "network prune"), run: resources::network_prune, },
     Spec { names: &["system df"], usage: "[OPTIONS]", about: "Show docker disk usage", arity: Arity::None, interspersed: true, flags: system::df_flags, run: system::df, },
     Spec { names: &["events", "system events"], usage: "[OPTIONS]", about: "Get real time events from the server", arity: Arity::None, interspersed: true, flags: monitor::events_flags, run: monitor::events, },
     Spec { names: &["stats", "container stats"], usage: "[OPTIONS] [CONTAINER...]", about: "Display a live stream of container(s) resource usage statistics", arity: Arity::Min(0), interspersed: true, flags: monitor::stats_flags, run: monitor::stats, },
@@ -116,6 +159,7 @@ pub static TABLE: &[Spec] = &[
     Spec { names: &["context rm", "context remove"], usage: "CONTEXT [CONTEXT...]", about: "Remove one or more contexts", arity: Arity::Min(1), interspersed: true, flags: context::rm_flags, run: context::rm, },
     Spec { names: &["context inspect"], usage: "[OPTIONS] [CONTEXT] [CONTEXT...]", about: "Display detailed information on one or more contexts", arity: Arity::Min(0), interspersed: true, flags: context::inspect_flags, run: context::inspect, },
     Spec { names: &["build", "image build", "builder build"], usage: "[OPTIONS] PATH | URL | -", about: "Build an image from a Dockerfile", arity: Arity::Exact(1), interspersed: true, flags: build::flags, run: build::build, },
+    Spec { names: &["builder prune"], usage: "", about: "Remove build cache", arity: Arity::None, interspersed: true, flags: |c| flags_from_help(c, "builder prune"), run: build::prune, },
     Spec { names: &["pull", "image pull"], usage: "[OPTIONS] NAME[:TAG|@DIGEST]", about: "Download an image from a registry", arity: Arity::Exact(1), interspersed: true, flags: image::pull_flags, run: image::pull, },
     Spec { names: &["push", "image push"], usage: "[OPTIONS] NAME[:TAG]", about: "Upload an image to a registry", arity: Arity::Exact(1), interspersed: true, flags: image::push_flags, run: image::push, },
     Spec { names: &["search"], usage: "[OPTIONS] TERM", about: "Search Docker Hub for images", arity: Arity::Exact(1), interspersed: true, flags: search::flags, run: search::search, },
@@ -126,6 +170,9 @@ pub static TABLE: &[Spec] = &[
 /// the path it was called by, and how many words the path used.
 pub fn lookup(rest: &[String]) -> Result<(&'static Spec, String, usize), Status> {
     let first = rest[0].as_str();
+    if UNSUPPORTED.iter().any(|(g, _, _)| *g == first) {
+        return Err(not_supported(first));
+    }
     if let Some((group, about)) = GROUPS.iter().find(|(g, _)| *g == first) {
         let Some(sub) = rest.get(1).filter(|s| !s.starts_with('-')) else {
             if rest.get(1).is_some_and(|s| s == "--help" || s == "-h") {
@@ -177,8 +224,11 @@ pub fn lookup(rest: &[String]) -> Result<(&'static Spec, String, usize), Status>
 pub fn help_topic(words: &[String]) -> Result<String, Status> {
     let unknown = || Status::new(1, format!("unknown help topic: {}", words.join(" ")));
     let Some(first) = words.first() else {
-        return Ok(root_help());
+        return Err(unknown());
     };
+    if UNSUPPORTED.iter().any(|(g, _, _)| g == first) {
+        return Err(not_supported(first));
+    }
     if let Some((group, about)) = GROUPS.iter().find(|(g, _)| g == first) {
         let Some(sub) = words.get(1) else {
             return Ok(group_help(group, about));
@@ -227,8 +277,9 @@ const COMMON: &[&str] = &[
     "info",
 ];
 
-/// `docker --help`: cobra's root usage with docker's sections.
-pub fn root_help() -> String {
+/// `docker --help`: cobra's root usage with docker's sections. `experimental` is
+/// whether the daemon runs experimental features, None when no daemon answered.
+pub fn root_help(experimental: Option<bool>) -> String {
     let about_of = |name: &str| {
         TABLE
             .iter()
@@ -248,12 +299,29 @@ pub fn root_help() -> String {
         })
         .collect();
     others.sort();
+    let unsupported_in = |section: Section| {
+        UNSUPPORTED
+            .iter()
+            .filter(move |(_, _, s)| *s == section)
+            .map(|(g, a, _)| (*g, *a))
+    };
+    let mut management: Vec<(&str, &str)> = GROUPS
+        .iter()
+        .copied()
+        .chain(unsupported_in(Section::Management))
+        .collect();
+    if experimental != Some(false) {
+        management.extend(unsupported_in(Section::Experimental));
+    }
+    management.sort();
+    let swarm: Vec<(&str, &str)> = unsupported_in(Section::Swarm).collect();
     let pad = crate::help::name_padding(
         common
             .iter()
             .chain(&others)
-            .map(|(n, _)| *n)
-            .chain(GROUPS.iter().map(|(g, _)| *g)),
+            .chain(&management)
+            .chain(&swarm)
+            .map(|(n, _)| *n),
     );
     let section = |title: &str, rows: &[(&str, &str)]| {
         let mut out = format!("\n\n{title}:");
@@ -266,7 +334,8 @@ pub fn root_help() -> String {
         "Usage:  docker [OPTIONS] COMMAND\n\nA self-sufficient runtime for containers",
     );
     out.push_str(&section("Common Commands", &common));
-    out.push_str(&section("Management Commands", GROUPS));
+    out.push_str(&section("Management Commands", &management));
+    out.push_str(&section("Swarm Commands", &swarm));
     out.push_str(&section("Commands", &others));
     out.push_str("\n\nGlobal Options:\n");
     out.push_str(crate::help::flag_usages(&global_flags(), crate::help::columns()).trim_end());

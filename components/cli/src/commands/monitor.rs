@@ -28,17 +28,17 @@ pub fn events_flags(c: Command) -> Command {
 
 /// Go's `time.RFC3339Nano` of a UTC time in nanoseconds (trailing zeros trimmed).
 fn rfc3339_nano(nanos: i64) -> String {
-    let secs = nanos.div_euclid(1_000_000_000);
-    let frac = nanos.rem_euclid(1_000_000_000);
-    let (y, mo, d, h, mi, s) = units::civil(secs);
-    let mut out = format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}");
-    if frac != 0 {
-        let f = format!("{frac:09}");
-        out.push('.');
-        out.push_str(f.trim_end_matches('0'));
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(nanos.max(0) as u64);
+    // humantime always writes nine digits: Go trims trailing zeros (and the dot).
+    let full = humantime::format_rfc3339_nanos(t).to_string();
+    let (head, frac) = full
+        .trim_end_matches('Z')
+        .split_once('.')
+        .unwrap_or((&full, ""));
+    match frac.trim_end_matches('0') {
+        "" => format!("{head}Z"),
+        f => format!("{head}.{f}Z"),
     }
-    out.push('Z');
-    out
 }
 
 /// `--since`/`--until` as docker sends them: unix seconds (with nanoseconds), from a
@@ -295,5 +295,20 @@ pub fn stats(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
         if !stream {
             return Ok(0);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn event_times_trim_trailing_zeros_as_go_does() {
+        assert_eq!(
+            super::rfc3339_nano(1_704_164_645_120_000_000),
+            "2024-01-02T03:04:05.12Z"
+        );
+        assert_eq!(
+            super::rfc3339_nano(1_704_164_645_000_000_000),
+            "2024-01-02T03:04:05Z"
+        );
     }
 }

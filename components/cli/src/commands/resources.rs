@@ -22,26 +22,6 @@ pub fn force_flag(c: Command) -> Command {
     )
 }
 
-/// `container prune`'s flags; `volume prune` adds `--all`.
-pub fn prune_flags(c: Command) -> Command {
-    let c = list_flag(
-        c,
-        "filter",
-        None,
-        "Provide filter values (e.g. \"label=<label>\")",
-    );
-    bool_flag(c, "force", Some('f'), "Do not prompt for confirmation")
-}
-
-pub fn volume_prune_flags(c: Command) -> Command {
-    bool_flag(
-        prune_flags(c),
-        "all",
-        Some('a'),
-        "Remove all unused volumes, not just anonymous ones",
-    )
-}
-
 /// Asks `[y/N]` unless `--force`; a closed stdin answers no.
 pub fn confirm(p: &Parsed, warning: &str) -> anyhow::Result<bool> {
     if p.flag("force") {
@@ -53,6 +33,44 @@ pub fn confirm(p: &Parsed, warning: &str) -> anyhow::Result<bool> {
     std::io::stdin().lock().read_line(&mut line)?;
     let yes = matches!(line.trim().to_lowercase().as_str(), "y" | "yes");
     Ok(yes)
+}
+
+/// What every prune does once confirmed: `POST` to `endpoint` with the filters, list
+/// what the daemon reports deleted (`list_key`) under `Deleted <title>:` followed by a
+/// blank line, and return the space reclaimed.
+pub fn prune_and_report(
+    ctx: &Ctx,
+    endpoint: &str,
+    query: Query,
+    filters: &[String],
+    list_key: &str,
+    title: &str,
+) -> anyhow::Result<u64> {
+    let mut q = query;
+    if let Some(f) = filters_json(filters)? {
+        q = q.add("filters", f);
+    }
+    let v = ctx.client.post(endpoint, q, None)?;
+    let deleted: Vec<&str> = v
+        .get(list_key)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    if !deleted.is_empty() {
+        println!("Deleted {title}:");
+        for d in deleted {
+            println!("{d}");
+        }
+        println!();
+    }
+    Ok(v.get("SpaceReclaimed").and_then(Value::as_u64).unwrap_or(0))
+}
+
+/// The last line of a prune.
+pub fn print_reclaimed(space: u64) {
+    println!("Total reclaimed space: {}", units::human_size(space as f64));
 }
 
 fn labels_string(v: &Value) -> String {
@@ -182,6 +200,12 @@ pub fn volume_ls(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
     Ok(0)
 }
 
+/// `volume create`'s flags and the hidden `--name` (the positional's older spelling).
+pub fn volume_create_flags(c: Command) -> Command {
+    let c = crate::cmdline::flags_from_help(c, "volume create");
+    value_flag(c, "name", None, "Specify volume name")
+}
+
 fn kv_map(items: &[String]) -> serde_json::Map<String, Value> {
     items
         .iter()
@@ -296,69 +320,35 @@ pub fn volume_prune(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
     if !confirm(p, "WARNING! This will remove anonymous local volumes not used by at least one container.\nAre you sure you want to continue?")? {
         return Ok(0);
     }
-    let mut q = Query::new();
     let mut filters = p.values("filter");
     if p.flag("all") {
         filters.push("all=true".into());
     }
-    if let Some(f) = filters_json(&filters)? {
-        q = q.add("filters", f);
-    }
-    let v = ctx.client.post("/volumes/prune", q, None)?;
-    let deleted: Vec<String> = v
-        .get("VolumesDeleted")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .map(str::to_string)
-        .collect();
-    if !deleted.is_empty() {
-        println!("Deleted Volumes:");
-        for d in &deleted {
-            println!("{d}");
-        }
-        println!();
-    }
-    let space = v.get("SpaceReclaimed").and_then(Value::as_u64).unwrap_or(0);
-    println!("Total reclaimed space: {}", units::human_size(space as f64));
+    let space = prune_and_report(
+        ctx,
+        "/volumes/prune",
+        Query::new(),
+        &filters,
+        "VolumesDeleted",
+        "Volumes",
+    )?;
+    print_reclaimed(space);
     Ok(0)
-}
-
-pub fn network_prune_flags(c: Command) -> Command {
-    let c = list_flag(
-        c,
-        "filter",
-        None,
-        "Provide filter values (e.g. \"until=<timestamp>\")",
-    );
-    bool_flag(c, "force", Some('f'), "Do not prompt for confirmation")
 }
 
 pub fn network_prune(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
     if !confirm(p, "WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue?")? {
         return Ok(0);
     }
-    let mut q = Query::new();
-    if let Some(f) = filters_json(&p.values("filter"))? {
-        q = q.add("filters", f);
-    }
-    let v = ctx.client.post("/networks/prune", q, None)?;
-    let deleted: Vec<&str> = v
-        .get("NetworksDeleted")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
-    // Unlike the other prunes, nothing at all is printed when nothing was removed.
-    if !deleted.is_empty() {
-        println!("Deleted Networks:");
-        for d in deleted {
-            println!("{d}");
-        }
-        println!();
-    }
+    // Unlike the other prunes, it prints no total: only what was removed, if anything.
+    prune_and_report(
+        ctx,
+        "/networks/prune",
+        Query::new(),
+        &p.values("filter"),
+        "NetworksDeleted",
+        "Networks",
+    )?;
     Ok(0)
 }
 

@@ -464,6 +464,16 @@ pub fn exec(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
     let tty = p.flag("tty");
     let interactive = p.flag("interactive");
     let detach = p.flag("detach");
+    // `--env-file` lines first, then `-e`, as the real CLI reads them.
+    let mut env = Vec::new();
+    for file in p.values("env-file") {
+        env.extend(super::create_opts::kv_file(p, &file, true)?);
+    }
+    env.extend(
+        p.values("env")
+            .iter()
+            .map(|e| super::create_opts::env_entry(e)),
+    );
     let mut cfg = json!({
         "User": p.value("user").unwrap_or_default(),
         "Privileged": p.flag("privileged"),
@@ -472,7 +482,7 @@ pub fn exec(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
         "AttachStdout": !detach,
         "AttachStderr": !detach,
         "Detach": detach,
-        "Env": p.values("env"),
+        "Env": env,
         "WorkingDir": p.value("workdir").unwrap_or_default(),
         "Cmd": p.args[1..].to_vec(),
     });

@@ -457,25 +457,23 @@ impl<'a> Exec<'a> {
                 let mut cur = args[0].clone();
                 for key in &args[1..] {
                     cur = match (&cur, key) {
-                        (Val::List(l), Val::Int(i)) => {
-                            l.get(*i as usize).cloned().ok_or_else(|| {
-                                format!("error calling index: index out of range: {i}")
-                            })?
-                        }
+                        (Val::List(l), Val::Int(i)) => l
+                            .get(*i as usize)
+                            .cloned()
+                            .ok_or_else(|| index_error(*i, l.len(), "slice"))?,
                         (Val::Map(m) | Val::Struct(m), Val::Str(k)) => m
                             .iter()
                             .find(|(n, _)| n == k)
                             .map(|(_, v)| v.clone().present())
                             .unwrap_or(Val::NoValue),
-                        (Val::Str(s), Val::Int(i)) => {
-                            Val::Int(*s.as_bytes().get(*i as usize).ok_or_else(|| {
-                                format!("error calling index: index out of range: {i}")
-                            })? as i64)
-                        }
+                        (Val::Str(s), Val::Int(i)) => Val::Int(
+                            *s.as_bytes()
+                                .get(*i as usize)
+                                .ok_or_else(|| index_error(*i, s.len(), "string"))?
+                                as i64,
+                        ),
                         (Val::NilMap, _) => Val::NoValue,
-                        (Val::NilSlice, Val::Int(i)) => {
-                            return Err(format!("error calling index: index out of range: {i}"))
-                        }
+                        (Val::NilSlice, Val::Int(i)) => return Err(index_error(*i, 0, "slice")),
                         (Val::Nil | Val::NoValue, _) => {
                             return Err("error calling index: index of untyped nil".into())
                         }
@@ -764,4 +762,14 @@ fn compare(name: &str, args: &[Val]) -> Result<Val, String> {
         _ => basic(&args[0], &args[1])?.is_ge(),
     };
     Ok(Val::Bool(r))
+}
+
+/// Go's `index` past the end: its bounds check lets an index equal to the length
+/// through, and `reflect` then panics (the template reports the panic's text).
+fn index_error(i: i64, len: usize, kind: &str) -> String {
+    if i == len as i64 {
+        format!("error calling index: reflect: {kind} index out of range")
+    } else {
+        format!("error calling index: index out of range: {i}")
+    }
 }
