@@ -46,8 +46,11 @@ pub enum Arg {
     Path(String),
     Signature(String),
     Bool(bool),
+    I32(i32),
     U32(u32),
+    I64(i64),
     U64(u64),
+    Double(f64),
     Variant(Box<Arg>),
     Array(String, Vec<Arg>),
     Struct(Vec<Arg>),
@@ -60,8 +63,11 @@ impl Arg {
             Arg::Path(_) => "o".into(),
             Arg::Signature(_) => "g".into(),
             Arg::Bool(_) => "b".into(),
+            Arg::I32(_) => "i".into(),
             Arg::U32(_) => "u".into(),
+            Arg::I64(_) => "x".into(),
             Arg::U64(_) => "t".into(),
+            Arg::Double(_) => "d".into(),
             Arg::Variant(_) => "v".into(),
             Arg::Array(elem, _) => format!("a{elem}"),
             Arg::Struct(fields) => {
@@ -100,6 +106,11 @@ impl Writer {
         self.buf.extend_from_slice(&v.to_le_bytes());
     }
 
+    fn u64(&mut self, v: u64) {
+        self.pad(8);
+        self.buf.extend_from_slice(&v.to_le_bytes());
+    }
+
     fn signature(&mut self, s: &str) {
         self.buf.push(s.len() as u8);
         self.buf.extend_from_slice(s.as_bytes());
@@ -115,11 +126,11 @@ impl Writer {
             }
             Arg::Signature(s) => self.signature(s),
             Arg::Bool(b) => self.u32(u32::from(*b)),
+            Arg::I32(v) => self.u32(*v as u32),
             Arg::U32(v) => self.u32(*v),
-            Arg::U64(v) => {
-                self.pad(8);
-                self.buf.extend_from_slice(&v.to_le_bytes());
-            }
+            Arg::I64(v) => self.u64(*v as u64),
+            Arg::U64(v) => self.u64(*v),
+            Arg::Double(v) => self.u64(v.to_bits()),
             Arg::Variant(inner) => {
                 self.signature(&inner.signature());
                 self.arg(inner);

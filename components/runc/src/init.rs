@@ -192,6 +192,7 @@ fn create_inner(opts: &CreateOpts, undo: &mut Undo) -> Result<i32, CreateError> 
         opts.id,
         opts.systemd_cgroup,
     )?;
+    let unit_properties = cg.unit_properties(spec.annotations().as_ref())?;
     undo.cgroups = Some(cg.clone());
     // systemd makes the unit's groups when it starts the unit, which needs the pid.
     if !cg.is_systemd() {
@@ -295,7 +296,7 @@ fn create_inner(opts: &CreateOpts, undo: &mut Undo) -> Result<i32, CreateError> 
     // init builds its mounts meanwhile and waits for "cgroup" before it unshares
     // a cgroup namespace or asks for the hooks, whichever comes first.
     if cg.is_systemd() {
-        cg.start_unit(pid)?;
+        cg.start_unit(pid, unit_properties)?;
         cg.create()?;
         cg.apply(pid)?;
         if let Some(res) = linux.resources() {

@@ -228,6 +228,10 @@ fn drive(ns: &SystemdNs, runc: &Path, id: &str) -> Observed {
         cfg["linux"]["cgroupsPath"] = cgroups_path.clone().into();
         cfg["linux"]["resources"]["memory"] = serde_json::json!({"limit": 67108864});
         cfg["linux"]["resources"]["pids"] = serde_json::json!({"limit": 20});
+        cfg["annotations"] = serde_json::json!({
+            "org.systemd.property.TimeoutStopSec": "7",
+            "org.systemd.property.CollectMode": "'inactive-or-failed'",
+        });
     });
     let root = b.path().join("state");
     let runtime = |args: &[&str]| -> Output {
@@ -317,6 +321,8 @@ const COMPARED: &[&str] = &[
     "MemoryLimit",
     "TasksMax",
     "DefaultDependencies",
+    "TimeoutStopUSec",
+    "CollectMode",
 ];
 
 fn pick(props: &BTreeMap<String, String>) -> BTreeMap<&'static str, String> {
@@ -341,6 +347,11 @@ fn systemd_driver_makes_runcs_transient_scope_and_removes_it() {
     assert_eq!(p["Delegate"], "yes");
     assert_eq!(p["MemoryLimit"], "67108864", "MemoryLimit set over D-Bus");
     assert_eq!(p["TasksMax"], "20", "TasksMax set over D-Bus");
+    assert_eq!(
+        p["TimeoutStopUSec"], "7s",
+        "org.systemd.property.TimeoutStopSec"
+    );
+    assert_eq!(p["CollectMode"], "inactive-or-failed");
     assert_eq!(ours.memory_limit.trim(), "67108864");
     assert_eq!(ours.pids_max.trim(), "20");
     assert!(ours.init_in_scope, "the init is not in the scope");

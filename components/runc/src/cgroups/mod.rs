@@ -83,6 +83,9 @@ pub fn is_unified() -> bool {
     rc == 0 && st.f_type == libc::CGROUP2_SUPER_MAGIC
 }
 
+/// Extra properties for the container's systemd unit.
+pub struct UnitProperties(Vec<crate::dbus::Arg>);
+
 /// The cgroups of one container: controller name ("" = unified) to directory.
 #[derive(Debug, Clone)]
 pub struct Manager {
@@ -187,10 +190,22 @@ impl Manager {
 
     /// With systemd: have it create the container's unit holding `pid` (the
     /// unit's cgroups are then systemd's; `create` and `apply` add the rest).
-    pub fn start_unit(&self, pid: i32) -> Result<(), CgroupError> {
+    pub fn start_unit(&self, pid: i32, properties: UnitProperties) -> Result<(), CgroupError> {
         match &self.unit {
-            Some(unit) => Ok(systemd::start(unit, pid)?),
+            Some(unit) => Ok(systemd::start(unit, pid, properties.0)?),
             None => Ok(()),
+        }
+    }
+
+    /// The unit properties `org.systemd.property.*` annotations ask for, checked
+    /// before anything is made (empty without systemd).
+    pub fn unit_properties(
+        &self,
+        annotations: Option<&std::collections::HashMap<String, String>>,
+    ) -> Result<UnitProperties, CgroupError> {
+        match (&self.unit, annotations) {
+            (Some(_), Some(a)) => Ok(UnitProperties(systemd::annotation_properties(a)?)),
+            _ => Ok(UnitProperties(Vec::new())),
         }
     }
 

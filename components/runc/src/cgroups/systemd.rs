@@ -29,6 +29,14 @@ pub enum SystemdError {
     StartTimeout(String),
     #[error("Timed out while waiting for systemd to remove {0}")]
     StopTimeout(String),
+    #[error("Annotation {key} name incorrect: {name}")]
+    PropertyName { key: String, name: String },
+    #[error("Annotation {key}={value} value parse error: {why}")]
+    PropertyValue {
+        key: String,
+        value: String,
+        why: &'static str,
+    },
 }
 
 /// The unit runc makes for a container: a scope (or a slice, when the name of
@@ -55,8 +63,110 @@ fn props(list: Vec<Arg>) -> Arg {
     Arg::Array("(sv)".into(), list)
 }
 
+const PROPERTY_PREFIX: &str = "org.systemd.property.";
+
+/// The unit properties asked for by `org.systemd.property.<Name>` annotations, whose
+/// values are GVariant text (runc 1.1's rules: a name of at least three latin
+/// letters; `<x>Sec` means `<x>USec`, given in seconds). Supported values: booleans,
+/// quoted strings, numbers (int32, or double with a point) and the typed forms
+/// `int32|uint32|int64|uint64|double <number>`.
+pub fn annotation_properties(
+    annotations: &std::collections::HashMap<String, String>,
+) -> Result<Vec<Arg>, SystemdError> {
+    let mut keys: Vec<&String> = annotations.keys().collect();
+    keys.sort();
+    let mut out = Vec::new();
+    for key in keys {
+        let Some(name) = key.strip_prefix(PROPERTY_PREFIX) else {
+            continue;
+        };
+        let value = &annotations[key];
+        if name.len() < 3 || !name.bytes().all(|b| b.is_ascii_alphabetic()) {
+            return Err(SystemdError::PropertyName {
+                key: key.clone(),
+                name: name.to_string(),
+            });
+        }
+        let bad = |why| SystemdError::PropertyValue {
+            key: key.clone(),
+            value: value.clone(),
+            why,
+        };
+        let mut arg = parse_gvariant(value).map_err(bad)?;
+        let mut name = name.to_string();
+        if let Some(stem) = name.strip_suffix("Sec") {
+            if stem.ends_with(|c: char| c.is_ascii_lowercase()) {
+                arg = Arg::U64(seconds_to_usec(&arg).ok_or_else(|| bad("not a number"))?);
+                name = format!("{stem}USec");
+            }
+        }
+        out.push(prop(&name, arg));
+    }
+    Ok(out)
+}
+
+fn seconds_to_usec(a: &Arg) -> Option<u64> {
+    const M: u64 = 1_000_000;
+    Some(match a {
+        Arg::I32(v) => (*v as u64).wrapping_mul(M),
+        Arg::U32(v) => u64::from(*v) * M,
+        Arg::I64(v) => (*v as u64).wrapping_mul(M),
+        Arg::U64(v) => v.wrapping_mul(M),
+        Arg::Double(v) => (v * M as f64) as u64,
+        _ => return None,
+    })
+}
+
+/// The GVariant text forms runc's users put in annotations.
+fn parse_gvariant(text: &str) -> Result<Arg, &'static str> {
+    let t = text.trim();
+    match t {
+        "true" => return Ok(Arg::Bool(true)),
+        "false" => return Ok(Arg::Bool(false)),
+        _ => {}
+    }
+    if let Some(q) = t.chars().next().filter(|c| *c == '\'' || *c == '"') {
+        let inner = t
+            .strip_prefix(q)
+            .and_then(|r| r.strip_suffix(q))
+            .ok_or("unterminated string")?;
+        let mut out = String::new();
+        let mut chars = inner.chars();
+        while let Some(c) = chars.next() {
+            if c == '\\' {
+                out.push(chars.next().ok_or("unterminated string")?);
+            } else {
+                out.push(c);
+            }
+        }
+        return Ok(Arg::Str(out));
+    }
+    let num = |s: &str| s.trim().to_string();
+    if let Some((ty, n)) = t.split_once(char::is_whitespace) {
+        let n = num(n);
+        return match ty {
+            "int32" => n.parse().map(Arg::I32).map_err(|_| "bad int32"),
+            "uint32" => n.parse().map(Arg::U32).map_err(|_| "bad uint32"),
+            "int64" => n.parse().map(Arg::I64).map_err(|_| "bad int64"),
+            "uint64" => n.parse().map(Arg::U64).map_err(|_| "bad uint64"),
+            "double" => n.parse().map(Arg::Double).map_err(|_| "bad double"),
+            _ => Err("unsupported type"),
+        };
+    }
+    if let Ok(v) = t.parse::<i32>() {
+        return Ok(Arg::I32(v));
+    }
+    if t.contains(['.', 'e', 'E']) {
+        if let Ok(v) = t.parse::<f64>() {
+            return Ok(Arg::Double(v));
+        }
+    }
+    Err("unsupported value")
+}
+
 /// Start the transient unit holding `pid` and wait until systemd has made it.
-pub fn start(unit: &Unit, pid: i32) -> Result<(), SystemdError> {
+/// `extra` are the annotations' properties, sent last as runc does.
+pub fn start(unit: &Unit, pid: i32, extra: Vec<Arg>) -> Result<(), SystemdError> {
     let mut list = vec![prop(
         "Description",
         Arg::Str(format!("libcontainer container {}", unit.container)),
@@ -83,6 +193,7 @@ pub fn start(unit: &Unit, pid: i32) -> Result<(), SystemdError> {
         list.push(prop(accounting, Arg::Bool(true)));
     }
     list.push(prop("DefaultDependencies", Arg::Bool(false)));
+    list.extend(extra);
 
     let mut bus = connect()?;
     let args = [
@@ -331,5 +442,33 @@ mod tests {
         assert_eq!(quota_per_sec(&res), Some(200_000));
         let res: LinuxResources = serde_json::from_str(r#"{"cpu": {"quota": -1}}"#).unwrap();
         assert_eq!(quota_per_sec(&res), Some(u64::MAX));
+    }
+
+    #[test]
+    fn annotations_follow_runcs_rules() {
+        let ann: std::collections::HashMap<String, String> = [
+            ("org.systemd.property.TimeoutStopSec", "2"),
+            ("org.systemd.property.CollectMode", "'inactive-or-failed'"),
+            ("org.systemd.property.CPUQuotaPeriodUSec", "uint64 50000"),
+            ("other", "x"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let p = annotation_properties(&ann).unwrap();
+        assert_eq!(
+            p,
+            vec![
+                prop("CPUQuotaPeriodUSec", Arg::U64(50_000)),
+                prop("CollectMode", Arg::Str("inactive-or-failed".into())),
+                prop("TimeoutStopUSec", Arg::U64(2_000_000)),
+            ]
+        );
+        let bad: std::collections::HashMap<String, String> =
+            [("org.systemd.property.X1".to_string(), "1".to_string())].into();
+        assert_eq!(
+            annotation_properties(&bad).unwrap_err().to_string(),
+            "Annotation org.systemd.property.X1 name incorrect: X1"
+        );
     }
 }
