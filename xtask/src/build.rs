@@ -63,12 +63,8 @@ pub fn container_run_args(
     engine.volume_for(&home_vol, &image.tag, uid, gid)?;
     engine.volume_for(&target_vol, &image.tag, uid, gid)?;
     let source = project::source()?;
-    let mut args: Vec<String> = vec![
-        "run".into(),
-        "--rm".into(),
-        "--network".into(),
-        image.network().into(),
-    ];
+    let mut args = engine.run_args();
+    args.extend(["--rm".into(), "--network".into(), image.network().into()]);
     if as_caller {
         args.extend(["--user".into(), format!("{uid}:{gid}")]);
     }

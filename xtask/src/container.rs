@@ -24,10 +24,37 @@ pub struct EngineArgs {
     pub engine: Option<EngineKind>,
 }
 
+/// This process's `soft:hard` limit of a resource, at most `cap`, as `--ulimit` takes
+/// it (-1 for unlimited).
+fn current_limit(resource: libc::__rlimit_resource_t, cap: Option<libc::rlim_t>) -> Option<String> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct it is given and nothing else.
+    if unsafe { libc::getrlimit(resource, &mut limit) } != 0 {
+        return None;
+    }
+    let value = |v: libc::rlim_t| {
+        let v = cap.map_or(v, |c| v.min(c));
+        if v == libc::RLIM_INFINITY {
+            "-1".to_owned()
+        } else {
+            v.to_string()
+        }
+    };
+    Some(format!(
+        "{}:{}",
+        value(limit.rlim_cur),
+        value(limit.rlim_max)
+    ))
+}
+
 /// A reachable container engine.
 #[derive(Debug, Clone)]
 pub struct Engine {
     pub program: &'static str,
+    kind: EngineKind,
 }
 
 impl EngineArgs {
@@ -57,7 +84,7 @@ impl EngineArgs {
             .with_context(|| format!("cannot run {program}"))?;
         if !out.status.success() && kind == EngineKind::Docker && daemon::can_start() {
             daemon::start(program)?;
-            return Ok(Engine { program });
+            return Ok(Engine { program, kind });
         }
         if !out.status.success() {
             let detail = String::from_utf8_lossy(&out.stderr);
@@ -74,7 +101,7 @@ impl EngineArgs {
                 ),
             }
         }
-        Ok(Engine { program })
+        Ok(Engine { program, kind })
     }
 }
 
@@ -83,6 +110,30 @@ impl Engine {
         // The classic builder: it honours `--network host`, needs no buildx plugin, and
         // the daemons this runs against (Debian's 20.10) support it everywhere.
         duct::cmd(self.program, args).env("DOCKER_BUILDKIT", "0")
+    }
+
+    /// The start of every `run` of ours. Podman asks for 1048576 open files and
+    /// processes in its containers, which needs CAP_SYS_RESOURCE wherever the hard limits
+    /// are lower (runc then fails with "error setting rlimit type 7"), and even its
+    /// `--ulimit host` asks for more. So its containers get the caller's own open-files
+    /// limit and a processes limit no higher than the kernel's pid_max, which podman
+    /// lowers its own limit to (and more processes than pids cannot exist anyway).
+    pub fn run_args(&self) -> Vec<String> {
+        let mut args = vec!["run".to_owned()];
+        if self.kind == EngineKind::Podman {
+            let pid_max = std::fs::read_to_string("/proc/sys/kernel/pid_max")
+                .ok()
+                .and_then(|s| s.trim().parse::<libc::rlim_t>().ok());
+            for (name, resource, cap) in [
+                ("nofile", libc::RLIMIT_NOFILE, None),
+                ("nproc", libc::RLIMIT_NPROC, pid_max),
+            ] {
+                if let Some(limit) = current_limit(resource, cap) {
+                    args.extend(["--ulimit".into(), format!("{name}={limit}")]);
+                }
+            }
+        }
+        args
     }
 
     /// Whether an image (or tag) exists in the engine.
@@ -126,8 +177,8 @@ impl Engine {
                 .with_context(|| format!("cannot create volume {name}"))?;
         }
         if uid != 0 && !exists {
-            self.cmd(vec![
-                "run".into(),
+            let mut run = self.run_args();
+            run.extend([
                 "--rm".into(),
                 "--network".into(),
                 "none".into(),
@@ -137,10 +188,11 @@ impl Engine {
                 "chown".into(),
                 format!("{uid}:{gid}"),
                 "/v".into(),
-            ])
-            .stdout_null()
-            .run()
-            .with_context(|| format!("cannot hand volume {name} to {uid}:{gid}"))?;
+            ]);
+            self.cmd(run)
+                .stdout_null()
+                .run()
+                .with_context(|| format!("cannot hand volume {name} to {uid}:{gid}"))?;
         }
         Ok(())
     }

@@ -66,6 +66,7 @@ const DEBOOTSTRAP: Tool = tool(
 const DPKG_DEV: Tool = tool("dpkg-shlibdeps", "dpkg-dev", "building and indexing .debs");
 const LINTIAN: Tool = tool("lintian", "lintian", "checking every .deb");
 const SYSTEMD_ANALYZE: Tool = tool("systemd-analyze", "systemd", "checking the systemd units");
+const PODMAN: Tool = tool("podman", "podman", "the dev container under podman");
 
 /// What `cargo xtask ci` needs beyond Rust: the peers and fixtures of the integration
 /// suites (each suite fails, never skips, when one is missing).
@@ -88,6 +89,7 @@ pub const CI: &[Tool] = &[
     DPKG_DEV,
     LINTIAN,
     SYSTEMD_ANALYZE,
+    PODMAN,
 ];
 
 /// What `cargo xtask release` needs beyond Rust: the container engine for the dev

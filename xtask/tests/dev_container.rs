@@ -1,8 +1,8 @@
 //! The dev container end to end, against Debian's dockerd on a private socket (no
 //! registry is reachable here, so the base image is bootstrapped): `xtask image`,
 //! `xtask build` in the container as the invoking user, `xtask shell -- CMD`, and the
-//! cache hits of an unchanged image and an unchanged tree. Plus the one-line errors of
-//! a missing engine or a stopped daemon.
+//! cache hits of an unchanged image and an unchanged tree; podman in docker's place; and
+//! the one-line errors of a missing engine or a stopped daemon.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
@@ -176,4 +176,58 @@ fn a_stopped_daemon_or_missing_engine_is_one_line() {
             "{err}"
         );
     }
+}
+
+/// Podman in docker's place, chosen by `WORKSPACE_CONTAINER_ENGINE` as a user would,
+/// with its storage in the test's own directory: the image from the bootstrapped base,
+/// then the shell, with the source at its path and the caller's open-files limit (podman
+/// would ask for more than a host without CAP_SYS_RESOURCE can give).
+#[test]
+fn podman_serves_as_the_engine() {
+    testbed::require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("storage.conf");
+    std::fs::write(
+        &storage,
+        format!(
+            "[storage]\ndriver = \"overlay\"\ngraphroot = \"{0}/graph\"\nrunroot = \"{0}/run\"\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let storage = storage.display().to_string();
+    let env = [
+        ("WORKSPACE_CONTAINER_ENGINE", "podman"),
+        ("WORKSPACE_MIRROR", "upstream"),
+        ("CONTAINERS_STORAGE_CONF", storage.as_str()),
+    ];
+    let image = xtask(None, &["image"], &env);
+    assert!(
+        image.status.success(),
+        "xtask image under podman failed:\n{}",
+        text(&image.stderr)
+    );
+    assert!(
+        text(&image.stdout).trim().starts_with("workspace-dev:"),
+        "{}",
+        text(&image.stdout)
+    );
+
+    let cargo_toml = root().join("Cargo.toml").display().to_string();
+    let script = format!("test -f {cargo_toml} && ulimit -n");
+    let shell = xtask(None, &["shell", "--", "sh", "-c", &script], &env);
+    assert!(
+        shell.status.success(),
+        "xtask shell under podman failed:\n{}",
+        text(&shell.stderr)
+    );
+    let ours = Command::new("sh")
+        .args(["-c", "ulimit -n"])
+        .output()
+        .unwrap();
+    assert_eq!(text(&shell.stdout), text(&ours.stdout));
+
+    let fail = xtask(None, &["shell", "--", "sh", "-c", "exit 7"], &env);
+    assert_eq!(fail.status.code(), Some(7), "{}", text(&fail.stderr));
+    testbed::unmount_under(dir.path());
 }
