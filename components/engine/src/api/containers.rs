@@ -312,7 +312,8 @@ pub async fn attach(ctx: Ctx, id: &str) -> Resp {
     let rec = c.snapshot();
     let (tx, rx) = mpsc::unbounded_channel();
     if q.bool("logs", false) {
-        for e in crate::logging::read_all(std::path::Path::new(&rec.log_path)) {
+        let file = crate::logging::LogFile::of(&rec.host_config, &rec.log_path);
+        for e in file.map(|f| f.read_all()).unwrap_or_default() {
             let n = if e.stream == "stderr" { 2 } else { 1 };
             if (n == 1 && want_out) || (n == 2 && want_err) {
                 let _ = tx.send((if tty { 0 } else { n }, Bytes::from(e.log.into_bytes())));
@@ -367,16 +368,11 @@ pub async fn logs(ctx: Ctx, id: &str) -> Resp {
         ));
     }
     let rec = c.snapshot();
-    let log_type = rec
-        .host_config
-        .pointer("/LogConfig/Type")
-        .and_then(Value::as_str)
-        .unwrap_or("json-file");
-    if log_type == "none" {
+    let Some(file) = crate::logging::LogFile::of(&rec.host_config, &rec.log_path) else {
         return Err(ApiError::not_implemented(
             "configured logging driver does not support reading",
         ));
-    }
+    };
     let follow = q.bool("follow", false);
     let timestamps = q.bool("timestamps", false);
     let parse = |k: &str| {
@@ -393,7 +389,6 @@ pub async fn logs(ctx: Ctx, id: &str) -> Resp {
         .filter(|t| *t != "all" && !t.is_empty())
         .and_then(|t| t.parse().ok());
     let tty = c.tty();
-    let path = std::path::PathBuf::from(&rec.log_path);
     let content_type = if tty || ctx.version < (1, 42) {
         "application/vnd.docker.raw-stream"
     } else {
@@ -417,8 +412,8 @@ pub async fn logs(ctx: Ctx, id: &str) -> Resp {
             line.extend(e.log.as_bytes());
             Some(Bytes::from(if tty { line } else { frame(n, &line) }))
         };
-        let p2 = path.clone();
-        let mut all = tokio::task::spawn_blocking(move || crate::logging::read_all(&p2))
+        let f2 = file.clone();
+        let mut all = tokio::task::spawn_blocking(move || f2.read_all())
             .await
             .unwrap_or_default();
         if let Some(t) = tail {
@@ -435,10 +430,10 @@ pub async fn logs(ctx: Ctx, id: &str) -> Resp {
         if !follow || until.is_some() {
             return;
         }
-        let mut offset = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let mut offset = std::fs::metadata(file.path()).map(|m| m.len()).unwrap_or(0);
         loop {
             let running = c.is_running() || c.rec.lock().unwrap().state.restarting;
-            let fresh = crate::logging::read_from(&path, &mut offset);
+            let fresh = file.read_from(&mut offset);
             for e in &fresh {
                 if let Some(b) = encode(e) {
                     if tx.send(b).await.is_err() {
@@ -1042,7 +1037,8 @@ pub async fn inspect(ctx: Ctx, id: &str) -> Resp {
         "ResolvConfPath": c.dir.join("resolv.conf"),
         "HostnamePath": c.dir.join("hostname"),
         "HostsPath": c.dir.join("hosts"),
-        "LogPath": if r.host_config.pointer("/LogConfig/Type").and_then(Value::as_str) == Some("none") { String::new() } else { r.log_path.clone() },
+        // dockerd names the json-file driver's file only.
+        "LogPath": if matches!(r.host_config.pointer("/LogConfig/Type").and_then(Value::as_str), Some("none" | "local")) { String::new() } else { r.log_path.clone() },
         "Name": r.name,
         "RestartCount": r.restart_count,
         "Driver": "overlay2",

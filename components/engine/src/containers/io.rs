@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use tokio::sync::{mpsc, watch};
 
-use crate::logging::JsonFileWriter;
+use crate::logging::LogWriter;
 
 /// 1 = stdout, 2 = stderr (stdcopy's stream numbers); 0 for a tty's single stream.
 pub type Chunk = (u8, Bytes);
@@ -166,7 +166,7 @@ impl Fifos {
 }
 
 /// Where output goes besides the hub.
-pub type SharedLog = Arc<Mutex<Option<JsonFileWriter>>>;
+pub type SharedLog = Arc<Mutex<Option<LogWriter>>>;
 
 /// Start the copier threads for `fifos`; when all are done, attached clients are
 /// disconnected and `hub.finished` is bumped.
@@ -195,6 +195,9 @@ pub fn start_copiers(
             .stack_size(64 * 1024)
             .spawn(move || {
                 copy_stream(&path, num, &hub, &log);
+                // The last one out closes the log (which finishes a compression)
+                // before the output counts as finished.
+                drop(log);
                 let mut left = remaining.lock().unwrap();
                 *left -= 1;
                 if *left == 0 {
@@ -221,14 +224,14 @@ fn copy_stream(path: &Path, num: u8, hub: &Hub, log: &SharedLog) {
         pending.extend_from_slice(data);
         let mut w = log.lock().unwrap();
         if let Some(w) = w.as_mut() {
-            let now = crate::ids::now_rfc3339();
+            let now = std::time::SystemTime::now();
             while let Some(i) = pending.iter().position(|&b| b == b'\n') {
                 let line: Vec<u8> = pending.drain(..=i).collect();
-                let _ = w.write(stream, &line, &now);
+                let _ = w.write(stream, &line, now);
             }
             // dockerd flushes partial lines of 16K as messages of their own.
             if pending.len() >= 16 * 1024 {
-                let _ = w.write(stream, &pending, &now);
+                let _ = w.write(stream, &pending, now);
                 pending.clear();
             }
         } else {
@@ -237,7 +240,7 @@ fn copy_stream(path: &Path, num: u8, hub: &Hub, log: &SharedLog) {
     }
     if !pending.is_empty() {
         if let Some(w) = log.lock().unwrap().as_mut() {
-            let _ = w.write(stream, &pending, &crate::ids::now_rfc3339());
+            let _ = w.write(stream, &pending, std::time::SystemTime::now());
         }
     }
 }

@@ -14,7 +14,7 @@ use super::spec::{self, SpecInputs};
 use super::{valid_name, Container, ContainerError, MountPoint, Progress, Record, State};
 use crate::daemon::Daemon;
 use crate::ids;
-use crate::logging::JsonFileWriter;
+use crate::logging::LogFile;
 
 type Result<T> = std::result::Result<T, ContainerError>;
 
@@ -856,14 +856,8 @@ impl Daemon {
             open_stdin,
             tty,
         )?;
-        let log_type = rec
-            .host_config
-            .pointer("/LogConfig/Type")
-            .and_then(Value::as_str)
-            .unwrap_or("json-file")
-            .to_string();
         let log: SharedLog = Arc::new(Mutex::new(None));
-        if log_type != "none" {
+        if let Some(file) = LogFile::of(&rec.host_config, &rec.log_path) {
             let opts = rec
                 .host_config
                 .pointer("/LogConfig/Config")
@@ -874,7 +868,7 @@ impl Daemon {
                         .collect()
                 })
                 .unwrap_or_default();
-            *log.lock().unwrap() = Some(JsonFileWriter::open(Path::new(&rec.log_path), &opts)?);
+            *log.lock().unwrap() = Some(file.writer(&opts)?);
         }
         let finished_before = *c.hub.finished.borrow();
         io::start_copiers(&fifos, c.hub.clone(), log, tty)?;
@@ -1291,12 +1285,7 @@ impl Daemon {
                         };
                         let rec = c.snapshot();
                         let log: SharedLog = Arc::new(Mutex::new(None));
-                        if rec
-                            .host_config
-                            .pointer("/LogConfig/Type")
-                            .and_then(Value::as_str)
-                            != Some("none")
-                        {
+                        if let Some(file) = LogFile::of(&rec.host_config, &rec.log_path) {
                             let opts = rec
                                 .host_config
                                 .pointer("/LogConfig/Config")
@@ -1309,8 +1298,7 @@ impl Daemon {
                                         .collect()
                                 })
                                 .unwrap_or_default();
-                            *log.lock().unwrap() =
-                                JsonFileWriter::open(Path::new(&rec.log_path), &opts).ok();
+                            *log.lock().unwrap() = file.writer(&opts).ok();
                         }
                         let finished_before = *c.hub.finished.borrow();
                         let _ = io::start_copiers(&fifos, c.hub.clone(), log, tty);
