@@ -507,3 +507,35 @@ pub fn full_command() -> Command {
     }
     root
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(s: &str) -> Vec<String> {
+        s.split(' ').map(str::to_string).collect()
+    }
+
+    #[test]
+    fn listed_but_unimplemented_groups_say_so_in_one_line() {
+        for group in [
+            "swarm",
+            "plugin",
+            "stack",
+            "trust",
+            "manifest",
+            "checkpoint",
+        ] {
+            let err = lookup(&words(&format!("{group} ls"))).err().unwrap();
+            assert_eq!(err.code, 1);
+            assert_eq!(
+                err.msg,
+                format!("docker: 'docker {group}' is not supported by this docker CLI")
+            );
+            assert!(root_help(None).contains(&format!("\n  {group} ")));
+        }
+        // A daemon without experimental features hides checkpoint, as the real CLI does.
+        assert!(!root_help(Some(false)).contains("\n  checkpoint "));
+        assert!(lookup(&words("builder prune")).is_ok());
+    }
+}
