@@ -63,10 +63,50 @@ fn now() -> prost_types::Timestamp {
 
 impl Snapshotters {
     pub fn new(store: Store, root: &Path) -> Snapshotters {
-        Snapshotters {
+        let s = Snapshotters {
             store,
             root: root.to_owned(),
             lock: Mutex::new(0),
+        };
+        // Directories of removed snapshots a previous run did not finish deleting.
+        for sn in SNAPSHOTTERS {
+            let _ = super::diff::remove_tree(&s.removing(sn));
+        }
+        s
+    }
+
+    /// Where directories of removed snapshots wait to be deleted.
+    fn removing(&self, snapshotter: &str) -> PathBuf {
+        self.root
+            .join(format!("io.containerd.snapshotter.v1.{snapshotter}"))
+            .join("removing")
+    }
+
+    /// Take a snapshot's directory out of the snapshotter at once (a rename) and delete
+    /// it on a thread: an overlay upper directory can take a while to go (the overlay's
+    /// teardown syncs it), and nothing refers to it any more.
+    fn discard(&self, sn: &str, id: &str) -> Result<(), SnapshotError> {
+        let dir = self.dir(sn).join(id);
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |source| SnapshotError::Io { path, source }
+        };
+        let removing = self.removing(sn);
+        std::fs::create_dir_all(&removing).map_err(io(&removing))?;
+        let doomed = removing.join(id);
+        match std::fs::rename(&dir, &doomed) {
+            Ok(()) => {
+                let on_thread = doomed.clone();
+                let spawned = std::thread::Builder::new()
+                    .name("snapshot-rm".into())
+                    .spawn(move || super::diff::remove_tree(&on_thread));
+                if spawned.is_err() {
+                    super::diff::remove_tree(&doomed).map_err(io(&doomed))?;
+                }
+                Ok(())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(_) => super::diff::remove_tree(&dir).map_err(io(&dir)),
         }
     }
 
@@ -277,8 +317,7 @@ impl Snapshotters {
             return Err(SnapshotError::HasChildren(key.to_owned()));
         }
         self.store.delete(ns, &bucket(&sn), key)?;
-        let dir = self.dir(&sn).join(&rec.id);
-        super::diff::remove_tree(&dir).map_err(|source| SnapshotError::Io { path: dir, source })
+        self.discard(&sn, &rec.id)
     }
 
     pub fn update(
