@@ -741,15 +741,7 @@ pub fn pull(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
     if let Some(pl) = p.value("platform") {
         q = q.add("platform", pl);
     }
-    let auth = registry_auth(ctx, &reference);
-    let resp = ctx.client.call(
-        "POST",
-        "/images/create",
-        q,
-        &[("X-Registry-Auth", auth)],
-        Body::Empty,
-    )?;
-    display_progress(resp.body, quiet, &mut std::io::stdout())?;
+    create_image(ctx, q, &reference, quiet, &mut std::io::stdout())?;
     if !all {
         println!("{reference}");
     }
@@ -770,15 +762,27 @@ pub(super) fn pull_for_create(
     if let Some(pl) = platform {
         q = q.add("platform", pl);
     }
+    create_image(ctx, q, reference, quiet, &mut std::io::stderr())
+}
+
+/// `POST /images/create` (a pull) with the registry credentials for `reference`, its
+/// progress shown on `out`.
+fn create_image(
+    ctx: &Ctx,
+    query: Query,
+    reference: &str,
+    quiet: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
     let auth = registry_auth(ctx, reference);
     let resp = ctx.client.call(
         "POST",
         "/images/create",
-        q,
+        query,
         &[("X-Registry-Auth", auth)],
         Body::Empty,
     )?;
-    display_progress(resp.body, quiet, &mut std::io::stderr())
+    display_progress(resp.body, quiet, out)
 }
 
 pub fn push_flags(c: Command) -> Command {
