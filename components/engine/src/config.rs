@@ -74,6 +74,12 @@ pub struct Flags {
     /// IPv4 subnet for fixed IPs
     #[arg(long = "fixed-cidr")]
     pub fixed_cidr: Option<String>,
+    /// Enable IPv6 networking on the default bridge
+    #[arg(long = "ipv6", default_value_t = false, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub ipv6: bool,
+    /// IPv6 subnet for fixed IPs
+    #[arg(long = "fixed-cidr-v6")]
+    pub fixed_cidr_v6: Option<String>,
     /// Path to the userland proxy binary
     #[arg(long = "userland-proxy-path")]
     pub userland_proxy_path: Option<PathBuf>,
@@ -207,6 +213,8 @@ const FILE_KEYS: &[(&str, Option<&str>)] = &[
     ("bridge", Some("bridge")),
     ("bip", Some("bip")),
     ("fixed-cidr", Some("fixed_cidr")),
+    ("ipv6", Some("ipv6")),
+    ("fixed-cidr-v6", Some("fixed_cidr_v6")),
     ("userland-proxy-path", Some("userland_proxy_path")),
     ("icc", Some("icc")),
     ("default-runtime", Some("default_runtime")),
@@ -471,6 +479,8 @@ fn apply_file(
             "init-path" => f.init_path = Some(s()?.into()),
             "userland-proxy" => f.userland_proxy = b()?,
             "fixed-cidr" => f.fixed_cidr = Some(s()?),
+            "ipv6" => f.ipv6 = b()?,
+            "fixed-cidr-v6" => f.fixed_cidr_v6 = Some(s()?),
             "userland-proxy-path" => f.userland_proxy_path = Some(s()?.into()),
             "ip-forward" => f.ip_forward = b()?,
             "ip-masq" => f.ip_masq = b()?,

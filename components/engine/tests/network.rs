@@ -1195,3 +1195,106 @@ fn docker_proxy_forwards_tcp_and_udp_and_reports_bind_errors_on_fd_3() {
         p.wait().unwrap();
     }
 }
+
+#[test]
+fn ipv6_on_the_default_bridge_and_on_a_user_defined_network() {
+    let br = TestBridge::new("ntb8", 8);
+    let e = engine(
+        &br,
+        &[
+            "--iptables=false",
+            "--ipv6",
+            "--fixed-cidr-v6",
+            "fd00:213:8::/64",
+        ],
+    );
+    // The default bridge: the gateway on the bridge, an address from the MAC (as
+    // Debian's dockerd 20.10 gives it), the default route through the gateway.
+    let (_, bridge_addrs) = sh("ip -6 addr show dev ntb8");
+    assert!(
+        bridge_addrs.contains("inet6 fd00:213:8::1/64"),
+        "{bridge_addrs}"
+    );
+    assert!(bridge_addrs.contains("inet6 fe80::1/64"), "{bridge_addrs}");
+    let shown = e.ok(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "ip -6 addr show eth0; ip -6 route",
+    ]);
+    assert!(
+        shown.contains("inet6 fd00:213:8::242:ad5:802/64 scope global"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("default via fd00:213:8::1 dev eth0"),
+        "{shown}"
+    );
+
+    // A user-defined network with --ipv6: addresses in order, reachable by name.
+    e.ok(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        "fd00:213:9::/64",
+        "--subnet",
+        "10.213.9.0/24",
+        "v6net",
+    ]);
+    assert_eq!(
+        e.ok(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{.EnableIPv6}} {{json .IPAM.Config}}",
+            "v6net"
+        ])
+        .trim(),
+        r#"true [{"Subnet":"10.213.9.0/24"},{"Subnet":"fd00:213:9::/64"}]"#
+    );
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "six",
+        "--network",
+        "v6net",
+        "busybox",
+        "sleep",
+        "100",
+    ]);
+    assert_eq!(
+        inspect(
+            &e,
+            "six",
+            "{{.NetworkSettings.Networks.v6net.GlobalIPv6Address}}/{{.NetworkSettings.Networks.v6net.GlobalIPv6PrefixLen}} via {{.NetworkSettings.Networks.v6net.IPv6Gateway}}"
+        ),
+        "fd00:213:9::2/64 via fd00:213:9::1"
+    );
+    let out = e.ok(&[
+        "run", "--rm", "--network", "v6net", "busybox", "sh", "-c",
+        "ip -6 addr show eth0 && grep fd00 /etc/hosts && nslookup -type=aaaa six && ping -6 -c 1 -W 5 six",
+    ]);
+    assert!(out.contains("inet6 fd00:213:9::3/64"), "{out}");
+    assert!(out.contains("Address: fd00:213:9::2"), "{out}");
+    assert!(out.contains("1 packets received"), "{out}");
+    // The address goes back to the pool with the container.
+    e.ok(&["rm", "-f", "six"]);
+    let again = e.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "v6net",
+        "busybox",
+        "ip",
+        "-6",
+        "addr",
+        "show",
+        "eth0",
+    ]);
+    assert!(again.contains("inet6 fd00:213:9::2/64"), "{again}");
+    e.ok(&["network", "rm", "v6net"]);
+}

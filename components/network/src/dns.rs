@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,7 +31,7 @@ const FORWARD_TIMEOUT: Duration = Duration::from_secs(4);
 const POLL: Duration = Duration::from_millis(500);
 
 /// Lower-case names without the trailing dot, each with its addresses.
-pub type NameTable = HashMap<String, Vec<Ipv4Addr>>;
+pub type NameTable = HashMap<String, Vec<IpAddr>>;
 
 /// What the resolver of one sandbox answers and where it forwards the rest.
 #[derive(Debug, Default)]
@@ -213,17 +213,18 @@ pub fn answer_locally(query: &[u8], names: &NameTable) -> Option<Vec<u8>> {
         .set_recursion_available(true)
         .add_query(q.clone());
     match q.query_type() {
-        RecordType::A => {
+        // A known name without addresses of the asked family: an empty answer, not a
+        // forward.
+        RecordType::A | RecordType::AAAA => {
             for ip in addrs {
-                reply.add_answer(Record::from_rdata(
-                    q.name().clone(),
-                    TTL,
-                    RData::A(rdata::A(*ip)),
-                ));
+                let data = match (q.query_type(), ip) {
+                    (RecordType::A, IpAddr::V4(a)) => RData::A(rdata::A(*a)),
+                    (RecordType::AAAA, IpAddr::V6(a)) => RData::AAAA(rdata::AAAA(*a)),
+                    _ => continue,
+                };
+                reply.add_answer(Record::from_rdata(q.name().clone(), TTL, data));
             }
         }
-        // A known name without IPv6 addresses: an empty answer, not a forward.
-        RecordType::AAAA => {}
         _ => return None,
     }
     reply.to_vec().ok()
@@ -346,8 +347,14 @@ mod tests {
 
     fn table() -> NameTable {
         let mut t = NameTable::new();
-        t.insert("db".into(), vec![Ipv4Addr::new(10, 0, 0, 2)]);
-        t.insert("database".into(), vec![Ipv4Addr::new(10, 0, 0, 2)]);
+        t.insert("db".into(), vec![Ipv4Addr::new(10, 0, 0, 2).into()]);
+        t.insert(
+            "database".into(),
+            vec![
+                Ipv4Addr::new(10, 0, 0, 2).into(),
+                "fd00::2".parse().unwrap(),
+            ],
+        );
         t
     }
 
@@ -366,6 +373,12 @@ mod tests {
         assert_eq!(ips, [Ipv4Addr::new(10, 0, 0, 2)]);
         let aaaa = answer_locally(&query("db.", RecordType::AAAA), &table()).unwrap();
         assert!(Message::from_vec(&aaaa).unwrap().answers().is_empty());
+        let aaaa = answer_locally(&query("database.", RecordType::AAAA), &table()).unwrap();
+        let m = Message::from_vec(&aaaa).unwrap();
+        assert_eq!(
+            m.answers()[0].data().as_aaaa().unwrap().0,
+            "fd00::2".parse::<std::net::Ipv6Addr>().unwrap()
+        );
         assert!(answer_locally(&query("example.test.", RecordType::A), &table()).is_none());
         assert!(answer_locally(&query("db.", RecordType::MX), &table()).is_none());
     }

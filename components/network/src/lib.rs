@@ -14,6 +14,7 @@ mod dns;
 pub mod etc;
 pub mod ipam;
 mod iptables;
+pub mod ipv6;
 mod link;
 mod netns;
 pub mod proxy;
@@ -27,6 +28,7 @@ use std::sync::Mutex;
 
 pub use etc::HostEntry;
 pub use ipam::Ipv4Net;
+pub use ipv6::Ipv6Net;
 pub use state::{EndpointRec as Endpoint, PortMapping};
 
 use state::{Attachment, EndpointRec, NetworkRec, SandboxRec, State};
@@ -65,6 +67,9 @@ pub struct Config {
     pub bridge: Option<String>,
     pub bip: Option<String>,
     pub fixed_cidr: Option<String>,
+    /// `--ipv6` with `--fixed-cidr-v6`: IPv6 on the default bridge.
+    pub ipv6: bool,
+    pub fixed_cidr_v6: Option<String>,
     pub mtu: u32,
     pub icc: bool,
     pub ip_masq: bool,
@@ -111,6 +116,8 @@ pub struct NetworkInfo {
     pub config_gateway: bool,
     pub range: Option<Ipv4Net>,
     pub internal: bool,
+    /// The IPv6 subnet and gateway of an IPv6-enabled network.
+    pub v6: Option<(Ipv6Net, Ipv6Addr)>,
     pub labels: BTreeMap<String, String>,
     pub options: BTreeMap<String, String>,
     /// Live endpoints: container id, container name, endpoint.
@@ -126,6 +133,10 @@ pub struct CreateRequest {
     pub gateway: Option<String>,
     pub ip_range: Option<String>,
     pub internal: bool,
+    /// `--ipv6` with an IPv6 `--subnet` (and maybe `--gateway`).
+    pub enable_ipv6: bool,
+    pub subnet6: Option<String>,
+    pub gateway6: Option<String>,
     pub labels: BTreeMap<String, String>,
     pub options: BTreeMap<String, String>,
 }
@@ -187,6 +198,7 @@ impl Networks {
                     labels: BTreeMap::new(),
                     options: BTreeMap::new(),
                     pool: Default::default(),
+                    v6: None,
                 });
             }
         }
@@ -243,6 +255,9 @@ impl Networks {
             prefix: subnet.prefix,
         };
         link::ensure_bridge(&n.bridge, &gw_net, self.cfg.mtu)?;
+        if let Some(v6) = &n.v6 {
+            link::ensure_bridge_v6(&n.bridge, v6.gateway, v6.subnet.prefix)?;
+        }
         if self.cfg.iptables {
             let icc = n
                 .options
@@ -342,12 +357,21 @@ impl Networks {
         ] {
             options.insert(k.to_string(), v);
         }
+        let v6 = match (&self.cfg.ipv6, &self.cfg.fixed_cidr_v6) {
+            (true, Some(c)) => Some(ipv6::V6::new(c, None, true)?),
+            _ => None,
+        };
         let existing = inner.state.networks.iter().position(|n| n.default_bridge);
         let rec = match existing {
             Some(i) => {
                 let n = &mut inner.state.networks[i];
                 if n.subnet != Some(subnet) {
                     n.pool = Default::default();
+                }
+                let same_v6 = n.v6.as_ref().map(|v| (v.subnet, v.gateway))
+                    == v6.as_ref().map(|v| (v.subnet, v.gateway));
+                if !same_v6 {
+                    n.v6 = v6;
                 }
                 n.bridge = name.clone();
                 n.subnet = Some(subnet);
@@ -372,6 +396,7 @@ impl Networks {
                     labels: BTreeMap::new(),
                     options,
                     pool: Default::default(),
+                    v6,
                 };
                 inner.state.networks.insert(0, n.clone());
                 n
@@ -501,6 +526,7 @@ impl Networks {
             config_gateway: !n.subnet_only,
             range: n.range,
             internal: n.internal,
+            v6: n.v6.as_ref().map(|v| (v.subnet, v.gateway)),
             labels: n.labels.clone(),
             options: n.options.clone(),
             endpoints,
@@ -588,6 +614,30 @@ impl Networks {
             }
             None => None,
         };
+        let v6 = match (req.enable_ipv6, &req.subnet6) {
+            (false, _) => None,
+            (true, None) => {
+                return Err(NetworkError::Forbidden(
+                    "could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network".into(),
+                ))
+            }
+            (true, Some(s6)) => {
+                let v = ipv6::V6::new(s6, req.gateway6.as_deref(), false)?;
+                let clash = inner
+                    .state
+                    .networks
+                    .iter()
+                    .filter_map(|n| n.v6.as_ref())
+                    .any(|o| o.subnet.overlaps(&v.subnet));
+                if clash {
+                    return Err(NetworkError::Forbidden(
+                        "invalid pool request: Pool overlaps with other one on this address space"
+                            .into(),
+                    ));
+                }
+                Some(v)
+            }
+        };
         let id = random_hex(32);
         let bridge = req
             .options
@@ -609,6 +659,7 @@ impl Networks {
             labels: req.labels,
             options: req.options,
             pool: Default::default(),
+            v6,
         };
         if let Err(e) = self.setup_bridge(&rec) {
             self.remove_bridge(&rec);
@@ -825,8 +876,20 @@ impl Networks {
         let ip = inner.state.networks[ni]
             .pool
             .allocate(&subnet, &range, gateway, a.ipv4)?;
+        let mac = link::mac_for(ip);
+        let addr6 = match inner.state.networks[ni].v6.as_mut() {
+            Some(v6) => match v6.allocate(&mac) {
+                Ok(a) => Some((a, v6.subnet.prefix, v6.gateway)),
+                Err(e) => {
+                    inner.state.networks[ni].pool.release(ip);
+                    return Err(e);
+                }
+            },
+            None => None,
+        };
         let sb = inner.state.sandboxes.get_mut(container).unwrap();
         let inner_name = format!("eth{}", sb.endpoints.len());
+        let first_gateway = !n.internal && sb.endpoints.is_empty();
         let ep = EndpointRec {
             id: random_hex(32),
             network_id: n.id.clone(),
@@ -837,7 +900,10 @@ impl Networks {
             } else {
                 gateway
             },
-            mac: link::mac_for(ip),
+            mac,
+            ipv6: addr6.map(|a| a.0),
+            ipv6_prefix: addr6.map_or(0, |a| a.1),
+            ipv6_gateway: addr6.filter(|_| first_gateway).map(|a| a.2),
             host_veth: format!("veth{}", &random_hex(4)[..7]),
             inner: inner_name,
             aliases: a.aliases.clone(),
@@ -857,6 +923,8 @@ impl Networks {
             addr: ip,
             prefix: subnet.prefix,
             gateway: ep.gateway,
+            addr6: ep.ipv6.map(|a| (a, ep.ipv6_prefix)),
+            gateway6: ep.ipv6_gateway,
             mtu: self.cfg.mtu,
         })?;
         for p in ports {
@@ -1078,6 +1146,9 @@ impl Networks {
                 }
             }
             n.pool.release(ep.ip);
+            if let (Some(v6), Some(a)) = (n.v6.as_mut(), ep.ipv6) {
+                v6.release(a);
+            }
         }
         link::delete(&ep.host_veth);
     }
@@ -1107,8 +1178,11 @@ impl Networks {
                         let own = [other.name.trim_start_matches('/'), short];
                         for n in own.into_iter().chain(oe.aliases.iter().map(String::as_str)) {
                             let ips = names.entry(n.to_ascii_lowercase()).or_default();
-                            if !ips.contains(&oe.ip) {
-                                ips.push(oe.ip);
+                            let v6 = oe.ipv6.map(IpAddr::V6);
+                            for ip in std::iter::once(IpAddr::V4(oe.ip)).chain(v6) {
+                                if !ips.contains(&ip) {
+                                    ips.push(ip);
+                                }
                             }
                         }
                     }
@@ -1122,8 +1196,12 @@ impl Networks {
             let own: Vec<HostEntry> = sb
                 .endpoints
                 .iter()
-                .map(|e| HostEntry {
-                    ip: e.ip.to_string(),
+                .flat_map(|e| {
+                    let v6 = e.ipv6.map(|a| a.to_string());
+                    std::iter::once(e.ip.to_string()).chain(v6)
+                })
+                .map(|ip| HostEntry {
+                    ip,
                     names: own_names.clone(),
                 })
                 .collect();

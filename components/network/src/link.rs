@@ -1,7 +1,7 @@
 //! Links through `ip` (iproute2): bridges, veth pairs whose container end is created
 //! directly inside the sandbox's namespace, and the addressing inside it.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
 use crate::cmd::run;
@@ -46,6 +46,15 @@ pub fn ensure_bridge(name: &str, gateway: &Ipv4Net, mtu: u32) -> Result<(), Netw
     Ok(())
 }
 
+/// Give bridge `name` its IPv6 gateway address and dockerd's `fe80::1` link-local one.
+pub fn ensure_bridge_v6(name: &str, gateway: Ipv6Addr, prefix: u8) -> Result<(), NetworkError> {
+    let _ = std::fs::write(format!("/proc/sys/net/ipv6/conf/{name}/disable_ipv6"), "0");
+    for addr in [format!("{gateway}/{prefix}"), "fe80::1/64".to_string()] {
+        run("ip", &["-6", "addr", "replace", &addr, "dev", name], None)?;
+    }
+    Ok(())
+}
+
 pub fn delete(name: &str) {
     if exists(name) {
         let _ = run("ip", &["link", "del", "dev", name], None);
@@ -62,6 +71,8 @@ pub struct VethPlan<'a> {
     pub addr: Ipv4Addr,
     pub prefix: u8,
     pub gateway: Option<Ipv4Addr>,
+    pub addr6: Option<(Ipv6Addr, u8)>,
+    pub gateway6: Option<Ipv6Addr>,
     pub mtu: u32,
 }
 
@@ -107,6 +118,19 @@ pub fn plumb(p: &VethPlan) -> Result<(), NetworkError> {
         if let Some(gw) = p.gateway {
             batch.push_str(&format!(
                 "route replace default via {gw} dev {}\n",
+                p.inner_name
+            ));
+        }
+        // nodad, as dockerd: the address is usable at once, not tentative.
+        if let Some((a, prefix)) = p.addr6 {
+            batch.push_str(&format!(
+                "addr add {a}/{prefix} dev {} nodad\n",
+                p.inner_name
+            ));
+        }
+        if let Some(gw) = p.gateway6 {
+            batch.push_str(&format!(
+                "route replace ::/0 via {gw} dev {}\n",
                 p.inner_name
             ));
         }

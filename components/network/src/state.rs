@@ -39,6 +39,8 @@ pub struct NetworkRec {
     pub options: BTreeMap<String, String>,
     #[serde(default)]
     pub pool: Pool,
+    #[serde(default)]
+    pub v6: Option<crate::ipv6::V6>,
 }
 
 /// A container's wish to be on a network (kept while it is stopped).
@@ -70,6 +72,12 @@ pub struct EndpointRec {
     pub prefix: u8,
     pub gateway: Option<Ipv4Addr>,
     pub mac: String,
+    #[serde(default)]
+    pub ipv6: Option<std::net::Ipv6Addr>,
+    #[serde(default)]
+    pub ipv6_prefix: u8,
+    #[serde(default)]
+    pub ipv6_gateway: Option<std::net::Ipv6Addr>,
     pub host_veth: String,
     pub inner: String,
     #[serde(default)]

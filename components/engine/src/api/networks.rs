@@ -57,6 +57,8 @@ pub fn open(cfg: &Config) -> Result<Networks, NetworkError> {
         bridge: f.bridge.clone(),
         bip: f.bip.clone(),
         fixed_cidr: f.fixed_cidr.clone(),
+        ipv6: f.ipv6,
+        fixed_cidr_v6: f.fixed_cidr_v6.clone(),
         mtu: f.mtu,
         icc: f.icc,
         ip_masq: f.ip_masq,
@@ -417,6 +419,13 @@ pub fn settings(d: &Daemon, c: &Container, rec: &Record) -> Value {
             e["IPAddress"] = json!(ep.ip.to_string());
             e["IPPrefixLen"] = json!(ep.prefix);
             e["MacAddress"] = json!(ep.mac);
+            if let Some(a) = ep.ipv6 {
+                e["GlobalIPv6Address"] = json!(a.to_string());
+                e["GlobalIPv6PrefixLen"] = json!(ep.ipv6_prefix);
+            }
+            if let Some(g) = ep.ipv6_gateway {
+                e["IPv6Gateway"] = json!(g.to_string());
+            }
             if net_name != "bridge" {
                 let mut names = vec![json!(name), json!(&c.id[..12])];
                 names.extend(ep.aliases.iter().map(|a| json!(a)));
@@ -431,6 +440,9 @@ pub fn settings(d: &Daemon, c: &Container, rec: &Record) -> Value {
                     "IPAddress",
                     "IPPrefixLen",
                     "MacAddress",
+                    "GlobalIPv6Address",
+                    "GlobalIPv6PrefixLen",
+                    "IPv6Gateway",
                 ] {
                     v[k] = e[k].clone();
                 }
@@ -489,11 +501,11 @@ fn network_json(d: &Daemon, n: &NetworkInfo, verbose: bool) -> Value {
             let _ = d;
             containers.insert(
                 cid.clone(),
-                json!({"Name": name.trim_start_matches('/'), "EndpointID": ep.id, "MacAddress": ep.mac, "IPv4Address": format!("{}/{}", ep.ip, ep.prefix), "IPv6Address": ""}),
+                json!({"Name": name.trim_start_matches('/'), "EndpointID": ep.id, "MacAddress": ep.mac, "IPv4Address": format!("{}/{}", ep.ip, ep.prefix), "IPv6Address": ep.ipv6.map(|a| format!("{a}/{}", ep.ipv6_prefix)).unwrap_or_default()}),
             );
         }
     }
-    let config: Vec<Value> = match (n.subnet, n.gateway) {
+    let mut config: Vec<Value> = match (n.subnet, n.gateway) {
         (Some(s), Some(g)) => {
             let mut c = json!({"Subnet": s.to_string()});
             if n.config_gateway {
@@ -506,6 +518,9 @@ fn network_json(d: &Daemon, n: &NetworkInfo, verbose: bool) -> Value {
         }
         _ => vec![],
     };
+    if let Some((subnet, _)) = n.v6 {
+        config.push(json!({"Subnet": subnet.to_string()}));
+    }
     let predefined = matches!(n.name.as_str(), "bridge" | "host" | "none");
     json!({
         "Name": n.name,
@@ -513,7 +528,7 @@ fn network_json(d: &Daemon, n: &NetworkInfo, verbose: bool) -> Value {
         "Created": n.created,
         "Scope": "local",
         "Driver": n.driver,
-        "EnableIPv6": false,
+        "EnableIPv6": n.v6.is_some(),
         "IPAM": {"Driver": "default", "Options": if predefined { Value::Null } else { json!({}) }, "Config": config},
         "Internal": n.internal,
         "Attachable": false,
@@ -586,18 +601,25 @@ pub async fn create(ctx: Ctx) -> Resp {
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    if ipam.len() > 1 {
+    let is_v6 = |c: &&Value| {
+        c.get("Subnet")
+            .and_then(Value::as_str)
+            .is_some_and(|s| s.contains(':'))
+    };
+    let (v6, v4): (Vec<&Value>, Vec<&Value>) = ipam.iter().partition(is_v6);
+    if v4.len() > 1 || v6.len() > 1 {
         return Err(ApiError::bad_request(
-            "this engine supports one IPv4 subnet per network",
+            "this engine supports one IPv4 and one IPv6 subnet per network",
         ));
     }
-    let pick = |k: &str| {
-        ipam.first()
+    let field = |list: &[&Value], k: &str| {
+        list.first()
             .and_then(|c| c.get(k))
             .and_then(Value::as_str)
             .filter(|x| !x.is_empty())
             .map(String::from)
     };
+    let pick = |k: &str| field(&v4, k);
     let name = s("Name");
     let req = CreateRequest {
         name: name.clone(),
@@ -609,6 +631,12 @@ pub async fn create(ctx: Ctx) -> Resp {
             .get("Internal")
             .and_then(Value::as_bool)
             .unwrap_or(false),
+        enable_ipv6: body
+            .get("EnableIPv6")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        subnet6: field(&v6, "Subnet"),
+        gateway6: field(&v6, "Gateway"),
         labels: map("Labels"),
         options: map("Options"),
     };
