@@ -194,7 +194,8 @@ fn create_inner(opts: &CreateOpts, undo: &mut Undo) -> Result<i32, CreateError> 
     )?;
     let unit_properties = cg.unit_properties(spec.annotations().as_ref())?;
     undo.cgroups = Some(cg.clone());
-    // systemd makes the unit's groups when it starts the unit, which needs the pid.
+    // The directories exist before the init can bind them into its /sys/fs/cgroup.
+    // systemd makes a unit's when it starts the unit, which needs the pid.
     if !cg.is_systemd() {
         cg.create()?;
         if let Some(res) = linux.resources() {
@@ -288,13 +289,9 @@ fn create_inner(opts: &CreateOpts, undo: &mut Undo) -> Result<i32, CreateError> 
     if new_user {
         write_id_maps(pid, &linux)?;
     }
-    send(sock, b"go")?;
-    if listener.is_some() {
-        send(sock, &listener_state(opts, spec, pid))?;
-    }
-    // Joining the cgroups waits for an RCU grace period on v1 (milliseconds): the
-    // init builds its mounts meanwhile and waits for "cgroup" before it unshares
-    // a cgroup namespace or asks for the hooks, whichever comes first.
+    // systemd removes the unit's directories in the hierarchies it does not manage
+    // when it starts the unit: they are made again, and all settled before the init
+    // may bind them into its /sys/fs/cgroup.
     if cg.is_systemd() {
         cg.start_unit(pid, unit_properties)?;
         cg.create()?;
@@ -302,7 +299,15 @@ fn create_inner(opts: &CreateOpts, undo: &mut Undo) -> Result<i32, CreateError> 
         if let Some(res) = linux.resources() {
             cg.set(res)?;
         }
-    } else {
+    }
+    send(sock, b"go")?;
+    if listener.is_some() {
+        send(sock, &listener_state(opts, spec, pid))?;
+    }
+    // Joining the cgroups waits for an RCU grace period on v1 (milliseconds): the
+    // init builds its mounts meanwhile and waits for "cgroup" before it unshares
+    // a cgroup namespace or asks for the hooks, whichever comes first.
+    if !cg.is_systemd() {
         cg.apply(pid)?;
     }
     send(sock, b"cgroup")?;

@@ -544,11 +544,38 @@ fn features_and_spec() {
     assert!(st.success());
     let ours: Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("config.json")).unwrap()).unwrap();
-    for key in ["ociVersion", "hostname"] {
-        assert_eq!(ours[key], theirs[key], "{key}");
+    assert_eq!(ours, theirs, "runc spec");
+    for (name, spec) in [("ours", &ours), ("Debian's", &theirs)] {
+        let keys: Vec<&String> = spec.as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys,
+            [
+                "ociVersion",
+                "process",
+                "root",
+                "hostname",
+                "mounts",
+                "linux"
+            ],
+            "{name}"
+        );
     }
-    assert_eq!(ours["process"]["args"], theirs["process"]["args"]);
-    assert_eq!(ours["linux"]["maskedPaths"], theirs["linux"]["maskedPaths"]);
+    // And the rootless one.
+    let rootless = |runc: &std::path::Path| -> Value {
+        let dir = tempfile::tempdir().unwrap();
+        let st = std::process::Command::new(runc)
+            .args(["spec", "--rootless", "--bundle"])
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        assert!(st.success());
+        serde_json::from_slice(&std::fs::read(dir.path().join("config.json")).unwrap()).unwrap()
+    };
+    assert_eq!(
+        rootless(&b.runc),
+        rootless(std::path::Path::new(debian_runc())),
+        "runc spec --rootless"
+    );
 }
 
 #[test]

@@ -157,14 +157,20 @@ impl SystemdNs {
         self.cmd(args).output().unwrap()
     }
 
-    /// `systemctl show` of `unit` as key to value.
+    /// `systemctl show` of `unit` as key to value; a key shown once per entry (as
+    /// DeviceAllow is) has its values sorted and joined with "; ".
     fn show(&self, unit: &str) -> BTreeMap<String, String> {
         let o = self.run(&["systemctl", "show", "--no-pager", unit]);
         assert!(o.status.success(), "systemctl show: {}", text(&o.stderr));
-        text(&o.stdout)
-            .lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+        let mut all: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (k, v) in text(&o.stdout).lines().filter_map(|l| l.split_once('=')) {
+            all.entry(k.to_string()).or_default().push(v.to_string());
+        }
+        all.into_iter()
+            .map(|(k, mut v)| {
+                v.sort();
+                (k, v.join("; "))
+            })
             .collect()
     }
 
@@ -323,6 +329,8 @@ const COMPARED: &[&str] = &[
     "DefaultDependencies",
     "TimeoutStopUSec",
     "CollectMode",
+    "DevicePolicy",
+    "DeviceAllow",
 ];
 
 fn pick(props: &BTreeMap<String, String>) -> BTreeMap<&'static str, String> {
@@ -352,6 +360,12 @@ fn systemd_driver_makes_runcs_transient_scope_and_removes_it() {
         "org.systemd.property.TimeoutStopSec"
     );
     assert_eq!(p["CollectMode"], "inactive-or-failed");
+    assert_eq!(p["DevicePolicy"], "strict", "device rules reached systemd");
+    assert!(
+        p["DeviceAllow"].contains("/dev/char/1:3 rwm"),
+        "{}",
+        p["DeviceAllow"]
+    );
     assert_eq!(ours.memory_limit.trim(), "67108864");
     assert_eq!(ours.pids_max.trim(), "20");
     assert!(ours.init_in_scope, "the init is not in the scope");

@@ -69,6 +69,15 @@ impl Rule {
     }
 }
 
+/// Access bits back to the `rwm` letters, in that order.
+pub fn access_letters(bits: u32) -> String {
+    [(ACC_READ, 'r'), (ACC_WRITE, 'w'), (ACC_MKNOD, 'm')]
+        .iter()
+        .filter(|(b, _)| bits & b != 0)
+        .map(|(_, c)| c)
+        .collect()
+}
+
 fn access_bits(s: &str) -> u32 {
     s.chars().fold(0, |acc, c| {
         acc | match c {

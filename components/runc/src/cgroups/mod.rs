@@ -234,7 +234,14 @@ impl Manager {
 
     pub fn set(&self, res: &LinuxResources) -> Result<(), CgroupError> {
         if let Some(unit) = &self.unit {
-            systemd::set(unit, res, self.unified)?;
+            // systemd rewrites device rules deny-all first: keep the container
+            // frozen meanwhile so it sees no spurious EPERM (as runc does).
+            let thaw = res.devices().is_some() && !self.is_frozen() && self.freeze(true).is_ok();
+            let set = systemd::set(unit, res, self.unified);
+            if thaw {
+                let _ = self.freeze(false);
+            }
+            set?;
         }
         if self.unified {
             v2::set(&self.paths[""], res)

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use oci_spec::runtime::LinuxResources;
 
+use super::devices_bpf::{access_letters, Rule};
 use crate::dbus::{Arg, Bus, DbusError};
 
 const DEST: &str = "org.freedesktop.systemd1";
@@ -356,9 +357,109 @@ fn quota_per_sec(res: &LinuxResources) -> Option<u64> {
     Some(per_sec.div_ceil(10_000) * 10_000)
 }
 
+/// The device rules as systemd takes them (runc 1.1's translation): the spec's rules
+/// plus runc's always-allowed nodes are reduced, as the devices controller would,
+/// to a default and its exceptions. A deny-by-default list becomes
+/// `DevicePolicy=strict` with one `DeviceAllow` per exception: `/dev/{char,block}/M:m`
+/// for one node, the /proc/devices group name for `M:*`, `char-*`/`block-*` for all;
+/// `*:m` cannot be said and is left to the cgroupfs rules. Allow-all is
+/// `DevicePolicy=auto`; any other allow-by-default list is deny-all here, the
+/// cgroupfs rules written next being the real ones.
+pub fn device_properties(res: &LinuxResources) -> Vec<Arg> {
+    let Some(devs) = res.devices() else {
+        return Vec::new();
+    };
+    let rules = devs.iter().map(Rule::from_spec).chain(
+        super::v1::ALWAYS_ALLOWED
+            .iter()
+            .filter_map(|r| Rule::parse(r, true)),
+    );
+    let (default_allow, exceptions) = reduce(rules);
+    let empty = || Arg::Array("(ss)".into(), vec![]);
+    if default_allow {
+        let policy = if exceptions.is_empty() {
+            "auto"
+        } else {
+            "strict"
+        };
+        return vec![
+            prop("DevicePolicy", Arg::Str(policy.into())),
+            prop("DeviceAllow", empty()),
+        ];
+    }
+    let groups = std::fs::read_to_string("/proc/devices").unwrap_or_default();
+    let mut allow = Vec::new();
+    for r in &exceptions {
+        let kind = if r.typ == 'b' { "block" } else { "char" };
+        let path = match (r.major, r.minor) {
+            (None, None) => format!("{kind}-*"),
+            (None, Some(_)) => continue,
+            (Some(major), None) => match device_group(&groups, kind, major) {
+                Some(name) => format!("{kind}-{name}"),
+                None => continue,
+            },
+            (Some(major), Some(minor)) => format!("/dev/{kind}/{major}:{minor}"),
+        };
+        allow.push(Arg::Struct(vec![
+            Arg::Str(path),
+            Arg::Str(access_letters(r.access)),
+        ]));
+    }
+    vec![
+        prop("DevicePolicy", Arg::Str("strict".into())),
+        prop("DeviceAllow", empty()),
+        prop("DeviceAllow", Arg::Array("(ss)".into(), allow)),
+    ]
+}
+
+/// Apply rules in order as the v1 devices controller does: an `a` rule sets the
+/// default and drops every exception; a rule against the default adds access to
+/// its exception, one with the default takes access away.
+fn reduce(rules: impl Iterator<Item = Rule>) -> (bool, Vec<Rule>) {
+    let mut default_allow = true;
+    let mut exceptions: Vec<Rule> = Vec::new();
+    for r in rules {
+        if r.typ == 'a' {
+            default_allow = r.allow;
+            exceptions.clear();
+            continue;
+        }
+        let same = |e: &Rule| e.typ == r.typ && e.major == r.major && e.minor == r.minor;
+        if r.allow == default_allow {
+            for e in exceptions.iter_mut().filter(|e| same(e)) {
+                e.access &= !r.access;
+            }
+            exceptions.retain(|e| e.access != 0);
+        } else if let Some(e) = exceptions.iter_mut().find(|e| same(e)) {
+            e.access |= r.access;
+        } else {
+            exceptions.push(r);
+        }
+    }
+    (default_allow, exceptions)
+}
+
+/// The name /proc/devices gives major `major` of `kind` ("char" or "block").
+fn device_group(proc_devices: &str, kind: &str, major: u32) -> Option<String> {
+    let header = if kind == "block" {
+        "Block devices:"
+    } else {
+        "Character devices:"
+    };
+    proc_devices
+        .lines()
+        .skip_while(|l| l.trim() != header)
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty() && !l.ends_with(':'))
+        .find_map(|l| {
+            let (num, name) = l.trim().split_once(char::is_whitespace)?;
+            (num.parse() == Ok(major)).then(|| name.trim().to_string())
+        })
+}
+
 /// runc 1.1's properties for the legacy (v1) hierarchies.
 fn v1_properties(res: &LinuxResources) -> Vec<Arg> {
-    let mut list = Vec::new();
+    let mut list = device_properties(res);
     if let Some(m) = res
         .memory()
         .as_ref()
@@ -394,7 +495,7 @@ fn v1_properties(res: &LinuxResources) -> Vec<Arg> {
 
 /// runc 1.1's properties for the unified hierarchy.
 fn v2_properties(res: &LinuxResources) -> Vec<Arg> {
-    let mut list = Vec::new();
+    let mut list = device_properties(res);
     if let Some(m) = res
         .memory()
         .as_ref()
@@ -442,6 +543,26 @@ mod tests {
         assert_eq!(quota_per_sec(&res), Some(200_000));
         let res: LinuxResources = serde_json::from_str(r#"{"cpu": {"quota": -1}}"#).unwrap();
         assert_eq!(quota_per_sec(&res), Some(u64::MAX));
+    }
+
+    #[test]
+    fn device_rules_reduce_to_systemds_allow_list() {
+        let res: LinuxResources = serde_json::from_str(
+            r#"{"devices": [{"allow": false, "access": "rwm"},
+                            {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "r"},
+                            {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "w"},
+                            {"allow": false, "type": "c", "major": 10, "minor": 200, "access": "rwm"}]}"#,
+        )
+        .unwrap();
+        let (default_allow, ex) =
+            reduce(res.devices().as_ref().unwrap().iter().map(Rule::from_spec));
+        assert!(!default_allow);
+        assert_eq!(ex.len(), 1);
+        assert_eq!(access_letters(ex[0].access), "rw");
+        let groups = "Character devices:\n  1 mem\n136 pts\n\nBlock devices:\n  8 sd\n";
+        assert_eq!(device_group(groups, "char", 136).as_deref(), Some("pts"));
+        assert_eq!(device_group(groups, "block", 8).as_deref(), Some("sd"));
+        assert_eq!(device_group(groups, "block", 1), None);
     }
 
     #[test]

@@ -77,7 +77,6 @@ pub(super) const ALWAYS_ALLOWED: &[&str] = &[
     "c 5:0 rwm",
     "c 1:5 rwm",
     "c 1:9 rwm",
-    "c 5:1 rwm",
     "c 136:* rwm",
     "c 5:2 rwm",
     "c 10:200 rwm",

@@ -28,12 +28,68 @@ pub fn spec(bundle: Option<&Path>, rootless: bool) -> Result<i32> {
     };
     s.set_version("1.0.2-dev".to_string());
     s.set_hostname(Some("runc".to_string()));
+    let spec = as_runc_writes_it(serde_json::to_value(&s)?, rootless);
     let mut buf = Vec::new();
     let fmt = serde_json::ser::PrettyFormatter::with_indent(b"\t");
     let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
-    s.serialize(&mut ser)?;
+    spec.serialize(&mut ser)?;
     std::fs::write(&path, buf)?;
     Ok(0)
+}
+
+/// oci-spec's default spec, adjusted to what runc 1.1's `spec` writes: a terminal,
+/// no cgroup namespace and no inheritable capabilities, its capability order, a
+/// deny-all device rule (not in the rootless spec, which has no resources), no
+/// annotations, and runc's key order.
+fn as_runc_writes_it(mut v: serde_json::Value, rootless: bool) -> serde_json::Value {
+    use serde_json::{json, Value};
+    if let Some(o) = v.as_object_mut() {
+        o.remove("annotations");
+    }
+    v["process"]["terminal"] = Value::Bool(true);
+    let caps = json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
+    if let Some(c) = v["process"]["capabilities"].as_object_mut() {
+        c.remove("inheritable");
+        for set in c.values_mut() {
+            *set = caps.clone();
+        }
+    }
+    if let Some(ns) = v["linux"]["namespaces"].as_array_mut() {
+        ns.retain(|n| n["type"] != "cgroup");
+    }
+    if !rootless {
+        v["linux"]["resources"] = json!({"devices": [{"allow": false, "access": "rwm"}]});
+    }
+    if let Some(mounts) = v["mounts"].as_array_mut() {
+        for m in mounts.iter_mut().filter(|m| m["destination"] == "/sys") {
+            // runc puts rbind first in the rootless /sys bind.
+            if let Some(opts) = m["options"].as_array_mut() {
+                if let Some(i) = opts.iter().position(|o| o == "rbind") {
+                    let rbind = opts.remove(i);
+                    opts.insert(0, rbind);
+                }
+            }
+        }
+    }
+    let mut out = serde_json::Map::new();
+    let mut obj = match v {
+        Value::Object(o) => o,
+        other => return other,
+    };
+    for key in [
+        "ociVersion",
+        "process",
+        "root",
+        "hostname",
+        "mounts",
+        "linux",
+    ] {
+        if let Some(x) = obj.remove(key) {
+            out.insert(key.to_string(), x);
+        }
+    }
+    out.extend(obj);
+    Value::Object(out)
 }
 
 pub fn features() -> Result<i32> {
