@@ -238,6 +238,14 @@ fn golden_cases_match_the_real_cli() {
     // `--env-file` and `--label-file` inputs (a comment, a bare name, a value).
     std::fs::write(env.dir.join("golden.env"), "G1=one\n# comment\n  G2\n").unwrap();
     std::fs::write(env.dir.join("golden.labels"), "lab1=v\nlab2\n").unwrap();
+    // A client config with registry credentials, for `--use-api-socket`.
+    let apicfg = env.dir.join("apicfg");
+    std::fs::create_dir_all(&apicfg).unwrap();
+    std::fs::write(
+        apicfg.join("config.json"),
+        r#"{"auths":{"registry.example":{"auth":"dXNlcjpwYXNz"}}}"#,
+    )
+    .unwrap();
     // Build contexts: one that builds, one whose COPY source is excluded.
     for (name, dockerfile) in [
         ("bctx", "FROM busybox\nARG X=1\nRUN echo hello $X > /f\nCOPY a.txt /a.txt\nCMD [\"cat\", \"/f\"]\n"),

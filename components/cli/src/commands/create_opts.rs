@@ -1452,6 +1452,28 @@ fn api_socket_mount(p: &Parsed, daemon: &Host) -> anyhow::Result<Value> {
     )
 }
 
+/// Where `--use-api-socket` puts the credentials inside the container.
+pub const API_SOCKET_CONFIG: &str = "/run/secrets/docker/config.json";
+
+/// `--use-api-socket` with registry credentials in our config (and no `DOCKER_CONFIG`
+/// of the container's own): points the container's clients at the copy made after
+/// creation (`DOCKER_CONFIG`) and returns the `auths` to copy.
+pub fn api_socket_credentials(body: &mut Value, config: &Value) -> Option<Value> {
+    let auths = config
+        .get("auths")
+        .filter(|a| a.as_object().is_some_and(|m| !m.is_empty()))?;
+    let env = body["Env"].as_array_mut()?;
+    if env
+        .iter()
+        .any(|e| e.as_str().is_some_and(|e| e.starts_with("DOCKER_CONFIG=")))
+    {
+        return None;
+    }
+    let dir = API_SOCKET_CONFIG.trim_end_matches("/config.json");
+    env.push(json!(format!("DOCKER_CONFIG={dir}")));
+    Some(auths.clone())
+}
+
 /// `--pull`: checked before anything is sent.
 pub fn pull_policy(p: &Parsed) -> anyhow::Result<String> {
     let v = p.value("pull").unwrap_or_else(|| "missing".into());

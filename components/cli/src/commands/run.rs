@@ -33,6 +33,11 @@ fn create_container(ctx: &Ctx, p: &Parsed) -> anyhow::Result<String> {
     let pull = super::create_opts::pull_policy(p)?;
     let mut config = super::create_opts::request(p, &ctx.client.host)?;
     let image = p.args[0].clone();
+    let api_socket_auths = if p.flag("use-api-socket") {
+        super::create_opts::api_socket_credentials(&mut config, &ctx.config.json)
+    } else {
+        None
+    };
     let api = ctx.client.api_version().map_err(|e| usage_error(p, e))?;
     super::create_opts::fit_api(&mut config, &api, p.value("platform").as_deref()).map_err(
         |e| -> anyhow::Error {
@@ -117,7 +122,44 @@ fn create_container(ctx: &Ctx, p: &Parsed) -> anyhow::Result<String> {
     if let Some(f) = p.value("cidfile") {
         std::fs::write(&f, &id)?;
     }
+    if let Some(auths) = api_socket_auths {
+        copy_credentials(ctx, &id, &auths).map_err(|e| {
+            usage_error(
+                p,
+                format!("injecting docker config.json into container failed: {e}"),
+            )
+        })?;
+    }
     Ok(id)
+}
+
+/// `--use-api-socket`: our registry credentials as a config.json the container's
+/// clients find through `DOCKER_CONFIG`, copied in before it starts.
+fn copy_credentials(ctx: &Ctx, id: &str, auths: &Value) -> anyhow::Result<()> {
+    // Go's json.MarshalIndent with a tab, as the real CLI writes config files.
+    let mut text = Vec::new();
+    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"\t");
+    let mut ser = serde_json::Serializer::with_formatter(&mut text, formatter);
+    serde::Serialize::serialize(&json!({"auths": auths}), &mut ser)?;
+    let mut header = tar::Header::new_gnu();
+    header.set_size(text.len() as u64);
+    header.set_mode(0o600);
+    let mut builder = tar::Builder::new(Vec::new());
+    builder.append_data(
+        &mut header,
+        super::create_opts::API_SOCKET_CONFIG.trim_start_matches('/'),
+        text.as_slice(),
+    )?;
+    let data = builder.into_inner()?;
+    let mut reader: &[u8] = &data;
+    ctx.client.call(
+        "PUT",
+        &format!("/containers/{}/archive", encode(id)),
+        Query::new().add("path", "/"),
+        &[],
+        Body::Stream(&mut reader as &mut dyn Read, "application/x-tar"),
+    )?;
+    Ok(())
 }
 
 pub fn create(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
