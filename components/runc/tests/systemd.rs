@@ -315,6 +315,31 @@ fn drive(ns: &SystemdNs, runc: &Path, id: &str) -> Observed {
     }
 }
 
+/// `create` with an annotation that names no property: exit code, stderr, and
+/// whether a state dir or unit was left.
+fn bad_annotation(ns: &SystemdNs, runc: &Path) -> (Option<i32>, String, bool) {
+    let b = Bundle::new(&["true"], |cfg| {
+        cfg["linux"]["cgroupsPath"] = format!("{SLICE}:runc:bad").into();
+        cfg["annotations"] = serde_json::json!({"org.systemd.property.X1": "1"});
+    });
+    let root = b.path().join("state");
+    let o = ns
+        .cmd(&[
+            runc.to_str().unwrap(),
+            "--root",
+            root.to_str().unwrap(),
+            "--systemd-cgroup",
+            "create",
+            "--bundle",
+            b.path().to_str().unwrap(),
+            "bad",
+        ])
+        .output()
+        .unwrap();
+    let left = root.join("bad").exists() || ns.show("runc-bad.scope")["LoadState"] != "not-found";
+    (o.status.code(), text(&o.stderr), left)
+}
+
 /// The properties runc sets on its unit, as systemd reports them.
 const COMPARED: &[&str] = &[
     "ActiveState",
@@ -345,6 +370,14 @@ fn systemd_driver_makes_runcs_transient_scope_and_removes_it() {
     testbed::require_root();
     testbed::subreaper();
     let ns = SystemdNs::start();
+    let (code, err, left) = bad_annotation(&ns, &testbed::workspace_bin("runc"));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("annotation org.systemd.property.X1 name incorrect: too short"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(!left, "a bad annotation left a state dir or unit");
     let ours = drive(&ns, &testbed::workspace_bin("runc"), "ours");
 
     let p = &ours.after_create;
@@ -384,6 +417,12 @@ fn systemd_driver_makes_runcs_transient_scope_and_removes_it() {
     assert!(
         Path::new(DEBIAN_RUNC).exists(),
         "{DEBIAN_RUNC} is missing: install the Debian package runc (the peer)"
+    );
+    let (peer_code, peer_err, _) = bad_annotation(&ns, Path::new(DEBIAN_RUNC));
+    assert_eq!(peer_code, code);
+    assert!(
+        peer_err.contains("annotation org.systemd.property.X1 name incorrect: too short"),
+        "Debian runc words it otherwise: {peer_err}"
     );
     let peer = drive(&ns, Path::new(DEBIAN_RUNC), "peer");
     assert_eq!(

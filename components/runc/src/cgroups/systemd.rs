@@ -30,9 +30,9 @@ pub enum SystemdError {
     StartTimeout(String),
     #[error("Timed out while waiting for systemd to remove {0}")]
     StopTimeout(String),
-    #[error("Annotation {key} name incorrect: {name}")]
-    PropertyName { key: String, name: String },
-    #[error("Annotation {key}={value} value parse error: {why}")]
+    #[error("annotation {key} name incorrect: {why}")]
+    PropertyName { key: String, why: &'static str },
+    #[error("annotation {key}={value} value parse error: {why}")]
     PropertyValue {
         key: String,
         value: String,
@@ -82,10 +82,17 @@ pub fn annotation_properties(
             continue;
         };
         let value = &annotations[key];
-        if name.len() < 3 || !name.bytes().all(|b| b.is_ascii_alphabetic()) {
+        let bad_name = if name.len() < 3 {
+            Some("too short")
+        } else if !name.bytes().all(|b| b.is_ascii_alphabetic()) {
+            Some("contains non-alphabetic character")
+        } else {
+            None
+        };
+        if let Some(why) = bad_name {
             return Err(SystemdError::PropertyName {
                 key: key.clone(),
-                name: name.to_string(),
+                why,
             });
         }
         let bad = |why| SystemdError::PropertyValue {
@@ -589,7 +596,7 @@ mod tests {
             [("org.systemd.property.X1".to_string(), "1".to_string())].into();
         assert_eq!(
             annotation_properties(&bad).unwrap_err().to_string(),
-            "Annotation org.systemd.property.X1 name incorrect: X1"
+            "annotation org.systemd.property.X1 name incorrect: too short"
         );
     }
 }
