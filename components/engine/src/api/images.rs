@@ -324,6 +324,24 @@ fn get_image(d: &Daemon, name: &str) -> Result<Image, ApiError> {
         .ok_or_else(|| crate::images::ImageError::NotFound(name.to_string()))?)
 }
 
+/// An image's container config as dockerd shows it: its Go struct, so the fields
+/// without `omitempty` are there even when the image's JSON leaves them out.
+fn container_config(stored: Option<&Value>) -> Value {
+    let mut full = json!({
+        "Hostname": "", "Domainname": "", "User": "",
+        "AttachStdin": false, "AttachStdout": false, "AttachStderr": false,
+        "Tty": false, "OpenStdin": false, "StdinOnce": false,
+        "Env": null, "Cmd": null, "Image": "", "Volumes": null, "WorkingDir": "",
+        "Entrypoint": null, "OnBuild": null, "Labels": null,
+    });
+    if let Some(Value::Object(m)) = stored {
+        for (k, v) in m {
+            full[k] = v.clone();
+        }
+    }
+    full
+}
+
 pub fn inspect(ctx: Ctx, name: &str) -> Resp {
     let img = get_image(&ctx.daemon, name)?;
     let s = ctx.daemon.images.lock().unwrap();
@@ -340,7 +358,7 @@ pub fn inspect(ctx: Ctx, name: &str) -> Resp {
         "Created": g("created"),
         "DockerVersion": g("docker_version"),
         "Author": g("author"),
-        "Config": c.get("config").cloned().unwrap_or(Value::Null),
+        "Config": container_config(c.get("config")),
         "Architecture": c.get("architecture").cloned().unwrap_or(json!("amd64")),
         "Os": c.get("os").cloned().unwrap_or(json!("linux")),
         "Size": size,
@@ -364,7 +382,7 @@ pub fn inspect(ctx: Ctx, name: &str) -> Resp {
     }
     if ctx.version < (1, 45) {
         v["Container"] = json!("");
-        v["ContainerConfig"] = json!({});
+        v["ContainerConfig"] = container_config(c.get("container_config"));
     }
     if ctx.version < (1, 44) {
         v["VirtualSize"] = json!(size);

@@ -72,14 +72,17 @@ pub fn version(_ctx: Ctx) -> Resp {
 }
 
 fn os_name() -> String {
-    std::fs::read_to_string("/etc/os-release")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("PRETTY_NAME="))
-                .map(|v| v.trim_matches('"').to_string())
-        })
-        .unwrap_or_else(|| "Linux".into())
+    os_release("PRETTY_NAME").unwrap_or_else(|| "Linux".into())
+}
+
+/// A value of /etc/os-release, unquoted.
+fn os_release(key: &str) -> Option<String> {
+    let text = std::fs::read_to_string("/etc/os-release").ok()?;
+    text.lines().find_map(|l| {
+        l.strip_prefix(key)
+            .and_then(|v| v.strip_prefix('='))
+            .map(|v| v.trim_matches('"').to_string())
+    })
 }
 
 fn mem_total() -> u64 {
@@ -164,7 +167,7 @@ pub async fn info(ctx: Ctx) -> Resp {
         "NEventsListener": 0,
         "KernelVersion": kernel_version(),
         "OperatingSystem": os_name(),
-        "OSVersion": "",
+        "OSVersion": os_release("VERSION_ID").unwrap_or_default(),
         "OSType": "linux",
         "Architecture": "x86_64",
         "IndexServerAddress": "https://index.docker.io/v1/",
@@ -190,11 +193,11 @@ pub async fn info(ctx: Ctx) -> Resp {
         "LiveRestoreEnabled": cfg.flags.live_restore,
         "Isolation": "",
         "InitBinary": "docker-init",
-        "ContainerdCommit": {"ID": ""},
-        "RuncCommit": {"ID": ""},
+        "ContainerdCommit": {"ID": "", "Expected": ""},
+        "RuncCommit": {"ID": "", "Expected": ""},
         "InitCommit": {"ID": ""},
         "SecurityOptions": ["name=seccomp,profile=builtin"],
-        "Warnings": [],
+        "Warnings": null,
     }))
 }
 

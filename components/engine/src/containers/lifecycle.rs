@@ -401,6 +401,7 @@ impl Daemon {
         if h.get("ShmSize").and_then(Value::as_i64) == Some(0) {
             h.insert("ShmSize".into(), json!(67108864));
         }
+        fill_as_dockerd(h);
         spec::capabilities(&hc)?;
 
         let name = match name {
@@ -1413,4 +1414,42 @@ pub fn copy_tree(src: &Path, dst: &Path) -> std::io::Result<()> {
     let md = std::fs::metadata(src)?;
     std::fs::set_permissions(dst, std::fs::Permissions::from_mode(md.mode())).ok();
     Ok(())
+}
+
+/// What dockerd fills in at create beyond plain defaults: an empty IPC or cgroup
+/// namespace mode is its default, a zero or negative pids limit and a swappiness of -1
+/// mean unset, and an unprivileged container gets the masked and read-only paths.
+fn fill_as_dockerd(h: &mut serde_json::Map<String, Value>) {
+    let unified = Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    for (k, d) in [
+        ("IpcMode", "private"),
+        ("CgroupnsMode", if unified { "private" } else { "host" }),
+    ] {
+        if h.get(k).and_then(Value::as_str) == Some("") {
+            h.insert(k.into(), json!(d));
+        }
+    }
+    if h.get("PidsLimit")
+        .and_then(Value::as_i64)
+        .is_some_and(|n| n <= 0)
+    {
+        h.insert("PidsLimit".into(), Value::Null);
+    }
+    if h.get("MemorySwappiness").and_then(Value::as_i64) == Some(-1) {
+        h.insert("MemorySwappiness".into(), Value::Null);
+    }
+    if !h
+        .get("Privileged")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+    {
+        for (k, d) in [
+            ("MaskedPaths", spec::MASKED_PATHS),
+            ("ReadonlyPaths", spec::READONLY_PATHS),
+        ] {
+            if h.get(k).is_none_or(Value::is_null) {
+                h.insert(k.into(), json!(d));
+            }
+        }
+    }
 }

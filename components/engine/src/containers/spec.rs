@@ -8,6 +8,30 @@ use serde_json::{json, Value};
 
 use super::{ContainerError, MountPoint, Record};
 
+/// Paths an unprivileged container sees masked, as dockerd's default spec has them.
+pub const MASKED_PATHS: &[&str] = &[
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+/// Paths an unprivileged container sees read-only.
+pub const READONLY_PATHS: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
 pub const DEFAULT_CAPS: &[&str] = &[
     "CAP_CHOWN",
     "CAP_DAC_OVERRIDE",
@@ -549,26 +573,16 @@ pub fn build(rec: &Record, inp: &SpecInputs) -> Result<Value, ContainerError> {
         linux["seccomp"] = profile;
     }
     if !privileged {
-        linux["maskedPaths"] = json!([
-            "/proc/asound",
-            "/proc/acpi",
-            "/proc/kcore",
-            "/proc/keys",
-            "/proc/latency_stats",
-            "/proc/timer_list",
-            "/proc/timer_stats",
-            "/proc/sched_debug",
-            "/proc/scsi",
-            "/sys/firmware",
-            "/sys/devices/virtual/powercap",
-        ]);
-        linux["readonlyPaths"] = json!([
-            "/proc/bus",
-            "/proc/fs",
-            "/proc/irq",
-            "/proc/sys",
-            "/proc/sysrq-trigger",
-        ]);
+        // The container's own lists (filled in at create; empty with
+        // `systempaths=unconfined`), else the defaults.
+        let list = |k: &str, d: &[&str]| {
+            hc.get(k)
+                .filter(|v| v.is_array())
+                .cloned()
+                .unwrap_or(json!(d))
+        };
+        linux["maskedPaths"] = list("MaskedPaths", MASKED_PATHS);
+        linux["readonlyPaths"] = list("ReadonlyPaths", READONLY_PATHS);
     }
     let mut spec = json!({
         "ociVersion": "1.0.2-dev",

@@ -76,6 +76,7 @@ pub fn import(
         "architecture": "amd64",
         "comment": message,
         "config": config,
+        "docker_version": buildinfo::VERSION,
         "created": now,
         "history": [{"created": now, "comment": message}],
         "os": "linux",

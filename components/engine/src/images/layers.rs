@@ -174,6 +174,10 @@ pub fn unpack(reader: impl Read, dest: &Path) -> Result<u64, LayerError> {
             continue;
         }
         size += entry.header().size().unwrap_or(0);
+        // dockerd's size of a layer counts a symlink as its lstat size, its target's length.
+        if kind.is_symlink() {
+            size += entry.link_name_bytes().map_or(0, |l| l.len() as u64);
+        }
         let mtime = entry.header().mtime().unwrap_or(0);
         // The crate stores a zero mtime as 1; dockerd keeps 0, so those are put back too.
         if kind.is_dir() || mtime == 0 {
@@ -288,7 +292,7 @@ pub fn dir_size(dir: &Path) -> u64 {
         };
         if md.is_dir() {
             total += dir_size(&e.path());
-        } else if md.is_file() {
+        } else if md.is_file() || md.file_type().is_symlink() {
             total += md.len();
         }
     }
