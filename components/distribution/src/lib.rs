@@ -31,13 +31,13 @@ use std::sync::Arc;
 
 pub use auth::{AuthHeaderError, Credentials};
 pub use digest::{Digest, DigestError};
+pub use download::Downloaded;
 pub use error::{Error, RegistryError, RegistryErrors};
 pub use manifest::{
     Descriptor, ImageIndex, ImageManifest, Manifest, ManifestError, Platform, DOCKER_CONFIG,
     DOCKER_LAYER_GZIP, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_CONFIG, OCI_INDEX,
     OCI_LAYER_GZIP, OCI_LAYER_TAR, OCI_LAYER_ZSTD, OCI_MANIFEST,
 };
-pub use download::Downloaded;
 pub use pull::{blob_path, PulledImage};
 pub use push::{BlobSource, PushBlob, PushRequest, PushedImage};
 pub use reference::{Reference, ReferenceError, DOCKER_HUB};
@@ -59,6 +59,9 @@ pub enum LayerEvent {
     Resuming {
         offset: u64,
     },
+    /// The partial download was thrown away and starts again from byte 0 (what was
+    /// read of it so far is void).
+    Restarted,
     Verifying,
     DownloadComplete,
     Preparing,

@@ -290,6 +290,7 @@ async fn download_blob(
             StatusCode::OK => {
                 if offset > 0 {
                     // The registry ignored the Range: start over.
+                    report(LayerEvent::Restarted);
                     out.flush().await.map_err(|e| io("write", e))?;
                     out.get_mut()
                         .set_len(0)

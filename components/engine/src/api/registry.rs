@@ -165,6 +165,10 @@ struct PullProgress {
     pending: usize,
     last: HashMap<Digest, u64>,
     staging: HashMap<Digest, tokio::task::JoinHandle<Result<StagedLayer, ApiError>>>,
+    /// Layers being unpacked while they download, and the feed that wakes each up.
+    feeds: HashMap<Digest, Arc<store_pull::Feed>>,
+    /// Layers whose download restarted: unpacked from the finished file instead.
+    no_stream: std::collections::HashSet<Digest>,
 }
 
 impl PullProgress {
@@ -188,6 +192,10 @@ impl PullProgress {
                 self.pending += 1;
             }
             LayerEvent::Downloading { current, total } => {
+                match self.feeds.get(&p.digest) {
+                    Some(feed) => feed.poke(),
+                    None => self.follow(&p.digest, total),
+                }
                 let last = self.last.entry(p.digest.clone()).or_insert(0);
                 let step = (total / 50).max(256 * 1024);
                 if current == total || current >= *last + step || *last == 0 {
@@ -198,11 +206,53 @@ impl PullProgress {
             LayerEvent::Verifying => self.send(layer_line("Verifying Checksum", &id)),
             LayerEvent::DownloadComplete => {
                 self.send(layer_line("Download complete", &id));
-                let d = self.d.clone();
-                let blob = distribution::blob_path(&self.blobs, &p.digest);
-                self.staging.insert(p.digest, stage(d, blob));
+                match self.feeds.get(&p.digest) {
+                    Some(feed) => feed.finish(true),
+                    None => {
+                        let d = self.d.clone();
+                        let blob = distribution::blob_path(&self.blobs, &p.digest);
+                        self.staging.insert(p.digest, stage(d, blob));
+                    }
+                }
+            }
+            LayerEvent::Resuming { .. } | LayerEvent::Restarted => {
+                // What a follower read may not be what the blob will hold.
+                if let Some(feed) = self.feeds.remove(&p.digest) {
+                    feed.finish(false);
+                    self.staging.remove(&p.digest);
+                }
+                self.no_stream.insert(p.digest);
             }
             _ => {}
+        }
+    }
+
+    /// Start unpacking a layer from its partial file as it downloads.
+    fn follow(&mut self, digest: &Digest, total: u64) {
+        if self.no_stream.contains(digest) || self.staging.contains_key(digest) {
+            return;
+        }
+        let done = distribution::blob_path(&self.blobs, digest);
+        let file = std::fs::File::open(done.with_extension("partial"))
+            .or_else(|_| std::fs::File::open(&done));
+        let Ok(file) = file else {
+            return;
+        };
+        let feed = Arc::new(store_pull::Feed::default());
+        let reader = store_pull::Follower::new(file, total, feed.clone());
+        let d = self.d.clone();
+        let handle = tokio::task::spawn_blocking(move || {
+            store_pull::stage_from(&d.images, Box::new(reader))
+                .map_err(|e| ApiError::internal(e.to_string()))
+        });
+        self.feeds.insert(digest.clone(), feed);
+        self.staging.insert(digest.clone(), handle);
+    }
+
+    /// The pull is over: nobody waits on a download that will not come.
+    fn end_feeds(&mut self) {
+        for feed in self.feeds.values() {
+            feed.finish(false);
         }
     }
 }
@@ -246,6 +296,8 @@ async fn run_pull(
         pending: 0,
         last: HashMap::new(),
         staging: HashMap::new(),
+        feeds: HashMap::new(),
+        no_stream: Default::default(),
     };
     let consumer = tokio::spawn(async move {
         while let Some(p) = ev_rx.recv().await {
@@ -273,6 +325,8 @@ async fn run_pull(
     let mut watcher = consumer
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?;
+    // Completed downloads were marked done already; this only wakes the others.
+    watcher.end_feeds();
     let mut staging = std::mem::take(&mut watcher.staging);
     let pulled = match pulled {
         Ok(p) => p,

@@ -11,7 +11,7 @@
 use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Condvar, Mutex};
 
 use serde_json::{json, Value};
 
@@ -175,25 +175,147 @@ impl<R: Read> Read for TeeReader<R> {
     }
 }
 
-/// Open a layer blob, decompressing gzip or zstd by their magic numbers.
-fn decompressed(path: &Path) -> io::Result<Box<dyn Read + Send>> {
-    let mut f = File::open(path)?;
-    let mut magic = [0u8; 4];
-    let n = f.read(&mut magic)?;
-    drop(f);
-    let f = BufReader::with_capacity(1 << 20, File::open(path)?);
-    Ok(if n >= 2 && magic[..2] == [0x1f, 0x8b] {
-        Box::new(flate2::read::GzDecoder::new(f))
-    } else if n == 4 && magic == [0x28, 0xb5, 0x2f, 0xfd] {
-        Box::new(zstd::stream::read::Decoder::with_buffer(f)?)
+/// How a download that a [`Follower`] reads along with is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FeedState {
+    Running,
+    Done,
+    Abandoned,
+}
+
+/// The download side of a [`Follower`]: pokes it when bytes arrive and says when the
+/// download is over.
+#[derive(Debug)]
+pub struct Feed {
+    state: Mutex<FeedState>,
+    more: Condvar,
+}
+
+impl Default for Feed {
+    fn default() -> Self {
+        Feed {
+            state: Mutex::new(FeedState::Running),
+            more: Condvar::new(),
+        }
+    }
+}
+
+impl Feed {
+    /// More bytes may be in the file.
+    pub fn poke(&self) {
+        self.more.notify_all();
+    }
+
+    /// The download is complete (`ok`) or abandoned; a reader waiting on it wakes up.
+    pub fn finish(&self, ok: bool) {
+        let mut st = self.state.lock().unwrap();
+        if *st == FeedState::Running {
+            *st = if ok {
+                FeedState::Done
+            } else {
+                FeedState::Abandoned
+            };
+        }
+        self.more.notify_all();
+    }
+}
+
+/// Reads a blob file while it is being downloaded: at the end of what is written it
+/// waits for the download, so unpacking runs alongside the transfer instead of after
+/// it. The download verifies the blob's digest; a pull whose digest fails discards
+/// what was unpacked from it.
+pub struct Follower {
+    file: File,
+    read: u64,
+    total: u64,
+    feed: Arc<Feed>,
+}
+
+impl Follower {
+    pub fn new(file: File, total: u64, feed: Arc<Feed>) -> Follower {
+        Follower {
+            file,
+            read: 0,
+            total,
+            feed,
+        }
+    }
+}
+
+impl Read for Follower {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.total.saturating_sub(self.read);
+        if left == 0 || buf.is_empty() {
+            return Ok(0);
+        }
+        let max = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        loop {
+            let n = self.file.read(&mut buf[..max])?;
+            if n > 0 {
+                self.read += n as u64;
+                return Ok(n);
+            }
+            let st = self.feed.state.lock().unwrap();
+            match *st {
+                FeedState::Abandoned => {
+                    return Err(io::Error::other("the download was abandoned"));
+                }
+                // Everything is on disk: a last read sees it, or the blob is short.
+                FeedState::Done => {
+                    drop(st);
+                    let n = self.file.read(&mut buf[..max])?;
+                    if n == 0 {
+                        return Err(io::ErrorKind::UnexpectedEof.into());
+                    }
+                    self.read += n as u64;
+                    return Ok(n);
+                }
+                FeedState::Running => {
+                    let _ = self
+                        .feed
+                        .more
+                        .wait_timeout(st, std::time::Duration::from_millis(100))
+                        .unwrap();
+                }
+            }
+        }
+    }
+}
+
+/// Wrap a layer stream in the decompressor its magic number calls for (gzip, zstd,
+/// or none for a plain tar).
+fn decompressed(mut r: Box<dyn Read + Send>) -> io::Result<Box<dyn Read + Send>> {
+    let mut magic = Vec::with_capacity(4);
+    while magic.len() < 4 {
+        let mut b = [0u8; 4];
+        let n = r.read(&mut b[..4 - magic.len()])?;
+        if n == 0 {
+            break;
+        }
+        magic.extend_from_slice(&b[..n]);
+    }
+    let whole = BufReader::with_capacity(1 << 20, io::Cursor::new(magic.clone()).chain(r));
+    Ok(if magic.len() >= 2 && magic[..2] == [0x1f, 0x8b] {
+        Box::new(flate2::bufread::GzDecoder::new(whole))
+    } else if magic.len() == 4 && magic == [0x28, 0xb5, 0x2f, 0xfd] {
+        Box::new(zstd::stream::read::Decoder::with_buffer(whole)?)
     } else {
-        Box::new(f)
+        Box::new(whole)
     })
 }
 
-/// Unpack the blob at `blob` into a fresh staging directory in one pass: the
-/// decompressed stream is hashed (the diff id), copied to a plain tar and unpacked.
+/// Unpack the blob at `blob` into a fresh staging directory (see [`stage_from`]).
 pub fn stage_layer(store: &Mutex<ImageStore>, blob: &Path) -> Result<StagedLayer, ImageError> {
+    stage_from(store, Box::new(File::open(blob)?))
+}
+
+/// Unpack a layer blob streamed from `blob` into a fresh staging directory in one
+/// pass: the decompressed stream is hashed (the diff id), copied to a plain tar and
+/// unpacked.
+pub fn stage_from(
+    store: &Mutex<ImageStore>,
+    blob: Box<dyn Read + Send>,
+) -> Result<StagedLayer, ImageError> {
     let (dir, tmp) = {
         let s = store.lock().unwrap();
         (s.staging_dir(), s.tmp_dir())
@@ -310,4 +432,38 @@ pub fn commit(
         }
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_follower_reads_what_the_download_writes_and_stops_when_it_is_abandoned() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("blob.partial");
+        let mut writer = File::create(&path).unwrap();
+        let feed = Arc::new(Feed::default());
+        let mut r = Follower::new(File::open(&path).unwrap(), 6, feed.clone());
+        let reading = std::thread::spawn(move || {
+            let mut all = Vec::new();
+            r.read_to_end(&mut all).map(|_| all)
+        });
+        for chunk in [&b"abc"[..], b"def"] {
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            writer.write_all(chunk).unwrap();
+            feed.poke();
+        }
+        feed.finish(true);
+        assert_eq!(reading.join().unwrap().unwrap(), b"abcdef");
+
+        let feed = Arc::new(Feed::default());
+        let mut r = Follower::new(File::open(&path).unwrap(), 100, feed.clone());
+        let reading = std::thread::spawn(move || {
+            let mut all = Vec::new();
+            r.read_to_end(&mut all)
+        });
+        feed.finish(false);
+        assert!(reading.join().unwrap().is_err());
+    }
 }
