@@ -408,7 +408,7 @@ fn terminal_through_console_socket() {
     b.ids.borrow_mut().push("c8".into());
     assert!(o.status.success(), "{}", text(&o.stderr));
     let (conn, _) = listener.accept().unwrap();
-    let master = recv_fd(conn.as_raw_fd());
+    let (_, master) = common::recv_with_fd(conn.as_raw_fd());
     assert!(b.runc(&["start", "c8"]).status.success());
     let mut f = std::fs::File::from(master);
     let mut out = String::new();
@@ -421,33 +421,6 @@ fn terminal_through_console_socket() {
         }
     }
     assert!(out.starts_with("/dev/pts/0\r\n"), "{out:?}");
-}
-
-fn recv_fd(sock: i32) -> std::os::fd::OwnedFd {
-    use std::os::fd::FromRawFd;
-    let mut buf = [0u8; 512];
-    let mut iov = libc::iovec {
-        iov_base: buf.as_mut_ptr() as *mut _,
-        iov_len: buf.len(),
-    };
-    let mut cbuf = [0u8; 64];
-    // SAFETY: zeroed msghdr, then pointed at our buffers.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = cbuf.as_mut_ptr() as *mut _;
-    msg.msg_controllen = cbuf.len();
-    // SAFETY: msg points to valid buffers.
-    let n = unsafe { libc::recvmsg(sock, &mut msg, 0) };
-    assert!(n > 0, "recvmsg on console socket");
-    // SAFETY: reading the SCM_RIGHTS message the runtime sent.
-    unsafe {
-        let c = libc::CMSG_FIRSTHDR(&msg);
-        assert!(!c.is_null() && (*c).cmsg_type == libc::SCM_RIGHTS);
-        std::os::fd::OwnedFd::from_raw_fd(
-            std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const i32),
-        )
-    }
 }
 
 #[test]

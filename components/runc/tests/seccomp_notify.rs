@@ -5,12 +5,12 @@
 
 mod common;
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixListener;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{text, Bundle};
+use common::{recv_with_fd, text, Bundle};
 use serde_json::Value;
 
 const DEBIAN_RUNC: &str = "/usr/sbin/runc";
@@ -38,35 +38,6 @@ struct NotifResp {
 // _IOWR('!', 0, struct seccomp_notif) and _IOWR('!', 1, struct seccomp_notif_resp).
 const NOTIF_RECV: libc::c_ulong = 0xC050_2100;
 const NOTIF_SEND: libc::c_ulong = 0xC018_2101;
-
-/// One message with one fd attached.
-fn recv_with_fd(sock: RawFd) -> (Vec<u8>, OwnedFd) {
-    let mut buf = vec![0u8; 65536];
-    let mut iov = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: buf.len(),
-    };
-    let mut cmsg = [0u8; 64];
-    // SAFETY: zeroed msghdr filled with valid buffers below.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = cmsg.as_mut_ptr().cast();
-    msg.msg_controllen = cmsg.len();
-    // SAFETY: msg points at live buffers.
-    let n = unsafe { libc::recvmsg(sock, &mut msg, 0) };
-    assert!(n > 0, "recvmsg: {}", std::io::Error::last_os_error());
-    buf.truncate(n as usize);
-    // SAFETY: the kernel filled msg_control; the first header carries the fd.
-    let fd = unsafe {
-        let c = libc::CMSG_FIRSTHDR(&msg);
-        assert!(!c.is_null(), "no fd attached");
-        assert_eq!((*c).cmsg_type, libc::SCM_RIGHTS);
-        std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const RawFd)
-    };
-    // SAFETY: the fd was just received and is ours.
-    (buf, unsafe { OwnedFd::from_raw_fd(fd) })
-}
 
 /// Accept one runtime, take its notify fd and state, answer one trapped syscall
 /// with EXDEV; returns the state and the trapped syscall number.

@@ -182,3 +182,34 @@ impl Drop for Bundle {
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
+
+/// One message and the one fd attached to it (SCM_RIGHTS), as the runtime sends the
+/// console master and the seccomp notify fd.
+pub fn recv_with_fd(sock: std::os::fd::RawFd) -> (Vec<u8>, std::os::fd::OwnedFd) {
+    use std::os::fd::FromRawFd;
+    let mut buf = vec![0u8; 65536];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    let mut cmsg = [0u8; 64];
+    // SAFETY: zeroed msghdr filled with valid buffers below.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cmsg.as_mut_ptr().cast();
+    msg.msg_controllen = cmsg.len();
+    // SAFETY: msg points at live buffers.
+    let n = unsafe { libc::recvmsg(sock, &mut msg, 0) };
+    assert!(n > 0, "recvmsg: {}", std::io::Error::last_os_error());
+    buf.truncate(n as usize);
+    // SAFETY: the kernel filled msg_control; the first header carries the fd.
+    let fd = unsafe {
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        assert!(!c.is_null(), "no fd attached");
+        assert_eq!((*c).cmsg_type, libc::SCM_RIGHTS);
+        std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const std::os::fd::RawFd)
+    };
+    // SAFETY: the fd was just received and is ours.
+    (buf, unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
