@@ -331,7 +331,11 @@ fn default_bridge_gives_each_container_an_address_a_route_and_etc_files() {
 #[test]
 fn published_ports_go_through_dnat_and_docker_proxy_and_leave_nothing_behind() {
     let br = TestBridge::new("ntb2", 2);
-    // --icc=false: the DROP rule for traffic between the bridge's containers.
+    // --icc=false: the DROP rule for traffic between the bridge's containers, which
+    // only sees bridged traffic once dockerd turns bridge-nf-call-iptables on (off
+    // here first, so the test shows that it does).
+    std::fs::write("/proc/sys/net/bridge/bridge-nf-call-iptables", "0")
+        .expect("/proc/sys/net/bridge missing: the br_netfilter kernel module is needed");
     let mut e = engine(&br, &["--iptables=true", "--icc=false"]);
     let port = free_port();
     let mut args = vec!["run", "-d", "--name", "web", "-p"];
