@@ -372,7 +372,7 @@ pub fn inspect(ctx: Ctx, name: &str) -> Resp {
             "Name": "overlay2",
         },
         "RootFS": {"Type": "layers", "Layers": c.pointer("/rootfs/diff_ids").cloned().unwrap_or(json!([]))},
-        "Metadata": {"LastTagTime": crate::ids::ZERO_TIME},
+        "Metadata": {"LastTagTime": s.last_tag_time(&img.id).unwrap_or_else(|| crate::ids::ZERO_TIME.into())},
     });
     if v["GraphDriver"]["Data"]["LowerDir"].is_null() {
         v["GraphDriver"]["Data"]

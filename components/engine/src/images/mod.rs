@@ -358,7 +358,20 @@ impl ImageStore {
         let r = normalize(reference)?;
         let old = self.tags.insert(r, id.to_string()).filter(|o| o != id);
         self.save_tags()?;
+        // As dockerd: the time of the image's last tag (inspect's Metadata.LastTagTime).
+        let meta = self.metadata_dir(id);
+        std::fs::create_dir_all(&meta)?;
+        std::fs::write(meta.join("lastUpdated"), ids::now_rfc3339())?;
         Ok(old)
+    }
+
+    fn metadata_dir(&self, id: &str) -> PathBuf {
+        self.root.join("imagedb/metadata/sha256").join(strip(id))
+    }
+
+    /// When `id` was last tagged, if ever.
+    pub fn last_tag_time(&self, id: &str) -> Option<String> {
+        std::fs::read_to_string(self.metadata_dir(id).join("lastUpdated")).ok()
     }
 
     pub fn untag(&mut self, reference: &str) -> Result<Option<String>, ImageError> {
@@ -383,6 +396,7 @@ impl ImageStore {
             .remove(id)
             .ok_or_else(|| ImageError::NotFound(id.to_string()))?;
         let _ = std::fs::remove_file(self.root.join("imagedb/content/sha256").join(strip(id)));
+        let _ = std::fs::remove_dir_all(self.metadata_dir(id));
         self.tags.retain(|_, v| v != id);
         self.digests.retain(|_, v| v != id);
         self.save_tags()?;
