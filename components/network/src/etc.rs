@@ -28,11 +28,11 @@ pub fn own_names(hostname: &str, domainname: &str) -> String {
     }
 }
 
-/// Assemble a hosts file: defaults, `extra` (add-host, links), then `own` entries and
-/// the peers on shared user-defined networks.
-pub fn hosts(extra: &[HostEntry], own: &[HostEntry], peers: &[HostEntry]) -> String {
+/// Assemble a hosts file: defaults, `extra` (add-host, links), then `own` entries (peers
+/// on user-defined networks are the embedded DNS server's business, as in dockerd).
+pub fn hosts(extra: &[HostEntry], own: &[HostEntry]) -> String {
     let mut s = String::from(DEFAULT_HOSTS);
-    for e in extra.iter().chain(own).chain(peers) {
+    for e in extra.iter().chain(own) {
         let _ = writeln!(s, "{}\t{}", e.ip, e.names);
     }
     s
@@ -157,7 +157,7 @@ mod tests {
             ip: "172.17.0.2".into(),
             names: own_names("web", ""),
         }];
-        let h = hosts(&extra, &own, &[]);
+        let h = hosts(&extra, &own);
         assert!(h.starts_with(DEFAULT_HOSTS));
         assert!(h.ends_with("10.9.9.9\tdb\n172.17.0.2\tweb\n"), "{h}");
         assert_eq!(own_names("web", "example.com"), "web.example.com web");

@@ -448,7 +448,7 @@ impl Networks {
         for id in live {
             let _ = self.ensure_resolver(&mut inner, &id);
         }
-        self.rewrite_hosts(&mut inner);
+        self.refresh_names(&mut inner);
         let netns_dir = self.cfg.exec_root.join("netns");
         let owned: Vec<PathBuf> = inner
             .state
@@ -849,7 +849,7 @@ impl Networks {
             let _ = self.save(&inner);
             return Err(e);
         }
-        self.rewrite_hosts(&mut inner);
+        self.refresh_names(&mut inner);
         self.save(&inner)?;
         Ok(netns_path)
     }
@@ -1090,7 +1090,7 @@ impl Networks {
             return;
         }
         self.teardown(&mut inner, container);
-        self.rewrite_hosts(&mut inner);
+        self.refresh_names(&mut inner);
         let _ = self.save(&inner);
     }
 
@@ -1156,7 +1156,7 @@ impl Networks {
     /// Rewrite the hosts file of every sandbox (its own addresses and `extra` entries)
     /// and the name table of every embedded resolver: the containers it shares a
     /// user-defined network with, by name, alias and short id.
-    fn rewrite_hosts(&self, inner: &mut Inner) {
+    fn refresh_names(&self, inner: &mut Inner) {
         let user_nets: Vec<&str> = inner
             .state
             .networks
@@ -1205,7 +1205,7 @@ impl Networks {
                     names: own_names.clone(),
                 })
                 .collect();
-            let text = etc::hosts(&sb.extra_hosts, &own, &[]);
+            let text = etc::hosts(&sb.extra_hosts, &own);
             write_in_place(&sb.hosts_path, &text);
         }
     }
@@ -1279,7 +1279,7 @@ impl Networks {
             let _ = self.save(&inner);
             return Err(e);
         }
-        self.rewrite_hosts(&mut inner);
+        self.refresh_names(&mut inner);
         self.save(&inner)
     }
 
@@ -1327,7 +1327,7 @@ impl Networks {
         if !mine.is_empty() {
             inner.proxies.insert(container.to_string(), mine);
         }
-        self.rewrite_hosts(&mut inner);
+        self.refresh_names(&mut inner);
         self.save(&inner)
     }
 
