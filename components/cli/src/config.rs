@@ -55,6 +55,41 @@ impl Config {
             .map(str::to_string)
     }
 
+    /// The `proxies` of config.json for the daemon at `host` (else `default`): the
+    /// variables the real CLI adds to containers' environments and to build args, in
+    /// upper and lower case, except names in `given` (the user's own `-e`/`--build-arg`).
+    pub fn proxy_vars(&self, host: &str, given: &[&str]) -> Vec<(String, String)> {
+        let proxies = self.json.get("proxies");
+        let Some(chosen) = proxies
+            .and_then(|p| p.get(host))
+            .or_else(|| proxies.and_then(|p| p.get("default")))
+        else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (key, var) in [
+            ("httpProxy", "HTTP_PROXY"),
+            ("httpsProxy", "HTTPS_PROXY"),
+            ("noProxy", "NO_PROXY"),
+            ("ftpProxy", "FTP_PROXY"),
+            ("allProxy", "ALL_PROXY"),
+        ] {
+            let Some(value) = chosen
+                .get(key)
+                .and_then(Value::as_str)
+                .filter(|v| !v.is_empty())
+            else {
+                continue;
+            };
+            for name in [var.to_string(), var.to_lowercase()] {
+                if !given.contains(&name.as_str()) {
+                    out.push((name, value.to_string()));
+                }
+            }
+        }
+        out
+    }
+
     /// The docker endpoint of a named context from `contexts/meta/*/meta.json`.
     pub fn context_host(&self, name: &str) -> Result<String, Status> {
         let meta = self.dir.join("contexts").join("meta");

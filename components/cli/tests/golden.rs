@@ -238,6 +238,14 @@ fn golden_cases_match_the_real_cli() {
     // `--env-file` and `--label-file` inputs (a comment, a bare name, a value).
     std::fs::write(env.dir.join("golden.env"), "G1=one\n# comment\n  G2\n").unwrap();
     std::fs::write(env.dir.join("golden.labels"), "lab1=v\nlab2\n").unwrap();
+    // A client config with proxies, which run/create/build pass on.
+    let proxycfg = env.dir.join("proxycfg");
+    std::fs::create_dir_all(&proxycfg).unwrap();
+    std::fs::write(
+        proxycfg.join("config.json"),
+        r#"{"proxies":{"default":{"httpProxy":"http://proxy.example:3128","noProxy":"localhost"}}}"#,
+    )
+    .unwrap();
     // A client config with registry credentials, for `--use-api-socket`.
     let apicfg = env.dir.join("apicfg");
     std::fs::create_dir_all(&apicfg).unwrap();

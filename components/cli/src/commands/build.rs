@@ -230,6 +230,12 @@ pub fn build(ctx: &Ctx, p: &Parsed) -> anyhow::Result<i32> {
             ),
         };
     }
+    // config.json's proxies join the build args, unless `--build-arg` names them.
+    let given: Vec<String> = args.keys().cloned().collect();
+    let given: Vec<&str> = given.iter().map(String::as_str).collect();
+    for (k, v) in ctx.config.proxy_vars(&ctx.client.host.display(), &given) {
+        args.insert(k, Value::String(v));
+    }
     if !args.is_empty() {
         q = q.add("buildargs", Value::Object(args).to_string());
     }

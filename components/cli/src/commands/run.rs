@@ -33,6 +33,17 @@ fn create_container(ctx: &Ctx, p: &Parsed) -> anyhow::Result<String> {
     let pull = super::create_opts::pull_policy(p)?;
     let mut config = super::create_opts::request(p, &ctx.client.host)?;
     let image = p.args[0].clone();
+    // config.json's proxies join the environment, unless `-e` names them.
+    let env_flags = p.values("env");
+    let given: Vec<&str> = env_flags
+        .iter()
+        .map(|e| e.split_once('=').map(|(k, _)| k).unwrap_or(e))
+        .collect();
+    if let Some(env) = config["Env"].as_array_mut() {
+        for (k, v) in ctx.config.proxy_vars(&ctx.client.host.display(), &given) {
+            env.push(json!(format!("{k}={v}")));
+        }
+    }
     let api_socket_auths = if p.flag("use-api-socket") {
         super::create_opts::api_socket_credentials(&mut config, &ctx.config.json)
     } else {
