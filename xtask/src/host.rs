@@ -67,6 +67,16 @@ const DPKG_DEV: Tool = tool("dpkg-shlibdeps", "dpkg-dev", "building and indexing
 const LINTIAN: Tool = tool("lintian", "lintian", "checking every .deb");
 const SYSTEMD_ANALYZE: Tool = tool("systemd-analyze", "systemd", "checking the systemd units");
 const PODMAN: Tool = tool("podman", "podman", "the dev container under podman");
+const SYSTEMD: Tool = tool(
+    "/lib/systemd/systemd",
+    "systemd",
+    "runc's systemd cgroup driver suite",
+);
+const DBUS: Tool = tool(
+    "/lib/systemd/system/dbus.socket",
+    "dbus",
+    "the system bus of runc's systemd suite",
+);
 
 /// What `cargo xtask ci` needs beyond Rust: the peers and fixtures of the integration
 /// suites (each suite fails, never skips, when one is missing).
@@ -89,6 +99,8 @@ pub const CI: &[Tool] = &[
     DPKG_DEV,
     LINTIAN,
     SYSTEMD_ANALYZE,
+    SYSTEMD,
+    DBUS,
     PODMAN,
 ];
 
