@@ -75,6 +75,24 @@ impl Drop for TestBridge {
     }
 }
 
+/// Bridges of the test's user-defined networks (IPv4 address starting with `prefix`),
+/// deleted when the test ends, passed or not: dockerd leaves them when it stops.
+struct NetworkBridges(&'static str);
+
+impl Drop for NetworkBridges {
+    fn drop(&mut self) {
+        let (_, out) = sh("ip -o -4 addr show");
+        for l in out
+            .lines()
+            .filter(|l| l.contains(&format!("inet {}", self.0)))
+        {
+            if let Some(dev) = l.split_whitespace().nth(1) {
+                sh(&format!("ip link del {dev}"));
+            }
+        }
+    }
+}
+
 fn inspect(e: &Engine, c: &str, tmpl: &str) -> String {
     e.ok(&["inspect", "-f", tmpl, c]).trim().to_string()
 }
@@ -528,6 +546,7 @@ fn published_ports_go_through_dnat_and_docker_proxy_and_leave_nothing_behind() {
 #[test]
 fn user_defined_networks_resolve_names_and_aliases_and_reject_overlaps() {
     let br = TestBridge::new("ntb3", 3);
+    let _nets = (NetworkBridges("10.213.4."), NetworkBridges("10.213.5."));
     let e = engine(&br, &["--iptables=false"]);
     let since = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -787,6 +806,7 @@ fn key_paths(v: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
 fn etc_files_and_network_settings_match_debian_dockerd() {
     let ours_br = TestBridge::new("ntb6", 6);
     let ref_br = TestBridge::new("ntg7", 7);
+    let _nets = (NetworkBridges("10.214.6."), NetworkBridges("10.214.7."));
     let ours = engine(&ours_br, &["--iptables=false"]);
     let reference = testbed::RefDockerd::start(testbed::DockerdOptions {
         args: vec!["-b".into(), ref_br.name.clone()],
@@ -912,8 +932,10 @@ fn etc_files_and_network_settings_match_debian_dockerd() {
     ] {
         assert_eq!(run_ours(&args), run_ref(&args), "docker {args:?}");
     }
-    run_ref(&["rm", "-f", "dp"]);
-    run_ref(&["network", "rm", "udn"]);
+    for run in [&run_ref as &dyn Fn(&[&str]) -> String, &run_ours] {
+        run(&["rm", "-f", "dp"]);
+        run(&["network", "rm", "udn"]);
+    }
 
     // inspect: every NetworkSettings key of dockerd 20.10 is there, same values where
     // they do not depend on the daemon.
@@ -1203,6 +1225,7 @@ fn docker_proxy_forwards_tcp_and_udp_and_reports_bind_errors_on_fd_3() {
 #[test]
 fn ipv6_on_the_default_bridge_and_on_a_user_defined_network() {
     let br = TestBridge::new("ntb8", 8);
+    let _nets = NetworkBridges("10.213.9.");
     let e = engine(
         &br,
         &[
