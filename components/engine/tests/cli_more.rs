@@ -324,29 +324,8 @@ fn hostile_archives_leave_nothing() {
     let before = count();
     // A docker-save archive whose layer climbs out with "../".
     let layer = tar_with_raw_name("../../escaped", tar::EntryType::Regular, b"x");
-    let diff = {
-        use sha2::Digest;
-        let h = sha2::Sha256::digest(&layer);
-        h.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    };
-    let config = format!(
-        r#"{{"architecture":"amd64","os":"linux","config":{{}},"rootfs":{{"type":"layers","diff_ids":["sha256:{diff}"]}}}}"#
-    );
-    let manifest = r#"[{"Config":"config.json","RepoTags":["evil:1"],"Layers":["layer.tar"]}]"#;
-    let mut b = tar::Builder::new(Vec::new());
-    for (name, data) in [
-        ("config.json", config.as_bytes()),
-        ("manifest.json", manifest.as_bytes()),
-        ("layer.tar", &layer[..]),
-    ] {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_mtime(0);
-        b.append_data(&mut h, name, data).unwrap();
-    }
     let archive = e.dir.path().join("evil.tar");
-    std::fs::write(&archive, b.into_inner().unwrap()).unwrap();
+    write_save_archive(&archive, &layer, "evil:1", "{}");
     let out = e.docker(&["load", "-i", archive.to_str().unwrap()]);
     assert!(!out.status.success());
     assert!(
@@ -432,6 +411,34 @@ fn go_style_layer() -> Vec<u8> {
     t
 }
 
+/// Write a one-layer `docker save` archive of `layer`, tagged `repo_tag`, whose image
+/// config is `config` (a JSON object).
+fn write_save_archive(path: &std::path::Path, layer: &[u8], repo_tag: &str, config: &str) {
+    let diff = {
+        use sha2::Digest;
+        let h = sha2::Sha256::digest(layer);
+        h.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    let config = format!(
+        r#"{{"architecture":"amd64","os":"linux","config":{config},"rootfs":{{"type":"layers","diff_ids":["sha256:{diff}"]}}}}"#
+    );
+    let manifest =
+        format!(r#"[{{"Config":"config.json","RepoTags":["{repo_tag}"],"Layers":["layer.tar"]}}]"#);
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, data) in [
+        ("config.json", config.as_bytes()),
+        ("manifest.json", manifest.as_bytes()),
+        ("layer.tar", layer),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(0);
+        b.append_data(&mut h, name, data).unwrap();
+    }
+    std::fs::write(path, b.into_inner().unwrap()).unwrap();
+}
+
 /// Go's archive/tar reads empty and NUL-padded numeric fields (as 0 when empty), and
 /// Debian's dockerd loads such a layer: ours loads it too, with the same file modes,
 /// owners, times and contents.
@@ -440,29 +447,8 @@ fn layer_with_nul_filled_numeric_fields_loads_as_in_debian_dockerd() {
     let e = Engine::start();
     let reference = testbed::RefDockerd::start(Default::default());
     let layer = go_style_layer();
-    let diff = {
-        use sha2::Digest;
-        let h = sha2::Sha256::digest(&layer);
-        h.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    };
-    let config = format!(
-        r#"{{"architecture":"amd64","os":"linux","config":{{"Cmd":["sh"]}},"rootfs":{{"type":"layers","diff_ids":["sha256:{diff}"]}}}}"#
-    );
-    let manifest = r#"[{"Config":"config.json","RepoTags":["gotar:1"],"Layers":["layer.tar"]}]"#;
-    let mut b = tar::Builder::new(Vec::new());
-    for (name, data) in [
-        ("config.json", config.as_bytes()),
-        ("manifest.json", manifest.as_bytes()),
-        ("layer.tar", &layer[..]),
-    ] {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_mtime(0);
-        b.append_data(&mut h, name, data).unwrap();
-    }
     let archive = e.dir.path().join("gotar.tar");
-    std::fs::write(&archive, b.into_inner().unwrap()).unwrap();
+    write_save_archive(&archive, &layer, "gotar:1", r#"{"Cmd":["sh"]}"#);
     let script =
         "stat -c '%n %a %u %g %Y %s' /bin /bin/busybox /etc/msg; readlink /bin/sh; cat /etc/msg";
     let run = [
