@@ -203,13 +203,14 @@ pub fn verify_distro(
         "installed {} with dpkg -i + apt-get -f install",
         names.join(", ")
     ));
+    let mut new_versions = Vec::new();
     for name in &names {
         let status = chroot.run(name, &["dpkg-query", "-W", "-f=${Status} ${Version}", name])?;
-        if !status.starts_with("install ok installed") {
-            bail!("{name}: not installed after dpkg -i + apt-get -f install: {status}");
+        match status.strip_prefix("install ok installed ") {
+            Some(version) => new_versions.push((name.clone(), version.to_owned())),
+            None => bail!("{name}: not installed after dpkg -i + apt-get -f install: {status}"),
         }
     }
-    let new_versions = installed_versions(&chroot, &names)?;
     for (name, old) in &old_versions {
         match new_versions.iter().find(|(n, _)| n == name) {
             Some((_, new)) if new == old => bail!(
