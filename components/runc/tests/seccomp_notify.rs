@@ -143,14 +143,19 @@ fn listener_gets_the_fd_and_state_and_answers_for_the_kernel() {
         ref_out, out,
         "the container saw something else under Debian runc"
     );
-    assert_eq!(keys(&ref_state), keys(&state), "ContainerProcessState keys");
+    assert_same_process_state(&ref_state, &state);
+}
+
+/// The ContainerProcessState Debian runc and ours send agree in keys, fds and status.
+fn assert_same_process_state(reference: &Value, ours: &Value) {
+    assert_eq!(keys(reference), keys(ours), "ContainerProcessState keys");
     assert_eq!(
-        keys(&ref_state["state"]),
-        keys(&state["state"]),
+        keys(&reference["state"]),
+        keys(&ours["state"]),
         "state keys"
     );
-    assert_eq!(ref_state["fds"], state["fds"]);
-    assert_eq!(ref_state["state"]["status"], state["state"]["status"]);
+    assert_eq!(reference["fds"], ours["fds"]);
+    assert_eq!(reference["state"]["status"], ours["state"]["status"]);
 }
 
 /// Accept the init's connection (kept, its filter never fires) and then the exec'd
@@ -301,15 +306,8 @@ fn exec_sends_its_own_notify_fd_and_state_to_the_listener() {
         ref_out, out,
         "the exec'd process saw something else under Debian runc"
     );
-    assert_eq!(keys(&ref_state), keys(&state), "ContainerProcessState keys");
-    assert_eq!(
-        keys(&ref_state["state"]),
-        keys(&state["state"]),
-        "state keys"
-    );
-    assert_eq!(ref_state["fds"], state["fds"]);
+    assert_same_process_state(&ref_state, &state);
     assert_eq!(ref_init["state"]["status"], init_state["state"]["status"]);
-    assert_eq!(ref_state["state"]["status"], state["state"]["status"]);
     assert_eq!(
         ref_state["state"]["pid"], ref_init_pid,
         "Debian names the init too"
