@@ -110,6 +110,9 @@ fn cycle(d: &Daemon, p: &str) {
             "1000",
         ],
     );
+    // `run` holds a lease while it prepares the snapshot (a collection between the
+    // prepare and the container's creation would remove it) and lets it go afterwards.
+    assert_eq!(d.ctr(&["leases", "ls", "-q"]), "");
     assert_eq!(ok(d, &["tasks", "ls"]), d.ctr(&["tasks", "ls"]));
     assert!(ok(d, &["tasks", "ls"]).contains("RUNNING"));
     assert_eq!(

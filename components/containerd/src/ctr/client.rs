@@ -30,6 +30,40 @@ impl Client {
         })
     }
 
+    /// Holds everything created from here on (content, snapshots) against garbage
+    /// collection until [`Client::end_lease`], as the Go client's `WithLease` does: a
+    /// snapshot prepared for `run` must survive a collection that starts before the
+    /// container referencing it exists.
+    pub async fn begin_lease(&mut self, purpose: &str) -> anyhow::Result<()> {
+        let expire = std::time::SystemTime::now() + std::time::Duration::from_secs(24 * 3600);
+        let lease = self
+            .leases()
+            .create(self.req(api::CreateRequest {
+                id: format!("ctr-{purpose}-{}", std::process::id()),
+                labels: std::collections::HashMap::from([(
+                    "containerd.io/gc.expire".to_owned(),
+                    humantime::format_rfc3339_seconds(expire).to_string(),
+                )]),
+            }))
+            .await
+            .map_err(|s| anyhow::anyhow!("{}", s.message()))?
+            .into_inner()
+            .lease;
+        self.lease = lease.map(|l| l.id);
+        Ok(())
+    }
+
+    /// Releases the lease of [`Client::begin_lease`]; what it held is now collectable
+    /// unless something else references it.
+    pub async fn end_lease(&mut self) {
+        if let Some(id) = self.lease.take() {
+            let _ = self
+                .leases()
+                .delete(self.req(api::DeleteRequest { id, sync: false }))
+                .await;
+        }
+    }
+
     /// A request in the client's namespace.
     pub fn req<T>(&self, msg: T) -> tonic::Request<T> {
         let mut r = tonic::Request::new(msg);

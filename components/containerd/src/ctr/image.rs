@@ -79,26 +79,9 @@ pub async fn import(
     unpack: bool,
 ) -> anyhow::Result<()> {
     let files = read_tar(path)?;
-    let lease = c
-        .leases()
-        .create(c.req(api::CreateRequest {
-            id: format!("ctr-import-{}", std::process::id()),
-            labels: HashMap::from([("containerd.io/gc.expire".to_owned(), "".to_owned())]),
-        }))
-        .await
-        .map_err(status)?
-        .into_inner()
-        .lease
-        .map(|l| l.id);
-    c.lease = lease.clone();
+    c.begin_lease("import").await?;
     let res = import_files(c, &files, snapshotter, unpack).await;
-    if let Some(id) = lease {
-        c.lease = None;
-        let _ = c
-            .leases()
-            .delete(c.req(api::DeleteRequest { id, sync: false }))
-            .await;
-    }
+    c.end_lease().await;
     res
 }
 

@@ -562,6 +562,7 @@ pub async fn main(cli: Cli) -> anyhow::Result<i32> {
             if rm && detach {
                 bail!("flags --detach and --rm cannot be specified together");
             }
+            c.begin_lease("run").await?;
             let code = run::run(
                 &c,
                 run::RunArgs {
@@ -578,8 +579,9 @@ pub async fn main(cli: Cli) -> anyhow::Result<i32> {
                     cwd,
                 },
             )
-            .await?;
-            return Ok(code);
+            .await;
+            c.end_lease().await;
+            return code;
         }
         Cmd::Events { filters } => {
             let mut s = c
