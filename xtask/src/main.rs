@@ -18,6 +18,7 @@ mod image;
 mod installers;
 mod manifest;
 mod mirror;
+mod mounts;
 mod project;
 mod release;
 mod rootfs;

@@ -148,7 +148,8 @@ fn lock_file(name: &str, op: libc::c_int) -> Result<std::fs::File> {
 }
 
 /// Stop the daemon [`start`] started, if any: SIGTERM so it stops its containerd and
-/// unmounts its layers, then wait (and reap it; no zombie is left).
+/// unmounts its layers, then wait (and reap it; no zombie is left) and unmount what it
+/// left mounted.
 pub fn stop() {
     let using = USING.lock().unwrap().take();
     let Some(handle) = STARTED.lock().unwrap().take() else {
@@ -169,14 +170,22 @@ pub fn stop() {
         unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
     }
     let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if matches!(handle.try_wait(), Ok(Some(_))) {
-            return;
+    let mut stopped = false;
+    while !stopped && Instant::now() < deadline {
+        stopped = matches!(handle.try_wait(), Ok(Some(_)));
+        if !stopped {
+            std::thread::sleep(Duration::from_millis(100));
         }
-        std::thread::sleep(Duration::from_millis(100));
     }
-    eprintln!("warning: {DOCKERD} did not stop within 30 s of SIGTERM; killing it");
-    let _ = handle.kill();
+    if !stopped {
+        eprintln!("warning: {DOCKERD} did not stop within 30 s of SIGTERM; killing it");
+        let _ = handle.kill();
+    }
+    // dockerd 20.10 leaves its netns directory and the private bind mount of its data
+    // root mounted when it exits; nobody else uses them now (we hold the users' lock).
+    for dir in [format!("{RUN_DIR}/exec"), DATA_ROOT.to_owned()] {
+        crate::mounts::unmount_all(&crate::mounts::under(Path::new(&dir)));
+    }
 }
 
 fn last_line(log: &Path) -> String {

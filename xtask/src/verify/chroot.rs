@@ -208,44 +208,13 @@ impl Drop for Chroot {
     fn drop(&mut self) {
         self.kill_processes_inside();
         // Everything mounted below the root: ours, and what the daemons mounted there.
-        let root = self.root();
-        let mut targets: Vec<PathBuf> = std::fs::read_to_string("/proc/self/mountinfo")
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.split(' ').nth(4))
-            .map(|p| PathBuf::from(unescape_mountinfo(p)))
-            .filter(|p| p.starts_with(&root))
-            .collect();
-        targets.extend(self.mounted.iter().cloned());
-        targets.sort();
-        targets.dedup();
+        let mut targets = crate::mounts::under(&self.root());
+        for extra in &self.mounted {
+            if !targets.contains(extra) {
+                targets.push(extra.clone());
+            }
+        }
         targets.sort_by_key(|p| std::cmp::Reverse(p.as_os_str().len()));
-        for target in targets {
-            let _ = duct::cmd!("umount", "--lazy", target)
-                .stderr_null()
-                .unchecked()
-                .run();
-        }
+        crate::mounts::unmount_all(&targets);
     }
-}
-
-/// mountinfo escapes space, tab, newline and backslash as octal (`\040`).
-fn unescape_mountinfo(field: &str) -> String {
-    let bytes = field.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\'
-            && i + 3 < bytes.len()
-            && bytes[i + 1..i + 4].iter().all(u8::is_ascii_digit)
-        {
-            let code = u8::from_str_radix(&field[i + 1..i + 4], 8).unwrap_or(b'?');
-            out.push(code);
-            i += 4;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
