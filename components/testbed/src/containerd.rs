@@ -35,10 +35,7 @@ impl Containerd {
     pub fn start_with(binary: PathBuf, path_dir: Option<PathBuf>) -> Containerd {
         crate::require_root();
         crate::subreaper();
-        let dir = tempfile::Builder::new()
-            .prefix("ctrd-test-")
-            .tempdir_in("/tmp")
-            .unwrap();
+        let dir = crate::scratch::tempdir("ctrd-test-");
         let mut d = Containerd {
             dir,
             binary,

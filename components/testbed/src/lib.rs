@@ -11,11 +11,13 @@
 //! - [`Containerd`] (module [`containerd`]): a containerd on private directories, ours
 //!   or Debian's, driven with Debian's `ctr`.
 //! - [`oci`]: a busybox image as an OCI layout tarball, for `ctr images import`.
+//! - [`scratch`]: the daemons' directories, swept when the test that made them was killed.
 //!
 //! Everything panics with a message naming what is missing: a suite fails, never skips.
 
 pub mod containerd;
 pub mod oci;
+pub mod scratch;
 
 pub use containerd::Containerd;
 
@@ -165,15 +167,23 @@ pub fn unmount_under(dir: &Path) {
 }
 
 /// Wait until `cond` holds, polling, or panic after `timeout` naming `what`.
-pub fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+pub fn wait_for(what: &str, timeout: Duration, cond: impl FnMut() -> bool) {
+    assert!(
+        try_wait_for(timeout, cond),
+        "timed out after {timeout:?} waiting for {what}"
+    );
+}
+
+/// Poll `cond` until it holds (true) or `timeout` passes (false).
+pub fn try_wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
     while !cond() {
-        assert!(
-            start.elapsed() < timeout,
-            "timed out after {timeout:?} waiting for {what}"
-        );
+        if start.elapsed() >= timeout {
+            return false;
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
+    true
 }
 
 /// Options for [`RefDockerd::start`].
@@ -207,10 +217,7 @@ impl RefDockerd {
             "{} not found; install it with: apt-get install docker.io",
             dockerd.display()
         );
-        let dir = tempfile::Builder::new()
-            .prefix("testbed-dockerd-")
-            .tempdir_in("/tmp")
-            .unwrap();
+        let dir = scratch::tempdir("testbed-dockerd-");
         let root = dir.path();
         let socket = root.join("docker.sock");
         let log = std::fs::File::create(root.join("dockerd.log")).unwrap();
