@@ -191,7 +191,25 @@ fn push_from_ours_pull_into_debian_and_back() {
     let count = || std::fs::read_dir(&blobs).map_or(0, |d| d.count());
     let before = count();
     assert!(before > 0, "no compressed blob kept after pull and push");
-    e.ok(&["rmi", &theirs]);
+    // `save` of a pulled image: each layer's tar comes back from its kept blob, and
+    // Debian's dockerd, which checks every layer against the config's diff ids, loads
+    // it as the same image.
+    let saved = e.dir.path().join("pulled.tar");
+    e.ok(&["save", "-o", saved.to_str().unwrap(), &theirs]);
+    let id = e.ok(&["image", "inspect", "--format", "{{.Id}}", &theirs]);
+    // rmi names the tag and the repository digest it drops, as Debian's dockerd does.
+    let removed = e.ok(&["rmi", &theirs]);
+    assert_eq!(removed, ok_ref(&d, &["rmi", &theirs]));
+    assert!(
+        removed.contains(&format!("Untagged: {}@sha256:", repo_only)),
+        "{removed}"
+    );
+    let loaded = ok_ref(&d, &["load", "-i", saved.to_str().unwrap()]);
+    assert_eq!(loaded.trim(), format!("Loaded image: {theirs}"));
+    assert_eq!(
+        ok_ref(&d, &["image", "inspect", "--format", "{{.Id}}", &theirs]),
+        id
+    );
     assert_eq!(
         count(),
         before - 1,

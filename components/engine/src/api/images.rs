@@ -469,9 +469,6 @@ pub async fn remove(ctx: Ctx, name: &str) -> Resp {
     let d = ctx.daemon.clone();
     let force = ctx.query.bool("force", false);
     let img = get_image(&d, name)?;
-    let by_tag = crate::images::normalize(name)
-        .ok()
-        .filter(|r| d.images.lock().unwrap().tags_of(&img.id).contains(r));
     let users: Vec<(String, bool)> = d
         .containers
         .lock()
@@ -481,43 +478,62 @@ pub async fn remove(ctx: Ctx, name: &str) -> Resp {
         .filter(|c| c.rec.lock().unwrap().image == img.id)
         .map(|c| (c.id.clone(), c.is_running()))
         .collect();
-    let tags = d.images.lock().unwrap().tags_of(&img.id);
+    // Every `repo:tag` and `repo@digest` of the image, in dockerd's order.
+    let refs = |d: &Daemon| d.images.lock().unwrap().references_of(&img.id);
+    let untagged = |d: &Daemon, r: &str| {
+        d.events
+            .publish("image", "untag", &img.id, json!({"name": img.id}));
+        json!({ "Untagged": r })
+    };
+    let before = refs(&d);
     let mut out = Vec::new();
-    if let Some(r) = &by_tag {
-        if tags.len() > 1 || (!users.is_empty() && !force) {
-            if tags.len() == 1 {
-                let (cid, _) = &users[0];
+    let by_ref = !is_id_prefix(&img.id, name);
+    if by_ref {
+        // As dockerd: a name is removed first; the image goes only with its last name.
+        if !force && is_single_repository(&before) {
+            if let Some((cid, _)) = users.first() {
                 return Err(ApiError::conflict(format!(
                     "conflict: unable to remove repository reference \"{name}\" (must force) - container {} is using its referenced image {}",
                     &cid[..12],
                     short(&img.id)
                 )));
             }
-            d.images.lock().unwrap().untag(r)?;
-            d.events
-                .publish("image", "untag", &img.id, json!({"name": img.id}));
-            return ok_json(&json!([{"Untagged": r}]));
         }
-    } else if tags.len() > 1 && !force {
-        return Err(ApiError::conflict(format!(
-            "conflict: unable to delete {} (must be forced) - image is referenced in multiple repositories",
-            short(&img.id)
-        )));
-    }
-    if let Some((cid, running)) = users.first() {
-        if !force || *running {
-            let what = if *running { "running" } else { "stopped" };
+        let named = before
+            .iter()
+            .find(|r| **r == name || crate::images::normalize(name).ok().as_deref() == Some(r))
+            .cloned()
+            .unwrap_or_else(|| name.to_string());
+        d.images.lock().unwrap().remove_reference(&named)?;
+        out.push(untagged(&d, &named));
+        // A repository's digests go with its last tag (the store drops them).
+        let after = refs(&d);
+        for gone in before.iter().filter(|r| **r != named && !after.contains(r)) {
+            out.push(untagged(&d, gone));
+        }
+        if !after.is_empty() || users.iter().any(|(_, running)| *running) {
+            return ok_json(&Value::Array(out));
+        }
+    } else {
+        if !force && !is_single_repository(&before) {
             return Err(ApiError::conflict(format!(
-                "conflict: unable to delete {} (cannot be forced) - image is being used by {what} container {}",
-                short(&img.id),
-                &cid[..12]
+                "conflict: unable to delete {} (must be forced) - image is referenced in multiple repositories",
+                short(&img.id)
             )));
         }
-    }
-    for t in &tags {
-        out.push(json!({"Untagged": t}));
-        d.events
-            .publish("image", "untag", &img.id, json!({"name": img.id}));
+        if let Some((cid, running)) = users.first() {
+            if !force || *running {
+                let what = if *running { "running" } else { "stopped" };
+                return Err(ApiError::conflict(format!(
+                    "conflict: unable to delete {} (cannot be forced) - image is being used by {what} container {}",
+                    short(&img.id),
+                    &cid[..12]
+                )));
+            }
+        }
+        for r in &before {
+            out.push(untagged(&d, r));
+        }
     }
     let deleted = d.images.lock().unwrap().delete(&img.id)?;
     out.push(json!({"Deleted": img.id}));
@@ -527,6 +543,29 @@ pub async fn remove(ctx: Ctx, name: &str) -> Resp {
     d.events
         .publish("image", "delete", &img.id, json!({"name": img.id}));
     ok_json(&Value::Array(out))
+}
+
+/// `name` is the image's id or a prefix of it (with or without `sha256:`).
+fn is_id_prefix(id: &str, name: &str) -> bool {
+    let hex = id.trim_start_matches("sha256:");
+    let given = name.strip_prefix("sha256:").unwrap_or(name);
+    !given.is_empty() && hex.starts_with(given)
+}
+
+/// dockerd's "single reference": at most one tag and every name in one repository.
+fn is_single_repository(refs: &[String]) -> bool {
+    let repo = |r: &str| {
+        r.split_once('@')
+            .map(|(a, _)| a.to_string())
+            .or_else(|| {
+                r.rsplit_once(':')
+                    .filter(|(_, t)| !t.contains('/'))
+                    .map(|(a, _)| a.to_string())
+            })
+            .unwrap_or_else(|| r.to_string())
+    };
+    let tags = refs.iter().filter(|r| !r.contains('@')).count();
+    tags <= 1 && refs.windows(2).all(|w| repo(&w[0]) == repo(&w[1]))
 }
 
 /// A writer that feeds a streaming response from a blocking thread.
@@ -609,7 +648,7 @@ pub async fn prune(ctx: Ctx) -> Resp {
     let mut deleted = Vec::new();
     let mut reclaimed = 0;
     for (id, size) in candidates {
-        for t in s.tags_of(&id) {
+        for t in s.references_of(&id) {
             deleted.push(json!({"Untagged": t}));
         }
         if let Ok(layers) = s.delete(&id) {

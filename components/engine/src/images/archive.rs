@@ -380,23 +380,21 @@ pub fn save(
             b.append_data(&mut h, name, data)
         };
     for (id, tags) in images {
-        let (img, layer_files) = {
+        let (img, layer_chain) = {
             let s = store.lock().unwrap();
             let img = s
                 .get(id)
                 .ok_or_else(|| ImageError::NotFound(id.clone()))?
                 .clone();
-            let files: Vec<(String, PathBuf)> = img
+            let chain: Vec<(String, String)> = img
                 .chain
                 .iter()
                 .map(|c| {
-                    (
-                        s.layer(c).map(|l| l.diff_id.clone()).unwrap_or_default(),
-                        s.layer_tar(c),
-                    )
+                    let diff = s.layer(c).map(|l| l.diff_id.clone()).unwrap_or_default();
+                    (diff, c.clone())
                 })
                 .collect();
-            (img, files)
+            (img, chain)
         };
         let hex = |d: &str| d.trim_start_matches("sha256:").to_string();
         let cfg_name = format!("blobs/sha256/{}", hex(&img.id));
@@ -410,13 +408,11 @@ pub fn save(
         }
         let mut layer_names = Vec::new();
         let mut layer_descs = Vec::new();
-        for (diff_id, path) in &layer_files {
+        for (diff_id, chain) in &layer_chain {
             let name = format!("blobs/sha256/{}", hex(diff_id));
-            let f = File::open(path)
-                .map_err(|e| ImageError::Invalid(format!("layer {diff_id}: {e}")))?;
-            let size = f.metadata()?.len();
+            let (mut tar, size) = store.lock().unwrap().open_layer_tar(chain)?;
             if written.insert(name.clone()) {
-                add(&mut b, name.clone(), &mut io::BufReader::new(f), size)?;
+                add(&mut b, name.clone(), &mut tar, size)?;
             }
             layer_descs.push(json!({"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": diff_id, "size": size}));
             layer_names.push(name);

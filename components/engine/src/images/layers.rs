@@ -54,6 +54,49 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
+/// Reads a layer's tar back and fails at its end unless exactly `len` bytes hashing to
+/// `diff_id` passed, so a damaged copy never goes out as the layer.
+pub struct CheckedReader<R> {
+    inner: HashingReader<R>,
+    diff_id: String,
+    len: u64,
+}
+
+impl<R: Read> CheckedReader<R> {
+    pub fn new(inner: R, diff_id: &str, len: u64) -> Self {
+        CheckedReader {
+            inner: HashingReader::new(inner),
+            diff_id: diff_id.to_string(),
+            len,
+        }
+    }
+}
+
+impl<R: Read> Read for CheckedReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if self.inner.count > self.len {
+            return Err(io::Error::other(format!(
+                "layer {}: its tar is longer than the {} bytes recorded",
+                self.diff_id, self.len
+            )));
+        }
+        if n == 0 && !buf.is_empty() {
+            let got = format!(
+                "sha256:{}",
+                crate::ids::hex(&self.inner.hasher.clone().finalize())
+            );
+            if self.inner.count != self.len || got != self.diff_id {
+                return Err(io::Error::other(format!(
+                    "layer {}: the kept blob gives back {} bytes hashing to {got}",
+                    self.diff_id, self.inner.count
+                )));
+            }
+        }
+        Ok(n)
+    }
+}
+
 /// A tar stream, gzip-compressed or not (docker import and OCI layers may be either).
 pub fn maybe_gunzip(mut f: std::fs::File) -> io::Result<Box<dyn Read + Send>> {
     use std::io::Seek;
@@ -323,6 +366,22 @@ mod tests {
             b.append(&h, *data).unwrap();
         }
         b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn a_checked_tar_fails_unless_its_length_and_digest_match() {
+        let data = b"layer bytes";
+        let diff_id = format!("sha256:{}", crate::ids::hex(&Sha256::digest(data)));
+        let read = |bytes: &[u8], len: u64| {
+            let mut out = Vec::new();
+            CheckedReader::new(bytes, &diff_id, len)
+                .read_to_end(&mut out)
+                .map(|_| out)
+        };
+        assert_eq!(read(data, data.len() as u64).unwrap(), data);
+        assert!(read(b"layer bytez", data.len() as u64).is_err());
+        assert!(read(data, data.len() as u64 + 1).is_err());
+        assert!(read(data, data.len() as u64 - 1).is_err());
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The image store: image configs addressed by the sha256 of their bytes, tags, and the
 //! layer store (each layer unpacked once under `overlay2/<cache-id>/diff` and shared by
-//! every image and container above it; the original layer tar is kept for `save`).
+//! every image and container above it). `save` and `push` need each layer's original
+//! tar: a pulled layer gets it back from the compressed blob it came in (kept anyway
+//! for pushes); a built, committed, loaded or imported one keeps its plain tar.
 
 pub mod archive;
 pub mod layers;
@@ -8,6 +10,8 @@ pub mod pull;
 pub mod push;
 
 use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
@@ -36,6 +40,18 @@ pub struct Layer {
     pub cache_id: String,
     pub size: u64,
 }
+
+/// What a new layer keeps of its original tar, for `save` and `push`.
+enum KeptTar<'a> {
+    /// This plain tar, moved beside the layer.
+    File(&'a Path),
+    /// Nothing but its length: the compressed blob in the distribution store holds it.
+    InBlob(u64),
+    Nothing,
+}
+
+/// The layer's tar length, in the layer's metadata when the tar itself is not kept.
+const TAR_SIZE: &str = "tar-size";
 
 #[derive(Debug, Clone)]
 pub struct Image {
@@ -72,6 +88,21 @@ pub fn chain_id(parent: Option<&str>, diff_id: &str) -> String {
     match parent {
         None => diff_id.to_string(),
         Some(p) => format!("sha256:{}", sha256_hex(format!("{p} {diff_id}").as_bytes())),
+    }
+}
+
+/// A familiar name in full, as Go's reference package prints it: Docker Hub names get
+/// `docker.io/` and official images `library/`.
+fn qualified(familiar: &str) -> String {
+    let first = familiar.split('/').next().unwrap_or_default();
+    let has_registry = familiar.contains('/')
+        && (first.contains('.') || first.contains(':') || first == "localhost");
+    if has_registry {
+        familiar.to_string()
+    } else if familiar.contains('/') {
+        format!("docker.io/{familiar}")
+    } else {
+        format!("docker.io/library/{familiar}")
     }
 }
 
@@ -207,10 +238,38 @@ impl ImageStore {
         staged: &Path,
         tar: Option<&Path>,
     ) -> std::io::Result<(Layer, bool)> {
+        let kept = match tar {
+            Some(t) => KeptTar::File(t),
+            None => KeptTar::Nothing,
+        };
+        self.commit_layer_keeping(parent, diff_id, size, staged, kept)
+    }
+
+    /// Register a pulled layer unpacked at `staged/diff`: its tar (`tar_size` bytes) is
+    /// not kept, the compressed blob it came in gives it back (see [`Self::open_layer_tar`]).
+    pub fn commit_pulled_layer(
+        &mut self,
+        parent: Option<&str>,
+        diff_id: &str,
+        size: u64,
+        staged: &Path,
+        tar_size: u64,
+    ) -> std::io::Result<(Layer, bool)> {
+        self.commit_layer_keeping(parent, diff_id, size, staged, KeptTar::InBlob(tar_size))
+    }
+
+    fn commit_layer_keeping(
+        &mut self,
+        parent: Option<&str>,
+        diff_id: &str,
+        size: u64,
+        staged: &Path,
+        tar: KeptTar,
+    ) -> std::io::Result<(Layer, bool)> {
         let chain = chain_id(parent, diff_id);
         if let Some(l) = self.layers.get(&chain) {
             let _ = std::fs::remove_dir_all(staged);
-            if let Some(t) = tar {
+            if let KeptTar::File(t) = tar {
                 let _ = std::fs::remove_file(t);
             }
             return Ok((l.clone(), false));
@@ -219,8 +278,10 @@ impl ImageStore {
         std::fs::rename(staged, self.layers_dir.join(&cache_id))?;
         let meta = self.root.join("layerdb/sha256").join(strip(&chain));
         std::fs::create_dir_all(&meta)?;
-        if let Some(t) = tar {
-            std::fs::rename(t, meta.join("layer.tar"))?;
+        match tar {
+            KeptTar::File(t) => std::fs::rename(t, meta.join("layer.tar"))?,
+            KeptTar::InBlob(n) => std::fs::write(meta.join(TAR_SIZE), n.to_string())?,
+            KeptTar::Nothing => {}
         }
         std::fs::write(meta.join("diff"), diff_id)?;
         std::fs::write(meta.join("size"), size.to_string())?;
@@ -246,11 +307,36 @@ impl ImageStore {
         }
     }
 
-    pub fn layer_tar(&self, chain: &str) -> PathBuf {
-        self.root
-            .join("layerdb/sha256")
-            .join(strip(chain))
-            .join("layer.tar")
+    /// The layer's original tar stream (the bytes of its diff id) and its length: the
+    /// tar kept beside the layer, or else the compressed blob it was pulled or pushed as,
+    /// decompressed and checked against the diff id as it is read.
+    pub fn open_layer_tar(&self, chain: &str) -> Result<(Box<dyn Read + Send>, u64), ImageError> {
+        let layer = self
+            .layers
+            .get(chain)
+            .ok_or_else(|| ImageError::Invalid(format!("layer {chain} is missing")))?;
+        let meta = self.root.join("layerdb/sha256").join(strip(chain));
+        if let Ok(f) = File::open(meta.join("layer.tar")) {
+            let len = f.metadata()?.len();
+            return Ok((Box::new(BufReader::with_capacity(1 << 20, f)), len));
+        }
+        let missing = || {
+            ImageError::Invalid(format!(
+                "the tar of layer {} is missing: neither a layer.tar nor its compressed blob is kept",
+                layer.diff_id
+            ))
+        };
+        let len: u64 = std::fs::read_to_string(meta.join(TAR_SIZE))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .ok_or_else(missing)?;
+        let blob =
+            pull::blob_of(&self.root.join("distribution"), &layer.diff_id).ok_or_else(missing)?;
+        let plain = pull::decompressed(Box::new(File::open(blob)?))?;
+        Ok((
+            Box::new(layers::CheckedReader::new(plain, &layer.diff_id, len)),
+            len,
+        ))
     }
 
     /// The unpacked directories of an image's layers, bottom first.
@@ -341,6 +427,26 @@ impl ImageStore {
             .filter(|(_, v)| *v == id)
             .map(|(k, _)| k.clone())
             .collect()
+    }
+
+    /// Every name of an image, tags and digests, in the order dockerd lists them (by
+    /// the fully qualified name, `docker.io/library/` included).
+    pub fn references_of(&self, id: &str) -> Vec<String> {
+        let mut refs: Vec<String> = self.tags_of(id);
+        refs.extend(self.digests_of(id));
+        refs.sort_by_cached_key(|r| qualified(r));
+        refs
+    }
+
+    /// Drop one name of an image: a `repo@digest`, or a tag (see [`Self::untag`]).
+    pub fn remove_reference(&mut self, reference: &str) -> Result<(), ImageError> {
+        if reference.contains('@') {
+            self.digests.remove(reference);
+            self.save_tags()?;
+        } else {
+            self.untag(reference)?;
+        }
+        Ok(())
     }
 
     /// Record that `id` is the image behind `canonical` (`repo@sha256:..`, familiar
@@ -449,6 +555,9 @@ mod tests {
             "localhost:5000/a/b:latest"
         );
         assert!(normalize("Bad").is_err());
+        assert_eq!(qualified("busybox:1"), "docker.io/library/busybox:1");
+        assert_eq!(qualified("a/b@sha256:00"), "docker.io/a/b@sha256:00");
+        assert_eq!(qualified("localhost:5000/a:1"), "localhost:5000/a:1");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The image store's side of a registry pull: which layers are already here (so they
 //! are not downloaded again), unpacking a downloaded blob (gzip, zstd or plain tar) in
-//! one pass that hashes the diff id and keeps the plain tar for `save`, and the final
+//! one pass that hashes the diff id (the plain tar is not written: the kept blob gives
+//! it back to `save`), and the final
 //! commit (diff ids checked against the config, layers registered bottom up, the
 //! config stored, the tag moved) that happens only when every layer is in hand.
 //!
@@ -9,13 +10,11 @@
 //! pulled image reuses the registry's digests: skipped or mounted, never re-uploaded.
 
 use std::fs::File;
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 
 use serde_json::{json, Value};
-
-use sha2::{Digest, Sha256};
 
 use super::layers;
 use super::{chain_id, ImageError, ImageStore};
@@ -91,6 +90,15 @@ pub fn remember(dist: &Path, digest: &str, diff_id: &str, repository: &str) -> i
     )
 }
 
+/// A compressed blob on disk that unpacks to `diff_id`, if one is kept.
+pub fn blob_of(dist: &Path, diff_id: &str) -> Option<PathBuf> {
+    seen_as(dist, diff_id).into_iter().find_map(|seen| {
+        let hex = seen.digest.strip_prefix("sha256:")?;
+        let path = dist.join("blobs/sha256").join(hex);
+        path.is_file().then_some(path)
+    })
+}
+
 /// Remove the compressed blobs known to unpack to `diff_id` (their indexes stay: they
 /// only tell a later push which digests a registry may already hold).
 pub fn forget_blobs(dist: &Path, diff_id: &str) {
@@ -137,41 +145,13 @@ pub struct StagedLayer {
     pub size: u64,
     /// `<dir>/diff` holds the files.
     pub dir: PathBuf,
-    /// The uncompressed tar (what `save` writes back).
-    pub tar: PathBuf,
+    /// The length of the uncompressed tar.
+    pub tar_size: u64,
 }
 
 impl StagedLayer {
     pub fn discard(&self) {
         let _ = std::fs::remove_dir_all(&self.dir);
-        let _ = std::fs::remove_file(&self.tar);
-    }
-}
-
-/// Hashes everything read through it and copies it into a file as well.
-struct TeeReader<R> {
-    inner: R,
-    hasher: Sha256,
-    copy: io::BufWriter<File>,
-}
-
-impl<R: Read> TeeReader<R> {
-    /// The sha256 of what passed, once the copy is on disk.
-    fn finish(mut self) -> io::Result<String> {
-        self.copy.flush()?;
-        Ok(format!(
-            "sha256:{}",
-            crate::ids::hex(&self.hasher.finalize())
-        ))
-    }
-}
-
-impl<R: Read> Read for TeeReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.copy.write_all(&buf[..n])?;
-        Ok(n)
     }
 }
 
@@ -284,7 +264,7 @@ impl Read for Follower {
 
 /// Wrap a layer stream in the decompressor its magic number calls for (gzip, zstd,
 /// or none for a plain tar).
-fn decompressed(mut r: Box<dyn Read + Send>) -> io::Result<Box<dyn Read + Send>> {
+pub fn decompressed(mut r: Box<dyn Read + Send>) -> io::Result<Box<dyn Read + Send>> {
     let mut magic = Vec::with_capacity(4);
     while magic.len() < 4 {
         let mut b = [0u8; 4];
@@ -310,38 +290,28 @@ pub fn stage_layer(store: &Mutex<ImageStore>, blob: &Path) -> Result<StagedLayer
 }
 
 /// Unpack a layer blob streamed from `blob` into a fresh staging directory in one
-/// pass: the decompressed stream is hashed (the diff id), copied to a plain tar and
-/// unpacked.
+/// pass: the decompressed stream is hashed (the diff id) and unpacked.
 pub fn stage_from(
     store: &Mutex<ImageStore>,
     blob: Box<dyn Read + Send>,
 ) -> Result<StagedLayer, ImageError> {
-    let (dir, tmp) = {
-        let s = store.lock().unwrap();
-        (s.staging_dir(), s.tmp_dir())
-    };
-    let tar = tmp.join(format!("pull-{}.tar", &crate::ids::random_id()[..16]));
+    let dir = store.lock().unwrap().staging_dir();
     let result = (|| {
         std::fs::create_dir_all(dir.join("diff"))?;
-        let mut reader = TeeReader {
-            inner: decompressed(blob)?,
-            hasher: Sha256::new(),
-            copy: io::BufWriter::with_capacity(1 << 20, File::create(&tar)?),
-        };
+        let mut reader = layers::HashingReader::new(decompressed(blob)?);
         let size = layers::unpack(&mut reader, &dir.join("diff"))?;
         // Tar padding after the end-of-archive blocks belongs to the diff id too.
         io::copy(&mut reader, &mut io::sink())?;
-        let diff_id = reader.finish()?;
+        let tar_size = reader.count;
         Ok(StagedLayer {
-            diff_id,
+            diff_id: reader.digest(),
             size,
             dir: dir.clone(),
-            tar: tar.clone(),
+            tar_size,
         })
     })();
     if result.is_err() {
         let _ = std::fs::remove_dir_all(&dir);
-        let _ = std::fs::remove_file(&tar);
     }
     result
 }
@@ -399,7 +369,7 @@ pub fn commit(
             let chain = match staged {
                 Some(l) => {
                     let (layer, new) =
-                        s.commit_layer(parent.as_deref(), diff, l.size, &l.dir, Some(&l.tar))?;
+                        s.commit_pulled_layer(parent.as_deref(), diff, l.size, &l.dir, l.tar_size)?;
                     if new {
                         added.push(layer.chain_id.clone());
                     }
@@ -437,6 +407,7 @@ pub fn commit(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     #[test]
     fn a_follower_reads_what_the_download_writes_and_stops_when_it_is_abandoned() {

@@ -4,7 +4,7 @@
 //! the layers' other repositories on the same registry are offered as mount sources.
 
 use std::fs::File;
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -74,7 +74,7 @@ impl Write for HashingWriter {
 }
 
 /// gzip `tar` into the blob store; the blob's digest and size.
-fn compress(tar: &Path, blobs: &Path) -> io::Result<(Digest, u64)> {
+fn compress(mut tar: impl Read, blobs: &Path) -> io::Result<(Digest, u64)> {
     std::fs::create_dir_all(blobs)?;
     let tmp = blobs.join(format!("compress-{}", &crate::ids::random_id()[..16]));
     let result = (|| {
@@ -84,10 +84,7 @@ fn compress(tar: &Path, blobs: &Path) -> io::Result<(Digest, u64)> {
             count: 0,
         };
         let mut gz = flate2::write::GzEncoder::new(out, flate2::Compression::fast());
-        io::copy(
-            &mut BufReader::with_capacity(1 << 20, File::open(tar)?),
-            &mut gz,
-        )?;
+        io::copy(&mut tar, &mut gz)?;
         let mut out = gz.finish()?;
         out.flush()?;
         let hex = crate::ids::hex(&out.hasher.finalize());
@@ -112,7 +109,7 @@ pub fn plan(
     repository: &str,
     parallel: usize,
 ) -> Result<PushPlan, ImageError> {
-    let (config, layers): (Vec<u8>, Vec<(String, PathBuf)>) = {
+    let (config, layers): (Vec<u8>, Vec<(String, String)>) = {
         let s = store.lock().unwrap();
         let img = s
             .get(image_id)
@@ -124,14 +121,14 @@ pub fn plan(
                 let l = s
                     .layer(c)
                     .ok_or_else(|| ImageError::Invalid(format!("layer {c} is missing")))?;
-                Ok((l.diff_id.clone(), s.layer_tar(c)))
+                Ok((l.diff_id.clone(), c.clone()))
             })
             .collect::<Result<_, ImageError>>()?;
         (img.raw.clone(), layers)
     };
     let blobs = dist.join("blobs/sha256");
     let target = format!("{registry}/{repository}");
-    let prepare = |diff_id: &str, tar: &Path| -> Result<PushLayer, ImageError> {
+    let prepare = |diff_id: &str, chain: &str| -> Result<PushLayer, ImageError> {
         let seen = seen_as(dist, diff_id);
         let reusable = seen.iter().find_map(|b| {
             let hex = b.digest.strip_prefix("sha256:")?;
@@ -142,11 +139,7 @@ pub fn plan(
         let (digest, size, file) = match reusable {
             Some(r) => r,
             None => {
-                if !tar.exists() {
-                    return Err(ImageError::Invalid(format!(
-                        "the tar of layer {diff_id} is missing"
-                    )));
-                }
+                let (tar, _) = store.lock().unwrap().open_layer_tar(chain)?;
                 let (d, size) = compress(tar, &blobs)?;
                 let path = blobs.join(d.hex());
                 (d, size, path)
