@@ -187,6 +187,11 @@ fn listen(host: &str) -> anyhow::Result<Vec<Listener>> {
 
 async fn run(cfg: Config) -> anyhow::Result<()> {
     let f = &cfg.flags;
+    // As dockerd 20.10 checks its settings: ip6tables rules are experimental there.
+    anyhow::ensure!(
+        !f.ip6tables || f.experimental,
+        "ip6tables rules are only available if experimental features are enabled"
+    );
     // Bad certificates stop the start before anything is written.
     let tls = crate::api::tls::acceptor(f).context("failed to load listeners")?;
     for d in [&f.data_root, &f.exec_root] {

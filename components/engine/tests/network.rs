@@ -651,6 +651,27 @@ fn user_defined_networks_resolve_names_and_aliases_and_reject_overlaps() {
     let db_ip = inspect(&e, "db", "{{.NetworkSettings.Networks.appnet.IPAddress}}");
     let answer = e.ok(&["exec", "app", "nslookup", "database", "127.0.0.11"]);
     assert!(answer.contains(&format!("Address: {db_ip}")), "{answer}");
+    // Over TCP, with glibc's resolver as the client (`options use-vc` sends every
+    // query over TCP) in app's namespace: the alias, and db's address back to
+    // `db.appnet` by PTR, as dockerd names it.
+    let conf = e.dir.path().join("resolv-tcp.conf");
+    std::fs::write(&conf, "nameserver 127.0.0.11\noptions use-vc attempts:1\n").unwrap();
+    let app_pid = inspect(&e, "app", "{{.State.Pid}}");
+    let over_tcp = |what: &str| {
+        let (ok, out) = sh(&format!(
+            "unshare -m sh -c 'mount --bind {} /etc/resolv.conf && exec nsenter --net=/proc/{app_pid}/ns/net getent {what}'",
+            conf.display()
+        ));
+        assert!(ok, "getent {what} over TCP: {out}");
+        out
+    };
+    let forward = over_tcp("ahostsv4 database");
+    assert!(forward.starts_with(&format!("{db_ip} ")), "{forward}");
+    let reverse = over_tcp(&format!("hosts {db_ip}"));
+    assert_eq!(
+        reverse.split_whitespace().collect::<Vec<_>>(),
+        [db_ip.as_str(), "db.appnet"]
+    );
     // db came first: it learns of app all the same.
     e.ok(&["exec", "db", "ping", "-c", "1", "-W", "5", "app"]);
     // Other names go to the external servers (here `--dns`, a loopback one: the
@@ -823,12 +844,14 @@ fn etc_files_and_network_settings_match_debian_dockerd() {
         String::from_utf8_lossy(&out.stdout)
             .replace("10.213.7.", "10.213.X.")
             .replace("10.214.7.", "10.214.X.")
+            .replace(".7.214.10.in-addr", ".X.214.10.in-addr")
             .replace("0a:d5:07:", "0a:d5:XX:")
     };
     let run_ours = |args: &[&str]| {
         ours.ok(args)
             .replace("10.213.6.", "10.213.X.")
             .replace("10.214.6.", "10.214.X.")
+            .replace(".6.214.10.in-addr", ".X.214.10.in-addr")
             .replace("0a:d5:06:", "0a:d5:XX:")
     };
 
@@ -901,8 +924,9 @@ fn etc_files_and_network_settings_match_debian_dockerd() {
     ];
     run_ref(&[&peer[..], &["busybox", "sleep", "100"]].concat());
     run_ours(&[&peer[..], &["busybox", "sleep", "100"]].concat());
+    // The last lookup is a PTR of dp's address.
     let lookups =
-        "cat /etc/resolv.conf; for q in dp dpa DP.; do nslookup -type=a $q; done; nslookup -type=aaaa dp";
+        "cat /etc/resolv.conf; for q in dp dpa DP.; do nslookup -type=a $q; done; nslookup -type=aaaa dp; nslookup $(nslookup -type=a dp | sed -n 's/^Address: //p')";
     for args in [
         vec![
             "run",
@@ -1324,4 +1348,177 @@ fn ipv6_on_the_default_bridge_and_on_a_user_defined_network() {
     ]);
     assert!(again.contains("inet6 fd00:213:9::2/64"), "{again}");
     e.ok(&["network", "rm", "v6net"]);
+}
+
+/// Move this test (and every process it starts) into a network namespace of its own,
+/// loopback up: its iptables and ip6tables tables are private, so a daemon with
+/// `--iptables` here cannot disturb the host's rules or another test's daemon.
+fn private_netns() {
+    // SAFETY: unshare on the calling thread, which starts every child of the test.
+    let rc = unsafe { libc::unshare(libc::CLONE_NEWNET) };
+    assert_eq!(
+        rc,
+        0,
+        "unshare(CLONE_NEWNET): {}",
+        std::io::Error::last_os_error()
+    );
+    let (ok, out) = sh("ip link set lo up");
+    assert!(ok, "{out}");
+}
+
+/// The namespace's ip6tables rules (nat, then filter), user-defined bridges named by
+/// their network instead of its id.
+fn ip6tables_rules(bridges: &[(String, &str)]) -> String {
+    let mut rules = String::new();
+    for table in ["nat", "filter"] {
+        let (ok, out) = sh(&format!("ip6tables -w -t {table} -S"));
+        assert!(ok, "{out}");
+        rules += &format!("== {table}\n{out}");
+    }
+    for (id, name) in bridges {
+        rules = rules.replace(&format!("br-{}", &id[..12]), &format!("br-{name}"));
+    }
+    rules
+}
+
+/// Empty every table and reset forwarding, so the next daemon starts from the same
+/// blank namespace.
+fn reset_netns() {
+    for cmd in ["iptables", "ip6tables"] {
+        let (ok, out) = sh(&format!(
+            "for t in nat filter; do {cmd} -w -t $t -F && {cmd} -w -t $t -X; done && {cmd} -w -P FORWARD ACCEPT"
+        ));
+        assert!(ok, "{out}");
+    }
+    sh("echo 0 > /proc/sys/net/ipv4/ip_forward; echo 0 > /proc/sys/net/ipv6/conf/all/forwarding; echo 0 > /proc/sys/net/ipv6/conf/default/forwarding");
+}
+
+#[test]
+fn ip6tables_rules_match_debian_dockerd() {
+    // As in dockerd 20.10, the rules need --experimental.
+    let cfg = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(cfg.path(), "{}").unwrap();
+    let refused = Command::new(testbed::workspace_bin("dockerd"))
+        .args(["--ip6tables", "--config-file"])
+        .arg(cfg.path())
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&refused.stderr).trim(),
+        "failed to start daemon: ip6tables rules are only available if experimental features are enabled"
+    );
+
+    private_netns();
+    let br = TestBridge::new("ntb10", 10);
+    let flags = [
+        "-b",
+        "ntb10",
+        "--iptables=true",
+        "--ip6tables=true",
+        "--experimental",
+        "--ipv6",
+        "--fixed-cidr-v6",
+        "fd00:213:10::/64",
+    ];
+    // The same steps on each daemon: a published port on the default bridge and on an
+    // IPv6 network, an internal IPv6 network and an IPv4-only one; the rules with all
+    // of it up, then after the containers and networks are gone.
+    let steps = |docker: &dyn Fn(&[&str]) -> String| -> (String, String) {
+        docker(&[
+            "run",
+            "-d",
+            "--name",
+            "p1",
+            "-p",
+            "8080:80",
+            "-p",
+            "127.0.0.1:8081:81/udp",
+            "busybox",
+            "sleep",
+            "100",
+        ]);
+        let mut ids = Vec::new();
+        for (name, args) in [
+            (
+                "n6",
+                &[
+                    "--ipv6",
+                    "--subnet",
+                    "fd00:213:11::/64",
+                    "--subnet",
+                    "10.213.11.0/24",
+                ][..],
+            ),
+            (
+                "n7",
+                &[
+                    "--ipv6",
+                    "--internal",
+                    "--subnet",
+                    "fd00:213:12::/64",
+                    "--subnet",
+                    "10.213.12.0/24",
+                ][..],
+            ),
+            ("n8", &["--subnet", "10.213.13.0/24"][..]),
+        ] {
+            let id = docker(&[&["network", "create"][..], args, &[name]].concat());
+            ids.push((id.trim().to_string(), name));
+        }
+        docker(&[
+            "run",
+            "-d",
+            "--name",
+            "p2",
+            "--network",
+            "n6",
+            "-p",
+            "9090:90",
+            "busybox",
+            "sleep",
+            "100",
+        ]);
+        let up = ip6tables_rules(&ids);
+        docker(&["rm", "-f", "p1", "p2"]);
+        docker(&["network", "rm", "n6", "n7", "n8"]);
+        let down = ip6tables_rules(&ids);
+        (up, down)
+    };
+    let theirs = {
+        let d = testbed::RefDockerd::start(testbed::DockerdOptions {
+            args: flags.iter().map(|s| s.to_string()).collect(),
+            dockerd: None,
+        });
+        d.import_busybox("busybox:latest");
+        let docker = |args: &[&str]| {
+            let out = d.cli(common::CLI28, args);
+            assert!(
+                out.status.success(),
+                "debian dockerd: docker {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        steps(&docker)
+    };
+    reset_netns();
+    let ours = {
+        let e = engine(&br, &flags[2..]);
+        steps(&|args: &[&str]| e.ok(args))
+    };
+    reset_netns();
+    // Debian's dockerd as the reference: every chain, rule, policy and its order.
+    assert_eq!(
+        ours.0, theirs.0,
+        "ip6tables with containers and networks up"
+    );
+    assert_eq!(ours.1, theirs.1, "ip6tables after they are removed");
+    for want in [
+        "-A POSTROUTING -s fd00:213:10::/64 ! -o ntb10 -j MASQUERADE",
+        "-A DOCKER ! -i br-n6 -p tcp -m tcp --dport 9090 -j DNAT --to-destination [fd00:213:11::2]:90",
+        "-A DOCKER-ISOLATION-STAGE-1 ! -s fd00:213:12::/64 -o br-n7 -j DROP",
+    ] {
+        assert!(ours.0.contains(want), "{want} missing from\n{}", ours.0);
+    }
 }

@@ -16,7 +16,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
-use hickory_proto::rr::{rdata, RData, Record, RecordType};
+use hickory_proto::rr::{rdata, Name, RData, Record, RecordType};
 
 use crate::cmd::run;
 use crate::NetworkError;
@@ -37,6 +37,8 @@ pub type NameTable = HashMap<String, Vec<IpAddr>>;
 #[derive(Debug, Default)]
 pub struct Answers {
     pub names: NameTable,
+    /// Reverse lookups: a container's address to `<container name>.<network name>`.
+    pub pointers: HashMap<IpAddr, String>,
     pub upstream: Vec<SocketAddr>,
 }
 
@@ -123,7 +125,8 @@ fn serve_udp(sock: UdpSocket, stop: &AtomicBool, answers: &Arc<RwLock<Answers>>)
             continue;
         };
         let query = buf[..n].to_vec();
-        match answer_locally(&query, &answers.read().unwrap().names) {
+        let local = answer_locally(&query, &answers.read().unwrap());
+        match local {
             Some(reply) => {
                 let _ = sock.send_to(&reply, from);
             }
@@ -162,7 +165,7 @@ fn serve_tcp_conn(mut conn: TcpStream, answers: &Arc<RwLock<Answers>>) {
     let _ = conn.set_nonblocking(false);
     let _ = conn.set_read_timeout(Some(FORWARD_TIMEOUT));
     while let Some(query) = read_framed(&mut conn) {
-        let local = answer_locally(&query, &answers.read().unwrap().names);
+        let local = answer_locally(&query, &answers.read().unwrap());
         let reply = local.unwrap_or_else(|| {
             let upstream = answers.read().unwrap().upstream.clone();
             forward_tcp(&query, &upstream)
@@ -189,8 +192,40 @@ fn write_framed(conn: &mut TcpStream, msg: &[u8]) -> std::io::Result<()> {
     conn.write_all(&out)
 }
 
-/// The reply for a query about a name in `names`; `None` when it is not ours to answer.
-pub fn answer_locally(query: &[u8], names: &NameTable) -> Option<Vec<u8>> {
+/// The address a reverse-lookup name (`4.3.2.1.in-addr.arpa`, or the 32 nibbles of
+/// an `ip6.arpa` name) stands for.
+fn reverse_name(name: &str) -> Option<IpAddr> {
+    if let Some(v4) = name.strip_suffix(".in-addr.arpa") {
+        let mut octets: Vec<u8> = v4
+            .split('.')
+            .map(|o| o.parse().ok())
+            .collect::<Option<_>>()?;
+        octets.reverse();
+        let octets: [u8; 4] = octets.try_into().ok()?;
+        return Some(IpAddr::from(octets));
+    }
+    let v6 = name.strip_suffix(".ip6.arpa")?;
+    let nibbles: Vec<u32> = v6
+        .split('.')
+        .map(|n| {
+            (n.len() == 1)
+                .then(|| n.chars().next()?.to_digit(16))
+                .flatten()
+        })
+        .collect::<Option<_>>()?;
+    if nibbles.len() != 32 {
+        return None;
+    }
+    let bits = nibbles
+        .iter()
+        .rev()
+        .fold(0u128, |acc, n| (acc << 4) | u128::from(*n));
+    Some(IpAddr::V6(std::net::Ipv6Addr::from(bits)))
+}
+
+/// The reply for a query about one of the sandbox's names (or, by PTR, one of their
+/// addresses); `None` when it is not ours to answer.
+pub fn answer_locally(query: &[u8], answers: &Answers) -> Option<Vec<u8>> {
     let Ok(msg) = Message::from_vec(query) else {
         return Some(Vec::new());
     };
@@ -203,7 +238,6 @@ pub fn answer_locally(query: &[u8], names: &NameTable) -> Option<Vec<u8>> {
         .to_ascii()
         .trim_end_matches('.')
         .to_ascii_lowercase();
-    let addrs = names.get(&name)?;
     let mut reply = Message::new();
     reply
         .set_id(msg.id())
@@ -216,7 +250,7 @@ pub fn answer_locally(query: &[u8], names: &NameTable) -> Option<Vec<u8>> {
         // A known name without addresses of the asked family: an empty answer, not a
         // forward.
         RecordType::A | RecordType::AAAA => {
-            for ip in addrs {
+            for ip in answers.names.get(&name)? {
                 let data = match (q.query_type(), ip) {
                     (RecordType::A, IpAddr::V4(a)) => RData::A(rdata::A(*a)),
                     (RecordType::AAAA, IpAddr::V6(a)) => RData::AAAA(rdata::AAAA(*a)),
@@ -224,6 +258,17 @@ pub fn answer_locally(query: &[u8], names: &NameTable) -> Option<Vec<u8>> {
                 };
                 reply.add_answer(Record::from_rdata(q.name().clone(), TTL, data));
             }
+        }
+        // As dockerd: the container's name on the network, as a FQDN; an address it
+        // does not know goes to the external servers.
+        RecordType::PTR => {
+            let target = answers.pointers.get(&reverse_name(&name)?)?;
+            let fqdn = Name::from_ascii(format!("{target}.")).ok()?;
+            reply.add_answer(Record::from_rdata(
+                q.name().clone(),
+                TTL,
+                RData::PTR(rdata::PTR(fqdn)),
+            ));
         }
         _ => return None,
     }
@@ -335,7 +380,6 @@ pub fn resolv_conf(written: &str) -> String {
 mod tests {
     use super::*;
     use hickory_proto::op::Query;
-    use hickory_proto::rr::Name;
 
     fn query(name: &str, t: RecordType) -> Vec<u8> {
         let mut m = Message::new();
@@ -345,7 +389,7 @@ mod tests {
         m.to_vec().unwrap()
     }
 
-    fn table() -> NameTable {
+    fn table() -> Answers {
         let mut t = NameTable::new();
         t.insert("db".into(), vec![Ipv4Addr::new(10, 0, 0, 2).into()]);
         t.insert(
@@ -355,7 +399,14 @@ mod tests {
                 "fd00::2".parse().unwrap(),
             ],
         );
-        t
+        let mut pointers = HashMap::new();
+        pointers.insert(Ipv4Addr::new(10, 0, 0, 2).into(), "db.appnet".to_string());
+        pointers.insert("fd00::2".parse().unwrap(), "db.appnet".to_string());
+        Answers {
+            names: t,
+            pointers,
+            upstream: Vec::new(),
+        }
     }
 
     #[test]
@@ -381,6 +432,23 @@ mod tests {
         );
         assert!(answer_locally(&query("example.test.", RecordType::A), &table()).is_none());
         assert!(answer_locally(&query("db.", RecordType::MX), &table()).is_none());
+    }
+
+    #[test]
+    fn addresses_of_containers_resolve_back_to_name_dot_network() {
+        let ptr = |name: &str| {
+            let reply = answer_locally(&query(name, RecordType::PTR), &table())?;
+            let m = Message::from_vec(&reply).unwrap();
+            assert_eq!(m.answers()[0].ttl(), TTL);
+            Some(m.answers()[0].data().as_ptr().unwrap().0.to_ascii())
+        };
+        assert_eq!(ptr("2.0.0.10.in-addr.arpa.").as_deref(), Some("db.appnet."));
+        let v6 = "2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa.";
+        assert_eq!(ptr(v6).as_deref(), Some("db.appnet."));
+        // Unknown addresses and malformed names go to the external servers.
+        assert_eq!(ptr("3.0.0.10.in-addr.arpa."), None);
+        assert_eq!(ptr("300.0.0.10.in-addr.arpa."), None);
+        assert_eq!(ptr("0.0.10.in-addr.arpa."), None);
     }
 
     #[test]

@@ -31,6 +31,7 @@ pub use ipam::Ipv4Net;
 pub use ipv6::Ipv6Net;
 pub use state::{EndpointRec as Endpoint, PortMapping};
 
+use iptables::Family;
 use state::{Attachment, EndpointRec, NetworkRec, SandboxRec, State};
 
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +75,9 @@ pub struct Config {
     pub icc: bool,
     pub ip_masq: bool,
     pub iptables: bool,
+    /// `--ip6tables` (experimental in dockerd 20.10): the same chains and rules in
+    /// ip6tables for the IPv6 side of networks.
+    pub ip6tables: bool,
     pub ip_forward: bool,
     pub userland_proxy: bool,
     pub proxy_path: PathBuf,
@@ -209,9 +213,23 @@ impl Networks {
             ));
         }
         if cfg.iptables {
-            iptables::setup_chains(cfg.userland_proxy)?;
-            if cfg.ip_forward {
-                let _ = std::fs::write("/proc/sys/net/ipv4/ip_forward", "1");
+            iptables::setup_chains(Family::V4, cfg.userland_proxy)?;
+        }
+        if cfg.ip6tables {
+            iptables::setup_chains(Family::V6, cfg.userland_proxy)?;
+        }
+        if cfg.ip_forward && (cfg.iptables || cfg.ip6tables) {
+            let knob = "/proc/sys/net/ipv4/ip_forward";
+            let was_on = std::fs::read_to_string(knob).is_ok_and(|v| v.trim() == "1");
+            if !was_on {
+                let _ = std::fs::write(knob, "1");
+                // As dockerd: forwarding it turned on itself is closed by default;
+                // docker's own chains open it for its bridges.
+                for (on, family) in [(cfg.iptables, Family::V4), (cfg.ip6tables, Family::V6)] {
+                    if on {
+                        iptables::forward_policy(family, "DROP")?;
+                    }
+                }
             }
         }
         let nets = Networks {
@@ -259,16 +277,7 @@ impl Networks {
             link::ensure_bridge_v6(&n.bridge, v6.gateway, v6.subnet.prefix)?;
         }
         if self.cfg.iptables {
-            let icc = n
-                .options
-                .get("com.docker.network.bridge.enable_icc")
-                .map(|v| v == "true")
-                .unwrap_or(self.cfg.icc || !n.default_bridge);
-            let masq = n
-                .options
-                .get("com.docker.network.bridge.enable_ip_masquerade")
-                .map(|v| v == "true")
-                .unwrap_or(self.cfg.ip_masq);
+            let (icc, masq) = (self.icc(n), self.masq(n));
             if !icc {
                 // Traffic between two ports of one bridge is switched, not routed: the
                 // FORWARD DROP only sees it when bridged frames go through iptables,
@@ -276,10 +285,47 @@ impl Networks {
                 bridge_netfilter()?;
             }
             iptables::add(&iptables::network_rules(
-                &n.bridge, &subnet, icc, masq, n.internal,
+                Family::V4,
+                &n.bridge,
+                Some(&subnet.network().to_string()),
+                icc,
+                masq,
+                n.internal,
             ))?;
+            iptables::jumps_on_top(Family::V4)?;
+        }
+        if self.cfg.ip6tables {
+            let net6 = n.v6.as_ref().map(|v6| v6.subnet.network().to_string());
+            iptables::add(&iptables::network_rules(
+                Family::V6,
+                &n.bridge,
+                net6.as_deref(),
+                self.icc(n),
+                self.masq(n),
+                n.internal,
+            ))?;
+            iptables::jumps_on_top(Family::V6)?;
+        }
+        if n.v6.is_some() {
+            ipv6_forwarding();
         }
         Ok(())
+    }
+
+    /// Whether the network's containers may talk to each other.
+    fn icc(&self, n: &NetworkRec) -> bool {
+        n.options
+            .get("com.docker.network.bridge.enable_icc")
+            .map(|v| v == "true")
+            .unwrap_or(self.cfg.icc || !n.default_bridge)
+    }
+
+    /// Whether traffic leaving the network is masqueraded.
+    fn masq(&self, n: &NetworkRec) -> bool {
+        n.options
+            .get("com.docker.network.bridge.enable_ip_masquerade")
+            .map(|v| v == "true")
+            .unwrap_or(self.cfg.ip_masq)
     }
 
     fn setup_default_bridge(&self) -> Result<()> {
@@ -437,9 +483,7 @@ impl Networks {
                 .cloned()
                 .collect();
             for n in idle {
-                if let Some(s) = n.subnet {
-                    iptables::purge(&n.bridge, &s);
-                }
+                self.purge_rules(&n);
                 let _ = self.setup_bridge(&n);
             }
         }
@@ -671,12 +715,25 @@ impl Networks {
     }
 
     fn remove_bridge(&self, n: &NetworkRec) {
-        if self.cfg.iptables {
-            if let Some(s) = n.subnet {
-                iptables::purge(&n.bridge, &s);
-            }
-        }
+        self.purge_rules(n);
         link::delete(&n.bridge);
+    }
+
+    /// Remove whatever rules name the network's bridge or one of its addresses.
+    fn purge_rules(&self, n: &NetworkRec) {
+        if let (true, Some(s)) = (self.cfg.iptables, n.subnet) {
+            iptables::purge(Family::V4, &n.bridge, &|a| match a {
+                IpAddr::V4(a) => s.contains(a),
+                IpAddr::V6(_) => false,
+            });
+        }
+        if self.cfg.ip6tables {
+            let s = n.v6.as_ref().map(|v6| v6.subnet);
+            iptables::purge(Family::V6, &n.bridge, &|a| match (a, s) {
+                (IpAddr::V6(a), Some(s)) => s.contains(a),
+                _ => false,
+            });
+        }
     }
 
     /// `docker network rm`.
@@ -1066,21 +1123,48 @@ impl Networks {
                 }
             }
         }
-        if self.cfg.iptables {
-            let rules = iptables::port_rules(
-                &n.bridge,
-                &p.proto,
-                p.host_ip,
-                port,
-                ep.ip,
-                p.container_port,
-            );
-            if let Err(e) = iptables::add(&rules) {
-                undo(&mut children);
-                return Err(e);
-            }
+        let rules = self.port_rules(n, ep, &p.proto, p.host_ip, port, p.container_port);
+        if let Err(e) = iptables::add(&rules) {
+            undo(&mut children);
+            return Err(e);
         }
         Ok(children)
+    }
+
+    /// The rules of one published port: in iptables, and in ip6tables too for an
+    /// endpoint with an IPv6 address when the port is published on every address.
+    fn port_rules(
+        &self,
+        n: &NetworkRec,
+        ep: &EndpointRec,
+        proto: &str,
+        host_ip: Ipv4Addr,
+        host_port: u16,
+        container_port: u16,
+    ) -> Vec<iptables::Rule> {
+        let mut rules = Vec::new();
+        let host = (!host_ip.is_unspecified()).then_some(IpAddr::V4(host_ip));
+        if self.cfg.iptables {
+            rules.extend(iptables::port_rules(
+                &n.bridge,
+                proto,
+                host,
+                host_port,
+                IpAddr::V4(ep.ip),
+                container_port,
+            ));
+        }
+        if let (true, Some(ip6), None) = (self.cfg.ip6tables, ep.ipv6, host) {
+            rules.extend(iptables::port_rules(
+                &n.bridge,
+                proto,
+                None,
+                host_port,
+                IpAddr::V6(ip6),
+                container_port,
+            ));
+        }
+        rules
     }
 
     /// The container stopped: remove its endpoints, rules, proxies and namespace.
@@ -1133,17 +1217,15 @@ impl Networks {
             }
         }
         if let Some(n) = n {
-            if self.cfg.iptables {
-                for p in &ep.ports {
-                    iptables::delete(&iptables::port_rules(
-                        &n.bridge,
-                        &p.proto,
-                        p.host_ip,
-                        p.host_port,
-                        ep.ip,
-                        p.container_port,
-                    ));
-                }
+            for p in &ep.ports {
+                iptables::delete(&self.port_rules(
+                    n,
+                    ep,
+                    &p.proto,
+                    p.host_ip,
+                    p.host_port,
+                    p.container_port,
+                ));
             }
             n.pool.release(ep.ip);
             if let (Some(v6), Some(a)) = (n.v6.as_mut(), ep.ipv6) {
@@ -1157,25 +1239,33 @@ impl Networks {
     /// and the name table of every embedded resolver: the containers it shares a
     /// user-defined network with, by name, alias and short id.
     fn refresh_names(&self, inner: &mut Inner) {
-        let user_nets: Vec<&str> = inner
+        // User-defined networks: id and name.
+        let user_nets: HashMap<&str, &str> = inner
             .state
             .networks
             .iter()
             .filter(|n| n.driver == "bridge" && !n.default_bridge)
-            .map(|n| n.id.as_str())
+            .map(|n| (n.id.as_str(), n.name.as_str()))
             .collect();
         for sb in inner.state.sandboxes.values() {
             if let Some(r) = inner.resolvers.get(&sb.container_id) {
                 let mut names = dns::NameTable::new();
+                let mut pointers = HashMap::new();
                 for other in inner.state.sandboxes.values() {
                     for oe in &other.endpoints {
-                        let shared = user_nets.contains(&oe.network_id.as_str())
-                            && sb.endpoints.iter().any(|e| e.network_id == oe.network_id);
-                        if !shared {
+                        let Some(net_name) = user_nets.get(oe.network_id.as_str()) else {
+                            continue;
+                        };
+                        if !sb.endpoints.iter().any(|e| e.network_id == oe.network_id) {
                             continue;
                         }
                         let short = &other.container_id[..12.min(other.container_id.len())];
-                        let own = [other.name.trim_start_matches('/'), short];
+                        let name = other.name.trim_start_matches('/');
+                        let v6 = oe.ipv6.map(IpAddr::V6);
+                        for ip in std::iter::once(IpAddr::V4(oe.ip)).chain(v6) {
+                            pointers.insert(ip, format!("{name}.{net_name}"));
+                        }
+                        let own = [name, short];
                         for n in own.into_iter().chain(oe.aliases.iter().map(String::as_str)) {
                             let ips = names.entry(n.to_ascii_lowercase()).or_default();
                             let v6 = oe.ipv6.map(IpAddr::V6);
@@ -1187,7 +1277,9 @@ impl Networks {
                         }
                     }
                 }
-                r.answers.write().unwrap().names = names;
+                let mut answers = r.answers.write().unwrap();
+                answers.names = names;
+                answers.pointers = pointers;
             }
             if sb.hosts_path.as_os_str().is_empty() {
                 continue;
@@ -1229,6 +1321,7 @@ impl Networks {
         let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
         let answers = dns::Answers {
             names: Default::default(),
+            pointers: Default::default(),
             upstream: dns::upstream_servers(&sb.dns, &host),
         };
         let resolver = dns::start(&sb.netns, answers)?;
@@ -1343,6 +1436,19 @@ impl Networks {
             .iter()
             .find(|e| e.network_id == n.id)
             .map(|e| e.ip)
+    }
+}
+
+/// Turn IPv6 forwarding on (default and all) for a bridge with IPv6, as dockerd does
+/// when it sets one up; a failure only costs routing, so it is not fatal.
+fn ipv6_forwarding() {
+    for knob in [
+        "/proc/sys/net/ipv6/conf/default/forwarding",
+        "/proc/sys/net/ipv6/conf/all/forwarding",
+    ] {
+        if std::fs::read_to_string(knob).is_ok_and(|v| v.trim() != "1") {
+            let _ = std::fs::write(knob, "1");
+        }
     }
 }
 

@@ -8,8 +8,17 @@ use crate::cmd::run;
 use crate::ipam::Ipv4Net;
 use crate::NetworkError;
 
+/// Whether the calling thread's network namespace has a link `name`. Read from procfs:
+/// /sys/class/net shows the namespace sysfs was mounted in, which is not ours when the
+/// daemon runs in a namespace of its own.
 pub fn exists(name: &str) -> bool {
-    Path::new("/sys/class/net").join(name).exists()
+    match std::fs::read_to_string("/proc/thread-self/net/dev") {
+        Ok(table) => table
+            .lines()
+            .skip(2)
+            .any(|l| l.split(':').next().map(str::trim) == Some(name)),
+        Err(_) => Path::new("/sys/class/net").join(name).exists(),
+    }
 }
 
 /// The first IPv4 address of `dev`, as `ip` lists it (`10.0.0.1/24`).

@@ -63,6 +63,7 @@ pub fn open(cfg: &Config) -> Result<Networks, NetworkError> {
         icc: f.icc,
         ip_masq: f.ip_masq,
         iptables: f.iptables,
+        ip6tables: f.ip6tables,
         ip_forward: f.ip_forward,
         userland_proxy: f.userland_proxy,
         proxy_path,
