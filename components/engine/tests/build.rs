@@ -5,33 +5,76 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use common::{Engine, CLI28};
 use testbed::{DockerdOptions, RefDockerd};
 
-/// The CLI 28 with the classic builder against `host`.
-fn docker(host: &str, config: &Path, args: &[&str]) -> Output {
-    Command::new(CLI28)
-        .env("DOCKER_HOST", host)
-        .env("DOCKER_CONFIG", config)
-        .env("DOCKER_BUILDKIT", "0")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run the docker CLI 28")
+/// One daemon as the CLI 28 with the classic builder sees it.
+struct Side {
+    host: String,
+    config: PathBuf,
 }
 
-fn ok(host: &str, config: &Path, args: &[&str]) -> String {
-    let out = docker(host, config, args);
-    assert!(
-        out.status.success(),
-        "docker {args:?} against {host} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+impl Side {
+    fn docker(&self, args: &[&str]) -> Output {
+        Command::new(CLI28)
+            .env("DOCKER_HOST", &self.host)
+            .env("DOCKER_CONFIG", &self.config)
+            .env("DOCKER_BUILDKIT", "0")
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run the docker CLI 28")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.docker(args);
+        assert!(
+            out.status.success(),
+            "docker {args:?} against {} failed: {}{}",
+            self.host,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+/// Our dockerd and Debian's, each with the same busybox:latest; the daemons live as
+/// long as this does.
+struct Both {
+    ours: Side,
+    theirs: Side,
+    _daemons: (Engine, RefDockerd),
+}
+
+fn both() -> Both {
+    let e = Engine::start();
+    e.import_busybox("busybox:latest");
+    let d = RefDockerd::start(DockerdOptions::default());
+    d.import_busybox("busybox:latest");
+    Both {
+        ours: Side {
+            host: e.host(),
+            config: e.dir.path().join("cli-config"),
+        },
+        theirs: Side {
+            host: d.host(),
+            config: d.dir.path().join("cli-config"),
+        },
+        _daemons: (e, d),
+    }
+}
+
+/// The last line a failed command wrote to stderr (where the CLI puts the error).
+fn last_error_line(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .last()
+        .unwrap_or("")
+        .to_string()
 }
 
 const DOCKERFILE: &str = r#"FROM busybox AS base
@@ -89,12 +132,12 @@ const FIELDS: &str = "{{json .Config.Env}}|{{json .Config.Cmd}}|{{json .Config.E
 
 /// The file tree of an image as `path mode uid/gid size link`, without the files
 /// `docker create` itself adds.
-fn tree(host: &str, config: &Path, image: &str, scratch: &Path) -> Vec<String> {
-    let cid = ok(host, config, &["create", image, "/bin/true"]);
+fn tree(side: &Side, image: &str, scratch: &Path) -> Vec<String> {
+    let cid = side.ok(&["create", image, "/bin/true"]);
     let cid = cid.trim();
     let tar = scratch.join(format!("{}.tar", &cid[..12]));
-    ok(host, config, &["export", "-o", tar.to_str().unwrap(), cid]);
-    ok(host, config, &["rm", cid]);
+    side.ok(&["export", "-o", tar.to_str().unwrap(), cid]);
+    side.ok(&["rm", cid]);
     let mut ar = tar::Archive::new(std::fs::File::open(&tar).unwrap());
     let mut out = Vec::new();
     for e in ar.entries().unwrap() {
@@ -143,39 +186,24 @@ fn tree(host: &str, config: &Path, image: &str, scratch: &Path) -> Vec<String> {
 
 #[test]
 fn images_match_debian_dockerd_and_a_rebuild_is_all_cache() {
-    let e = Engine::start();
-    e.import_busybox("busybox:latest");
-    let d = RefDockerd::start(DockerdOptions::default());
-    d.import_busybox("busybox:latest");
+    let Both { ours, theirs, .. } = &both();
     let ctx = tempfile::tempdir().unwrap();
     make_context(ctx.path());
     let scratch = tempfile::tempdir().unwrap();
     let ctx_s = ctx.path().to_str().unwrap();
-    let ours = (e.host(), e.dir.path().join("cli-config"));
-    let theirs = (d.host(), d.dir.path().join("cli-config"));
     for target in [None, Some("base")] {
         let mut args = vec!["build", "-t", "golden:t", "--build-arg", "GREETING=hey"];
         if let Some(t) = target {
             args.extend(["--target", t]);
         }
         args.push(ctx_s);
-        ok(&theirs.0, &theirs.1, &args);
-        let out = ok(&ours.0, &ours.1, &args);
+        theirs.ok(&args);
+        let out = ours.ok(&args);
         assert!(out.contains("Successfully tagged golden:t"), "{out}");
-        let fields = |h: &(String, std::path::PathBuf)| {
-            ok(
-                &h.0,
-                &h.1,
-                &["image", "inspect", "--format", FIELDS, "golden:t"],
-            )
-        };
-        assert_eq!(
-            fields(&ours),
-            fields(&theirs),
-            "config of target {target:?}"
-        );
-        let t_ours = tree(&ours.0, &ours.1, "golden:t", scratch.path());
-        let t_theirs = tree(&theirs.0, &theirs.1, "golden:t", scratch.path());
+        let fields = |h: &Side| h.ok(&["image", "inspect", "--format", FIELDS, "golden:t"]);
+        assert_eq!(fields(ours), fields(theirs), "config of target {target:?}");
+        let t_ours = tree(ours, "golden:t", scratch.path());
+        let t_theirs = tree(theirs, "golden:t", scratch.path());
         assert_eq!(t_ours, t_theirs, "file tree of target {target:?}");
         if target == Some("base") {
             assert!(
@@ -190,60 +218,39 @@ fn images_match_debian_dockerd_and_a_rebuild_is_all_cache() {
         }
     }
     // The same build again: every step after FROM comes from the cache.
-    let first = ok(
-        &ours.0,
-        &ours.1,
-        &["image", "inspect", "--format", "{{.Id}}", "golden:t"],
-    );
-    let again = ok(
-        &ours.0,
-        &ours.1,
-        &[
-            "build",
-            "-t",
-            "golden:t",
-            "--build-arg",
-            "GREETING=hey",
-            "--target",
-            "base",
-            ctx_s,
-        ],
-    );
+    let first = ours.ok(&["image", "inspect", "--format", "{{.Id}}", "golden:t"]);
+    let again = ours.ok(&[
+        "build",
+        "-t",
+        "golden:t",
+        "--build-arg",
+        "GREETING=hey",
+        "--target",
+        "base",
+        ctx_s,
+    ]);
     let steps = again.lines().filter(|l| l.starts_with("Step ")).count();
     let hits = again
         .lines()
         .filter(|l| l.trim() == "---> Using cache")
         .count();
     assert_eq!(hits, steps - 1, "{again}");
-    let second = ok(
-        &ours.0,
-        &ours.1,
-        &["image", "inspect", "--format", "{{.Id}}", "golden:t"],
-    );
+    let second = ours.ok(&["image", "inspect", "--format", "{{.Id}}", "golden:t"]);
     assert_eq!(first, second);
     // --no-cache runs every step again.
-    let fresh = ok(
-        &ours.0,
-        &ours.1,
-        &["build", "--no-cache", "-q", "--target", "base", ctx_s],
-    );
+    let fresh = ours.ok(&["build", "--no-cache", "-q", "--target", "base", ctx_s]);
     assert!(fresh.trim().starts_with("sha256:"), "{fresh}");
     assert_ne!(fresh.trim(), second.trim());
 }
 
 #[test]
 fn bad_dockerfiles_fail_as_docker_fails() {
-    let e = Engine::start();
-    e.import_busybox("busybox:latest");
-    let d = RefDockerd::start(DockerdOptions::default());
-    d.import_busybox("busybox:latest");
-    let ours = (e.host(), e.dir.path().join("cli-config"));
-    let theirs = (d.host(), d.dir.path().join("cli-config"));
+    let Both { ours, theirs, .. } = &both();
     let ctx = tempfile::tempdir().unwrap();
     let ctx_s = ctx.path().to_str().unwrap();
 
     std::fs::write(ctx.path().join("Dockerfile"), "FROM busybox\nFORM x\n").unwrap();
-    let out = docker(&ours.0, &ours.1, &["build", ctx_s]);
+    let out = ours.docker(&["build", ctx_s]);
     assert_eq!(out.status.code(), Some(1));
     let msg = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -256,21 +263,14 @@ fn bad_dockerfiles_fail_as_docker_fails() {
         "FROM busybox\nRUN echo out && exit 3\n",
     )
     .unwrap();
-    let o = docker(&ours.0, &ours.1, &["build", ctx_s]);
-    let t = docker(&theirs.0, &theirs.1, &["build", ctx_s]);
+    let o = ours.docker(&["build", ctx_s]);
+    let t = theirs.docker(&["build", ctx_s]);
     assert_eq!(o.status.code(), t.status.code());
     assert_eq!(o.status.code(), Some(3));
-    let last = |x: &Output| {
-        String::from_utf8_lossy(&x.stderr)
-            .lines()
-            .last()
-            .unwrap_or("")
-            .to_string()
-    };
-    assert_eq!(last(&o), last(&t));
+    assert_eq!(last_error_line(&o), last_error_line(&t));
     assert!(String::from_utf8_lossy(&o.stdout).contains("\nout\n"));
     // Nothing of the failed RUN is left: no container, no dangling image.
-    assert_eq!(ok(&ours.0, &ours.1, &["ps", "-aq"]).trim(), "");
+    assert_eq!(ours.ok(&["ps", "-aq"]).trim(), "");
 }
 
 /// A one-thread HTTP/1.0 server on 127.0.0.1 for `ADD <url>`: `/files/data.txt` with a
@@ -313,12 +313,7 @@ fn http_server() -> u16 {
 #[test]
 fn add_from_a_url_matches_debian_dockerd() {
     let port = http_server();
-    let e = Engine::start();
-    e.import_busybox("busybox:latest");
-    let d = RefDockerd::start(DockerdOptions::default());
-    d.import_busybox("busybox:latest");
-    let ours = (e.host(), e.dir.path().join("cli-config"));
-    let theirs = (d.host(), d.dir.path().join("cli-config"));
+    let Both { ours, theirs, .. } = &both();
     let ctx = tempfile::tempdir().unwrap();
     let ctx_s = ctx.path().to_str().unwrap();
     let base = format!("http://127.0.0.1:{port}");
@@ -332,9 +327,9 @@ fn add_from_a_url_matches_debian_dockerd() {
     let look = ["run", "--rm", "url:t", "sh", "-c"];
     let script = "stat -c '%n %a %u:%g %s %Y' /a/data.txt /b/named /c && cat /a/data.txt /b/named";
     let mut seen = Vec::new();
-    for h in [&ours, &theirs] {
-        ok(&h.0, &h.1, &["build", "-t", "url:t", ctx_s]);
-        seen.push(ok(&h.0, &h.1, &[&look[..], &[script]].concat()));
+    for h in [ours, theirs] {
+        h.ok(&["build", "-t", "url:t", ctx_s]);
+        seen.push(h.ok(&[&look[..], &[script]].concat()));
     }
     assert_eq!(seen[0], seen[1]);
     assert!(
@@ -343,7 +338,7 @@ fn add_from_a_url_matches_debian_dockerd() {
         seen[0]
     );
     // The same content again: a cache hit, though the file is fetched again.
-    let again = ok(&ours.0, &ours.1, &["build", "-t", "url:t", ctx_s]);
+    let again = ours.ok(&["build", "-t", "url:t", ctx_s]);
     let hits = again
         .lines()
         .filter(|l| l.trim() == "---> Using cache")
@@ -356,22 +351,15 @@ fn add_from_a_url_matches_debian_dockerd() {
         format!("FROM busybox\nADD {base}/missing/x /m\n"),
     )
     .unwrap();
-    let o = docker(&ours.0, &ours.1, &["build", ctx_s]);
-    let t = docker(&theirs.0, &theirs.1, &["build", ctx_s]);
+    let o = ours.docker(&["build", ctx_s]);
+    let t = theirs.docker(&["build", ctx_s]);
     assert_eq!(o.status.code(), t.status.code());
-    let last = |x: &Output| {
-        String::from_utf8_lossy(&x.stderr)
-            .lines()
-            .last()
-            .unwrap_or("")
-            .to_string()
-    };
-    assert_eq!(last(&o), last(&t));
+    assert_eq!(last_error_line(&o), last_error_line(&t));
     assert!(
-        last(&o).contains(&format!(
+        last_error_line(&o).contains(&format!(
             "failed to GET {base}/missing/x with status 404 Not Found: nope"
         )),
         "{}",
-        last(&o)
+        last_error_line(&o)
     );
 }
