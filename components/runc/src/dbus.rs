@@ -51,6 +51,8 @@ pub enum Arg {
     I64(i64),
     U64(u64),
     Double(f64),
+    /// An array of bytes (`ay`).
+    Bytes(Vec<u8>),
     Variant(Box<Arg>),
     Array(String, Vec<Arg>),
     Struct(Vec<Arg>),
@@ -68,6 +70,7 @@ impl Arg {
             Arg::I64(_) => "x".into(),
             Arg::U64(_) => "t".into(),
             Arg::Double(_) => "d".into(),
+            Arg::Bytes(_) => "ay".into(),
             Arg::Variant(_) => "v".into(),
             Arg::Array(elem, _) => format!("a{elem}"),
             Arg::Struct(fields) => {
@@ -131,6 +134,10 @@ impl Writer {
             Arg::I64(v) => self.u64(*v as u64),
             Arg::U64(v) => self.u64(*v),
             Arg::Double(v) => self.u64(v.to_bits()),
+            Arg::Bytes(b) => {
+                self.u32(b.len() as u32);
+                self.buf.extend_from_slice(b);
+            }
             Arg::Variant(inner) => {
                 self.signature(&inner.signature());
                 self.arg(inner);
@@ -214,7 +221,8 @@ pub struct Message {
 
 impl Message {
     /// The body as a sequence of strings, object paths and u32s, for the simple
-    /// signatures used here (`s`, `o`, `uoss`, ...); anything else is an error.
+    /// signatures used here (`s`, `o`, `uoss`, a property's `v` holding one of
+    /// those, ...); anything else is an error.
     pub fn strings(&self) -> Result<Vec<String>, DbusError> {
         let mut r = Reader {
             buf: &self.body,
@@ -222,6 +230,16 @@ impl Message {
         };
         let mut out = Vec::new();
         for c in self.signature.chars() {
+            let c = match c {
+                'v' => match r.signature()?.as_str() {
+                    "s" => 's',
+                    "o" => 'o',
+                    "g" => 'g',
+                    "u" => 'u',
+                    _ => return Err(DbusError::Malformed("unexpected variant type")),
+                },
+                c => c,
+            };
             out.push(match c {
                 's' | 'o' => r.string()?,
                 'g' => r.signature()?,

@@ -270,18 +270,35 @@ fn create_inner(opts: &CreateOpts, undo: &mut Undo) -> Result<i32, CreateError> 
         console: console.as_ref().map(|c| c.as_raw_fd()),
         listener: listener.as_ref().map(|l| l.as_raw_fd()),
         cgroup_paths: &saved_paths,
+        join_cgroups: (!cg.is_systemd()).then_some(&cg),
         no_pivot: opts.no_pivot,
         no_new_keyring: opts.no_new_keyring,
         preserve_fds: opts.preserve_fds,
         id: opts.id,
     };
+    // With the cgroupfs driver the init starts in the unified hierarchy's group
+    // (CLONE_INTO_CGROUP) and moves itself into the v1 ones: both avoid the global
+    // lock a move by pid waits for. Kernels without clone3 get a plain clone and the
+    // move by pid below.
+    let clone_target = cg
+        .clone_target()
+        .and_then(|d| sys::open_path(d, libc::O_RDONLY | libc::O_DIRECTORY).ok());
     // SAFETY: this process has no other threads; the child only runs child_main
     // and then execs or _exits.
-    let pid = unsafe { sys::clone_fork(flags) }.map_err(io_err("clone"))?;
+    let cloned = clone_target
+        .as_ref()
+        .and_then(|fd| unsafe { sys::clone_into_cgroup(flags, fd.as_raw_fd()) }.ok());
+    let in_unified = cloned.is_some();
+    let pid = match cloned {
+        Some(pid) => pid,
+        // SAFETY: as above.
+        None => unsafe { sys::clone_fork(flags) }.map_err(io_err("clone"))?,
+    };
     if pid == 0 {
         drop(parent_sock);
         child_main(&child_ctx);
     }
+    drop(clone_target);
     drop(child_sock);
     undo.child = Some(pid);
     let sock = parent_sock.as_raw_fd();
@@ -304,15 +321,14 @@ fn create_inner(opts: &CreateOpts, undo: &mut Undo) -> Result<i32, CreateError> 
     if listener.is_some() {
         send(sock, &listener_state(opts, spec, pid))?;
     }
-    // Joining the cgroups waits for an RCU grace period on v1 (milliseconds): the
-    // init builds its mounts meanwhile and waits for "cgroup" before it unshares
-    // a cgroup namespace or asks for the hooks, whichever comes first.
-    if !cg.is_systemd() {
-        cg.apply(pid)?;
+    // The init waits for "cgroup" before it unshares a cgroup namespace or asks
+    // for the hooks, whichever comes first.
+    if !cg.is_systemd() && !in_unified {
+        cg.apply_unified(pid)?;
     }
     send(sock, b"cgroup")?;
 
-    let start_time = sys::process_start_time(pid).map(|s| s.0).unwrap_or(0);
+    let start_time = sys::proc_stat(pid).map_or(0, |s| s.start_time);
     let mut saved = Saved {
         id: opts.id.to_string(),
         init_process_pid: pid,
@@ -409,7 +425,15 @@ fn write_id_maps(pid: i32, linux: &oci_spec::runtime::Linux) -> Result<(), Creat
 }
 
 fn send(sock: RawFd, msg: &[u8]) -> Result<(), CreateError> {
-    sys::write_all(sock, msg).map_err(io_err("sync with container init"))
+    sys::write_all(sock, msg).map_err(|e| {
+        // The init is gone: the error line it sent before it went says why.
+        match recv(sock) {
+            Ok(m) if m.starts_with(b"error ") => {
+                CreateError::Init(String::from_utf8_lossy(&m[6..]).into_owned())
+            }
+            _ => io_err("sync with container init")(e),
+        }
+    })
 }
 
 fn recv(sock: RawFd) -> Result<Vec<u8>, CreateError> {
@@ -431,6 +455,8 @@ struct ChildCtx<'a> {
     console: Option<RawFd>,
     listener: Option<RawFd>,
     cgroup_paths: &'a BTreeMap<String, PathBuf>,
+    /// The groups the init moves itself into (cgroupfs driver), first thing.
+    join_cgroups: Option<&'a Manager>,
     no_pivot: bool,
     no_new_keyring: bool,
     preserve_fds: i32,
@@ -546,6 +572,11 @@ fn child_setup(ctx: &ChildCtx) -> Result<(crate::process::Prepared, Vec<u8>), St
         }
         None => Vec::new(),
     };
+    // Before any namespace is joined: the paths are the host's.
+    if let Some(cg) = ctx.join_cgroups {
+        cg.join_v1_self()
+            .map_err(|e| format!("unable to apply cgroup configuration: {e}"))?;
+    }
     let e = |what: &str| {
         let what = what.to_string();
         move |err: std::io::Error| format!("error during container init: {what}: {err}")

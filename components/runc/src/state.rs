@@ -167,10 +167,21 @@ impl Container {
     /// Whether the init process recorded at create time is still alive (not a
     /// zombie, not a recycled pid).
     pub fn init_alive(&self) -> bool {
-        match sys::process_start_time(self.saved.init_process_pid) {
-            Some((start, state)) => start == self.saved.init_process_start && state != 'Z',
-            None => false,
-        }
+        self.init_stat().is_some_and(|s| s.state != 'Z')
+    }
+
+    /// Whether the init is inside exit(2): it runs nothing any more, though as a
+    /// pid namespace's init it stays there until every other process of the
+    /// namespace has been reaped, by parents that may live outside it.
+    pub fn init_exiting(&self) -> bool {
+        self.init_stat()
+            .is_some_and(|s| s.state != 'Z' && s.flags & sys::PF_EXITING != 0)
+    }
+
+    /// The init's /proc stat, unless its pid now names another process.
+    fn init_stat(&self) -> Option<sys::ProcStat> {
+        sys::proc_stat(self.saved.init_process_pid)
+            .filter(|s| s.start_time == self.saved.init_process_start)
     }
 
     pub fn status(&self) -> Status {

@@ -96,6 +96,51 @@ pub unsafe fn clone_fork(flags: libc::c_int) -> io::Result<libc::pid_t> {
     }
 }
 
+/// The kernel's `struct clone_args` up to `cgroup` (CLONE_ARGS_SIZE_VER2).
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// [`clone_fork`] whose child starts as a member of the cgroup v2 directory `cgroup`
+/// (clone3 with CLONE_INTO_CGROUP, Linux 5.7): no later move into it, so no wait for
+/// the global lock that a write to `cgroup.procs` takes. Fails on older kernels.
+///
+/// # Safety
+/// As for [`clone_fork`].
+pub unsafe fn clone_into_cgroup(flags: libc::c_int, cgroup: RawFd) -> io::Result<libc::pid_t> {
+    let mut args = CloneArgs {
+        // The namespace flags are non-negative bits of a c_int.
+        flags: flags as u32 as u64 | CLONE_INTO_CGROUP,
+        exit_signal: libc::SIGCHLD as u64,
+        cgroup: cgroup as u64,
+        ..CloneArgs::default()
+    };
+    let rc = libc::syscall(
+        libc::SYS_clone3,
+        &mut args as *mut CloneArgs,
+        std::mem::size_of::<CloneArgs>(),
+    );
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(rc as libc::pid_t)
+    }
+}
+
 pub fn waitpid(pid: libc::pid_t, flags: libc::c_int) -> io::Result<(libc::pid_t, libc::c_int)> {
     let mut status = 0;
     loop {
@@ -403,14 +448,28 @@ pub fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
-/// The start time of a process (field 22 of /proc/PID/stat), to tell a live init
-/// from a recycled pid.
-pub fn process_start_time(pid: libc::pid_t) -> Option<(u64, char)> {
+/// What /proc/PID/stat says about a process that the runtime needs.
+pub struct ProcStat {
+    /// Field 22, to tell a live init from a recycled pid.
+    pub start_time: u64,
+    /// Field 3: `R`, `S`, `Z`, ...
+    pub state: char,
+    /// Field 9, the kernel's PF_* flags.
+    pub flags: u64,
+}
+
+/// The kernel's flag for a task inside exit(2).
+pub const PF_EXITING: u64 = 0x4;
+
+pub fn proc_stat(pid: libc::pid_t) -> Option<ProcStat> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let after = &stat[stat.rfind(')')? + 2..];
     let fields: Vec<&str> = after.split(' ').collect();
-    let state = fields.first()?.chars().next()?;
-    Some((fields.get(19)?.parse().ok()?, state))
+    Some(ProcStat {
+        start_time: fields.get(19)?.parse().ok()?,
+        state: fields.first()?.chars().next()?,
+        flags: fields.get(6)?.parse().ok()?,
+    })
 }
 
 pub fn c_str_to_string(c: &CStr) -> String {

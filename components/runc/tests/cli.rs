@@ -72,6 +72,14 @@ fn lifecycle_create_start_exec_kill_delete() {
         b.root.join("c2/exec.fifo").exists(),
         "runc's layout: exec.fifo while created"
     );
+    // The init is in the container's group of every hierarchy, v1 and unified,
+    // before it starts.
+    let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let want = format!(":/{}", b.cgroup_name());
+    assert!(
+        cgroups.lines().count() > 1 && cgroups.lines().all(|l| l.ends_with(&want)),
+        "{cgroups}"
+    );
     assert_eq!(
         b.container_stdout("c2"),
         "",
@@ -281,6 +289,53 @@ fn pause_resume_and_events_stats() {
     assert!(b.runc(&["delete", "--force", "c3"]).status.success());
     testbed::reap_zombies();
     assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
+}
+
+/// `delete --force` while an `exec -d` process is an unreaped zombie of the caller
+/// (we are its subreaper): the pid namespace's init, killed, cannot finish exiting
+/// until we reap that zombie, and we cannot while we wait for delete. Delete must
+/// return anyway once nothing in the container is alive, and leave nothing.
+#[test]
+fn delete_force_returns_while_an_exec_zombie_is_unreaped() {
+    let b = Bundle::new(&["sleep", "1000"], |_| {});
+    let o = b.create("z");
+    assert!(o.status.success(), "create: {}", text(&o.stderr));
+    let o = b.runc(&["start", "z"]);
+    assert!(o.status.success(), "start: {}", text(&o.stderr));
+    let o = b
+        .cmd(&["exec", "-d", "z", "sleep", "999"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(o.success(), "exec -d");
+    let mut delete = b
+        .cmd(&["delete", "--force", "z"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(b.path().join("delete.err")).unwrap())
+        .spawn()
+        .unwrap();
+    // Waiting for this one child reaps nothing else.
+    let mut status = None;
+    testbed::wait_for(
+        "delete --force to return with the exec'd zombie unreaped",
+        std::time::Duration::from_secs(5),
+        || {
+            status = delete.try_wait().unwrap();
+            status.is_some()
+        },
+    );
+    assert!(
+        status.unwrap().success(),
+        "delete: {}",
+        std::fs::read_to_string(b.path().join("delete.err")).unwrap()
+    );
+    assert!(!b.root.join("z").exists(), "state dir left");
+    // Nothing alive, no cgroup, no mount, even before we reap.
+    assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
+    testbed::reap_zombies();
 }
 
 #[test]

@@ -228,43 +228,48 @@ struct Observed {
     dirs_left: Vec<PathBuf>,
 }
 
+/// `<runc> --root <root> --systemd-cgroup <args>`, run inside systemd's namespaces.
+fn runtime(ns: &SystemdNs, runc: &Path, root: &Path, args: &[&str]) -> Command {
+    let mut all = vec![
+        runc.to_str().unwrap(),
+        "--root",
+        root.to_str().unwrap(),
+        "--systemd-cgroup",
+    ];
+    all.extend_from_slice(args);
+    ns.cmd(&all)
+}
+
 fn drive(ns: &SystemdNs, runc: &Path, id: &str) -> Observed {
     let cgroups_path = format!("{SLICE}:runc:{id}");
     let b = Bundle::new(&["sleep", "1000"], |cfg| {
         cfg["linux"]["cgroupsPath"] = cgroups_path.clone().into();
         cfg["linux"]["resources"]["memory"] = serde_json::json!({"limit": 67108864});
         cfg["linux"]["resources"]["pids"] = serde_json::json!({"limit": 20});
+        // Properties runc sets only when systemd is new enough (242 and 244).
+        cfg["linux"]["resources"]["cpu"] =
+            serde_json::json!({"quota": 100000, "period": 50000, "cpus": "0", "mems": "0"});
         cfg["annotations"] = serde_json::json!({
             "org.systemd.property.TimeoutStopSec": "7",
             "org.systemd.property.CollectMode": "'inactive-or-failed'",
         });
     });
     let root = b.path().join("state");
-    let runtime = |args: &[&str]| -> Output {
-        let mut all = vec![runc.to_str().unwrap(), "--root", root.to_str().unwrap()];
-        all.push("--systemd-cgroup");
-        all.extend_from_slice(args);
-        ns.run(&all)
-    };
+    let run = |args: &[&str]| -> Output { runtime(ns, runc, &root, args).output().unwrap() };
     let unit = format!("runc-{id}.scope");
     let scope = format!("{SLICE_PATH}/{unit}");
 
     let err = b.path().join("create.err");
-    let status = ns
-        .cmd(&[
-            runc.to_str().unwrap(),
-            "--root",
-            root.to_str().unwrap(),
-            "--systemd-cgroup",
-            "create",
-            "--bundle",
-            b.path().to_str().unwrap(),
-            id,
-        ])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&err).unwrap())
-        .status()
-        .unwrap();
+    let status = runtime(
+        ns,
+        runc,
+        &root,
+        &["create", "--bundle", b.path().to_str().unwrap(), id],
+    )
+    .stdout(Stdio::null())
+    .stderr(std::fs::File::create(&err).unwrap())
+    .status()
+    .unwrap();
     assert!(
         status.success(),
         "{} create: {}",
@@ -278,7 +283,7 @@ fn drive(ns: &SystemdNs, runc: &Path, id: &str) -> Observed {
     .unwrap_or_default();
     let pids_max = std::fs::read_to_string(ns.cgroup_file("pids", &format!("{scope}/pids.max")))
         .unwrap_or_default();
-    let o = runtime(&["state", id]);
+    let o = run(&["state", id]);
     assert!(o.status.success(), "state: {}", text(&o.stderr));
     let state: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let init = state["pid"].as_i64().unwrap().to_string();
@@ -288,14 +293,14 @@ fn drive(ns: &SystemdNs, runc: &Path, id: &str) -> Observed {
     ]);
     let init_in_scope = text(&procs.stdout).lines().any(|l| l == init);
 
-    let o = runtime(&["update", "--pids-limit", "30", id]);
+    let o = run(&["update", "--pids-limit", "30", id]);
     assert!(o.status.success(), "update: {}", text(&o.stderr));
     let after_update = ns.show(&unit);
     let pids_max_updated =
         std::fs::read_to_string(ns.cgroup_file("pids", &format!("{scope}/pids.max")))
             .unwrap_or_default();
 
-    let o = runtime(&["delete", "--force", id]);
+    let o = run(&["delete", "--force", id]);
     assert!(o.status.success(), "delete: {}", text(&o.stderr));
     let after_delete = ns.show(&unit);
     let dirs_left = ["memory", "pids", "systemd", "cpuset", "devices", "freezer"]
@@ -323,19 +328,14 @@ fn bad_annotation(ns: &SystemdNs, runc: &Path) -> (Option<i32>, String, bool) {
         cfg["annotations"] = serde_json::json!({"org.systemd.property.X1": "1"});
     });
     let root = b.path().join("state");
-    let o = ns
-        .cmd(&[
-            runc.to_str().unwrap(),
-            "--root",
-            root.to_str().unwrap(),
-            "--systemd-cgroup",
-            "create",
-            "--bundle",
-            b.path().to_str().unwrap(),
-            "bad",
-        ])
-        .output()
-        .unwrap();
+    let o = runtime(
+        ns,
+        runc,
+        &root,
+        &["create", "--bundle", b.path().to_str().unwrap(), "bad"],
+    )
+    .output()
+    .unwrap();
     let left = root.join("bad").exists() || ns.show("runc-bad.scope")["LoadState"] != "not-found";
     (o.status.code(), text(&o.stderr), left)
 }
@@ -351,6 +351,10 @@ const COMPARED: &[&str] = &[
     "TasksAccounting",
     "MemoryLimit",
     "TasksMax",
+    "CPUQuotaPerSecUSec",
+    "CPUQuotaPeriodUSec",
+    "AllowedCPUs",
+    "AllowedMemoryNodes",
     "DefaultDependencies",
     "TimeoutStopUSec",
     "CollectMode",
@@ -388,6 +392,11 @@ fn systemd_driver_makes_runcs_transient_scope_and_removes_it() {
     assert_eq!(p["Delegate"], "yes");
     assert_eq!(p["MemoryLimit"], "67108864", "MemoryLimit set over D-Bus");
     assert_eq!(p["TasksMax"], "20", "TasksMax set over D-Bus");
+    // systemd 252 is new enough for both version-gated groups of properties.
+    assert_eq!(p["CPUQuotaPeriodUSec"], "50ms", "{p:?}");
+    assert_eq!(p["CPUQuotaPerSecUSec"], "2s", "{p:?}");
+    assert_eq!(p["AllowedCPUs"], "0", "{p:?}");
+    assert_eq!(p["AllowedMemoryNodes"], "0", "{p:?}");
     assert_eq!(
         p["TimeoutStopUSec"], "7s",
         "org.systemd.property.TimeoutStopSec"

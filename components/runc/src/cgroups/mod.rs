@@ -232,6 +232,43 @@ impl Manager {
         Ok(())
     }
 
+    /// The cgroup v2 directory a new container init can be cloned straight into
+    /// (the unified hierarchy's, with the cgroupfs driver; systemd places the
+    /// init itself).
+    pub fn clone_target(&self) -> Option<&Path> {
+        if self.is_systemd() {
+            return None;
+        }
+        self.paths.get("").map(PathBuf::as_path)
+    }
+
+    /// Put `pid` in the unified hierarchy's group only (when it could not be
+    /// cloned into it).
+    pub fn apply_unified(&self, pid: i32) -> Result<(), CgroupError> {
+        match self.paths.get("") {
+            Some(dir) => write(&dir.join("cgroup.procs"), &pid.to_string()),
+            None => Ok(()),
+        }
+    }
+
+    /// Move the calling single-threaded process into its group in every v1
+    /// hierarchy, by writing 0 to each `tasks` file. The kernel lets a thread that
+    /// moves itself skip the global lock that moving a process by pid takes, and
+    /// taking that lock waits for an RCU grace period (milliseconds, on every
+    /// `create`). The unified hierarchy's group is joined at clone (see
+    /// [`Manager::clone_target`]).
+    pub fn join_v1_self(&self) -> Result<(), CgroupError> {
+        if self.unified {
+            return Ok(());
+        }
+        for (ctrl, dir) in &self.paths {
+            if !ctrl.is_empty() {
+                write(&dir.join("tasks"), "0")?;
+            }
+        }
+        Ok(())
+    }
+
     pub fn set(&self, res: &LinuxResources) -> Result<(), CgroupError> {
         if let Some(unit) = &self.unit {
             // systemd rewrites device rules deny-all first: keep the container

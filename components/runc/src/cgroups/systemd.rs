@@ -19,6 +19,10 @@ const MANAGER: &str = "org.freedesktop.systemd1.Manager";
 const JOB_TIMEOUT: Duration = Duration::from_secs(30);
 /// The default CFS period, used when only a quota is given.
 const DEFAULT_CPU_PERIOD: u64 = 100_000;
+/// The first systemd versions that take CPUQuotaPeriodUSec, and AllowedCPUs with
+/// AllowedMemoryNodes.
+const CPU_QUOTA_PERIOD_SINCE: i64 = 242;
+const ALLOWED_CPUS_SINCE: i64 = 244;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SystemdError {
@@ -239,11 +243,7 @@ pub fn start(unit: &Unit, pid: i32, extra: Vec<Arg>) -> Result<(), SystemdError>
 
 /// Set the unit's resource properties (runtime only, as runc does).
 pub fn set(unit: &Unit, res: &LinuxResources, unified: bool) -> Result<(), SystemdError> {
-    let list = if unified {
-        v2_properties(res)
-    } else {
-        v1_properties(res)
-    };
+    let list = resource_properties(res, unified, systemd_version);
     if list.is_empty() {
         return Ok(());
     }
@@ -464,8 +464,17 @@ fn device_group(proc_devices: &str, kind: &str, major: u32) -> Option<String> {
         })
 }
 
-/// runc 1.1's properties for the legacy (v1) hierarchies.
-fn v1_properties(res: &LinuxResources) -> Vec<Arg> {
+/// runc 1.1's resource properties, in its order; `unified` picks the cgroup v2
+/// names (MemoryMax, CPUWeight) over the v1 ones (MemoryLimit, CPUShares,
+/// BlockIOWeight). Properties a systemd older than the one that introduced them
+/// would refuse (failing the whole call) are left out as runc leaves them out,
+/// asking `version` only when one is wanted; the cgroupfs files written next
+/// carry those settings anyway.
+fn resource_properties(
+    res: &LinuxResources,
+    unified: bool,
+    version: impl FnOnce() -> i64,
+) -> Vec<Arg> {
     let mut list = device_properties(res);
     if let Some(m) = res
         .memory()
@@ -473,61 +482,126 @@ fn v1_properties(res: &LinuxResources) -> Vec<Arg> {
         .and_then(|m| m.limit())
         .filter(|m| *m != 0)
     {
-        list.push(prop("MemoryLimit", Arg::U64(limit(m))));
+        let name = if unified { "MemoryMax" } else { "MemoryLimit" };
+        list.push(prop(name, Arg::U64(limit(m))));
     }
-    if let Some(s) = res
-        .cpu()
-        .as_ref()
-        .and_then(|c| c.shares())
-        .filter(|s| *s != 0)
-    {
-        list.push(prop("CPUShares", Arg::U64(s)));
+    let cpu = res.cpu().as_ref();
+    if let Some(s) = cpu.and_then(|c| c.shares()).filter(|s| *s != 0) {
+        if unified {
+            // The v1 shares range [2, 262144] mapped onto weights [1, 10000].
+            let weight = 1 + ((s.clamp(2, 262_144) - 2) * 9999) / 262_142;
+            list.push(prop("CPUWeight", Arg::U64(weight)));
+        } else {
+            list.push(prop("CPUShares", Arg::U64(s)));
+        }
+    }
+    let period = cpu.and_then(|c| c.period()).filter(|p| *p != 0);
+    let cpus = cpu.and_then(|c| c.cpus().clone()).filter(|c| !c.is_empty());
+    let mems = cpu.and_then(|c| c.mems().clone()).filter(|m| !m.is_empty());
+    let version = if period.is_some() || cpus.is_some() || mems.is_some() {
+        version()
+    } else {
+        -1
+    };
+    if let Some(p) = period.filter(|_| version >= CPU_QUOTA_PERIOD_SINCE) {
+        list.push(prop("CPUQuotaPeriodUSec", Arg::U64(p)));
     }
     if let Some(q) = quota_per_sec(res) {
         list.push(prop("CPUQuotaPerSecUSec", Arg::U64(q)));
     }
-    if let Some(w) = res
-        .block_io()
-        .as_ref()
-        .and_then(|b| b.weight())
-        .filter(|w| *w != 0)
-    {
-        list.push(prop("BlockIOWeight", Arg::U64(u64::from(w))));
+    if !unified {
+        if let Some(w) = res
+            .block_io()
+            .as_ref()
+            .and_then(|b| b.weight())
+            .filter(|w| *w != 0)
+        {
+            list.push(prop("BlockIOWeight", Arg::U64(u64::from(w))));
+        }
     }
     if let Some(p) = pids_limit(res) {
         list.push(prop("TasksMax", Arg::U64(limit(p))));
+    }
+    if version >= ALLOWED_CPUS_SINCE {
+        for (name, set) in [("AllowedCPUs", cpus), ("AllowedMemoryNodes", mems)] {
+            if let Some(bits) = set.as_deref().and_then(range_to_bits) {
+                list.push(prop(name, Arg::Bytes(bits)));
+            }
+        }
     }
     list
 }
 
-/// runc 1.1's properties for the unified hierarchy.
-fn v2_properties(res: &LinuxResources) -> Vec<Arg> {
-    let mut list = device_properties(res);
-    if let Some(m) = res
-        .memory()
-        .as_ref()
-        .and_then(|m| m.limit())
-        .filter(|m| *m != 0)
-    {
-        list.push(prop("MemoryMax", Arg::U64(limit(m))));
+/// A cpuset list (`0-3,7`) as the little-endian bit mask systemd takes (runc's
+/// RangeToBits, with the byte order of its 1.1.6 fix); None when it does not
+/// parse or is empty (the cgroupfs write that follows then reports it).
+fn range_to_bits(list: &str) -> Option<Vec<u8>> {
+    let mut bits: Vec<u8> = Vec::new();
+    for part in list.split(',').filter(|p| !p.trim().is_empty()) {
+        let (lo, hi) = match part.split_once('-') {
+            Some((a, b)) => (
+                a.trim().parse::<usize>().ok()?,
+                b.trim().parse::<usize>().ok()?,
+            ),
+            None => {
+                let n = part.trim().parse::<usize>().ok()?;
+                (n, n)
+            }
+        };
+        if lo > hi || hi >= 1 << 16 {
+            return None;
+        }
+        for n in lo..=hi {
+            if bits.len() <= n / 8 {
+                bits.resize(n / 8 + 1, 0);
+            }
+            bits[n / 8] |= 1 << (n % 8);
+        }
     }
-    if let Some(s) = res
-        .cpu()
-        .as_ref()
-        .and_then(|c| c.shares())
-        .filter(|s| *s != 0)
-    {
-        // The v1 shares range [2, 262144] mapped onto weights [1, 10000].
-        let weight = 1 + ((s.clamp(2, 262_144) - 2) * 9999) / 262_142;
-        list.push(prop("CPUWeight", Arg::U64(weight)));
-    }
-    if let Some(q) = quota_per_sec(res) {
-        list.push(prop("CPUQuotaPerSecUSec", Arg::U64(q)));
-    }
-    if let Some(p) = pids_limit(res) {
-        list.push(prop("TasksMax", Arg::U64(limit(p))));
-    }
-    list
+    (!bits.is_empty()).then_some(bits)
+}
+
+/// The running systemd's version number, read once per process from the
+/// manager's `Version` property ("252.22-1~deb12u1" is 252); -1 when it cannot be
+/// read, which leaves every version-gated property out (as runc does).
+fn systemd_version() -> i64 {
+    static VERSION: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *VERSION.get_or_init(|| {
+        let read = || -> Result<String, SystemdError> {
+            let mut bus = Bus::system(JOB_TIMEOUT)?;
+            let reply = bus.call(
+                DEST,
+                PATH,
+                "org.freedesktop.DBus.Properties",
+                "Get",
+                &[Arg::Str(MANAGER.into()), Arg::Str("Version".into())],
+            )?;
+            Ok(first(&reply.strings()?))
+        };
+        match read() {
+            Ok(v) => parse_version(&v).unwrap_or_else(|| {
+                crate::logging::log(
+                    "error",
+                    &format!("unable to get systemd version: can't parse version {v}"),
+                );
+                -1
+            }),
+            Err(e) => {
+                crate::logging::log("error", &format!("unable to get systemd version: {e}"));
+                -1
+            }
+        }
+    })
+}
+
+/// The first number in a systemd version string.
+fn parse_version(v: &str) -> Option<i64> {
+    let digits: String = v
+        .chars()
+        .skip_while(|c| !c.is_ascii_digit())
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
 }
 
 fn pids_limit(res: &LinuxResources) -> Option<i64> {
@@ -550,6 +624,64 @@ mod tests {
         assert_eq!(quota_per_sec(&res), Some(200_000));
         let res: LinuxResources = serde_json::from_str(r#"{"cpu": {"quota": -1}}"#).unwrap();
         assert_eq!(quota_per_sec(&res), Some(u64::MAX));
+    }
+
+    #[test]
+    fn cpu_properties_follow_the_systemd_version() {
+        let res: LinuxResources = serde_json::from_str(
+            r#"{"cpu": {"quota": 50000, "period": 50000, "cpus": "0-2,9", "mems": "0"}}"#,
+        )
+        .unwrap();
+        let names = |version: i64, unified: bool| -> Vec<String> {
+            resource_properties(&res, unified, || version)
+                .iter()
+                .map(|p| match p {
+                    Arg::Struct(f) => match &f[0] {
+                        Arg::Str(n) => n.clone(),
+                        _ => unreachable!(),
+                    },
+                    _ => unreachable!(),
+                })
+                .collect()
+        };
+        let quota = ["CPUQuotaPerSecUSec"];
+        let period_and_quota = ["CPUQuotaPeriodUSec", "CPUQuotaPerSecUSec"];
+        let all = [
+            "CPUQuotaPeriodUSec",
+            "CPUQuotaPerSecUSec",
+            "AllowedCPUs",
+            "AllowedMemoryNodes",
+        ];
+        assert_eq!(names(-1, false), quota, "version unknown");
+        assert_eq!(names(241, false), quota);
+        assert_eq!(names(242, false), period_and_quota);
+        assert_eq!(names(243, true), period_and_quota);
+        assert_eq!(names(244, false), all);
+        assert_eq!(names(252, true), all);
+        let list = resource_properties(&res, false, || 252);
+        assert_eq!(
+            list[2],
+            prop("AllowedCPUs", Arg::Bytes(vec![0b0000_0111, 0b10]))
+        );
+        assert_eq!(list[0], prop("CPUQuotaPeriodUSec", Arg::U64(50_000)));
+        // Nothing version-gated wanted: systemd is not asked.
+        let res: LinuxResources = serde_json::from_str(r#"{"cpu": {"shares": 512}}"#).unwrap();
+        let list = resource_properties(&res, false, || panic!("version asked for"));
+        assert_eq!(list, vec![prop("CPUShares", Arg::U64(512))]);
+    }
+
+    #[test]
+    fn versions_and_cpu_lists_parse_like_runc() {
+        assert_eq!(parse_version("252.22-1~deb12u1"), Some(252));
+        assert_eq!(parse_version("v245.4-1.fc32"), Some(245));
+        assert_eq!(parse_version("245"), Some(245));
+        assert_eq!(parse_version("unknown"), None);
+        assert_eq!(range_to_bits("0"), Some(vec![1]));
+        assert_eq!(range_to_bits("1,3-4,8"), Some(vec![0b0001_1010, 1]));
+        assert_eq!(range_to_bits(" 2, ,"), Some(vec![0b100]));
+        assert_eq!(range_to_bits(""), None);
+        assert_eq!(range_to_bits("3-1"), None);
+        assert_eq!(range_to_bits("x"), None);
     }
 
     #[test]

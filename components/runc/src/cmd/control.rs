@@ -90,7 +90,7 @@ pub fn destroy(c: &Container) {
     for pid in mgr.pids() {
         let _ = sys::kill(pid, libc::SIGKILL);
     }
-    wait_init_exit(c, Duration::from_secs(10));
+    wait_init_exit(c, &mgr, Duration::from_secs(10));
     if let Err(e) = mgr.destroy() {
         crate::logging::warn(&format!("remove cgroups: {e}"));
     }
@@ -104,13 +104,20 @@ pub fn destroy(c: &Container) {
 }
 
 /// Wait until the container's init has exited (a pidfd turns readable then), or
-/// `limit` passes.
-fn wait_init_exit(c: &Container, limit: Duration) {
+/// until it is inside exit(2) with nothing left alive in the container's cgroups,
+/// or `limit` passes. The middle case is a pid namespace's init whose namespace
+/// still holds a zombie that our caller has not reaped (an `exec -d` process is
+/// the caller's child): it cannot finish exiting until the caller reaps, which
+/// cannot happen while the caller waits for us.
+fn wait_init_exit(c: &Container, mgr: &Manager, limit: Duration) {
     let deadline = Instant::now() + limit;
     // SAFETY: pidfd_open with no flags; the result is checked.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, c.saved.init_process_pid, 0) };
     // Opened after a reuse of the pid? The start time check below catches it.
-    while c.init_alive() && Instant::now() < deadline {
+    while c.init_alive()
+        && !(c.init_exiting() && mgr.pids().is_empty())
+        && Instant::now() < deadline
+    {
         if fd >= 0 {
             let mut pfd = libc::pollfd {
                 fd: fd as libc::c_int,
