@@ -280,25 +280,14 @@ fn create_inner(opts: &CreateOpts, undo: &mut Undo) -> Result<i32, CreateError> 
     // (CLONE_INTO_CGROUP) and moves itself into the v1 ones: both avoid the global
     // lock a move by pid waits for. Kernels without clone3 get a plain clone and the
     // move by pid below.
-    let clone_target = cg
-        .clone_target()
-        .and_then(|d| sys::open_path(d, libc::O_RDONLY | libc::O_DIRECTORY).ok());
+    let target = (!cg.is_systemd()).then(|| cg.unified_dir()).flatten();
     // SAFETY: this process has no other threads; the child only runs child_main
     // and then execs or _exits.
-    let cloned = clone_target
-        .as_ref()
-        .and_then(|fd| unsafe { sys::clone_into_cgroup(flags, fd.as_raw_fd()) }.ok());
-    let in_unified = cloned.is_some();
-    let pid = match cloned {
-        Some(pid) => pid,
-        // SAFETY: as above.
-        None => unsafe { sys::clone_fork(flags) }.map_err(io_err("clone"))?,
-    };
+    let (pid, in_unified) = unsafe { sys::clone_into(flags, target) }.map_err(io_err("clone"))?;
     if pid == 0 {
         drop(parent_sock);
         child_main(&child_ctx);
     }
-    drop(clone_target);
     drop(child_sock);
     undo.child = Some(pid);
     let sock = parent_sock.as_raw_fd();

@@ -121,7 +121,7 @@ const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 ///
 /// # Safety
 /// As for [`clone_fork`].
-pub unsafe fn clone_into_cgroup(flags: libc::c_int, cgroup: RawFd) -> io::Result<libc::pid_t> {
+unsafe fn clone_into_cgroup(flags: libc::c_int, cgroup: RawFd) -> io::Result<libc::pid_t> {
     let mut args = CloneArgs {
         // The namespace flags are non-negative bits of a c_int.
         flags: flags as u32 as u64 | CLONE_INTO_CGROUP,
@@ -139,6 +139,25 @@ pub unsafe fn clone_into_cgroup(flags: libc::c_int, cgroup: RawFd) -> io::Result
     } else {
         Ok(rc as libc::pid_t)
     }
+}
+
+/// [`clone_into_cgroup`] of the cgroup v2 directory `cgroup` when there is one
+/// and the kernel can, else [`clone_fork`]; also says whether the child started
+/// in `cgroup`.
+///
+/// # Safety
+/// As for [`clone_fork`].
+pub unsafe fn clone_into(
+    flags: libc::c_int,
+    cgroup: Option<&Path>,
+) -> io::Result<(libc::pid_t, bool)> {
+    let dir = cgroup.and_then(|d| open_path(d, libc::O_RDONLY | libc::O_DIRECTORY).ok());
+    if let Some(dir) = &dir {
+        if let Ok(pid) = clone_into_cgroup(flags, dir.as_raw_fd()) {
+            return Ok((pid, true));
+        }
+    }
+    clone_fork(flags).map(|pid| (pid, false))
 }
 
 pub fn waitpid(pid: libc::pid_t, flags: libc::c_int) -> io::Result<(libc::pid_t, libc::c_int)> {

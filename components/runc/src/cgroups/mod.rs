@@ -232,13 +232,9 @@ impl Manager {
         Ok(())
     }
 
-    /// The cgroup v2 directory a new container init can be cloned straight into
-    /// (the unified hierarchy's, with the cgroupfs driver; systemd places the
-    /// init itself).
-    pub fn clone_target(&self) -> Option<&Path> {
-        if self.is_systemd() {
-            return None;
-        }
+    /// The cgroup v2 directory a new process can be cloned straight into
+    /// (CLONE_INTO_CGROUP): the unified hierarchy's.
+    pub fn unified_dir(&self) -> Option<&Path> {
         self.paths.get("").map(PathBuf::as_path)
     }
 
@@ -255,16 +251,17 @@ impl Manager {
     /// hierarchy, by writing 0 to each `tasks` file. The kernel lets a thread that
     /// moves itself skip the global lock that moving a process by pid takes, and
     /// taking that lock waits for an RCU grace period (milliseconds, on every
-    /// `create`). The unified hierarchy's group is joined at clone (see
-    /// [`Manager::clone_target`]).
+    /// `create` and `exec`). The unified hierarchy's group is joined at clone (see
+    /// [`Manager::unified_dir`]). The freezer comes last: in a frozen container
+    /// the caller stops there, a member of every other group already.
     pub fn join_v1_self(&self) -> Result<(), CgroupError> {
         if self.unified {
             return Ok(());
         }
-        for (ctrl, dir) in &self.paths {
-            if !ctrl.is_empty() {
-                write(&dir.join("tasks"), "0")?;
-            }
+        let v1 = self.paths.iter().filter(|(ctrl, _)| !ctrl.is_empty());
+        let (freezer, others): (Vec<_>, Vec<_>) = v1.partition(|(ctrl, _)| *ctrl == "freezer");
+        for (_, dir) in others.into_iter().chain(freezer) {
+            write(&dir.join("tasks"), "0")?;
         }
         Ok(())
     }

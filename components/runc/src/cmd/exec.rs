@@ -201,11 +201,16 @@ fn exec_inner(cli: &Cli, a: &ExecArgs) -> Result<i32> {
         Some(_) => Some(sys::pipe()?),
         None => None,
     };
+    // The helper joins the container's cgroups as the init did (see init::create):
+    // cloned into the unified group, then moving itself into the v1 ones.
+    let cgroups = crate::cgroups::Manager::from_saved(&c.saved);
     // SAFETY: single-threaded here; the child only runs helper code then exits.
-    let helper = unsafe { sys::clone_fork(0) }.context("fork")?;
+    let (helper, in_unified) =
+        unsafe { sys::clone_into(0, cgroups.unified_dir()) }.context("fork")?;
     if helper == 0 {
         drop((go_w, pid_r, err_r));
         helper_main(HelperCtx {
+            cgroups: &cgroups,
             go: go_r.as_raw_fd(),
             pid_out: pid_w.as_raw_fd(),
             err: err_w.as_raw_fd(),
@@ -222,8 +227,11 @@ fn exec_inner(cli: &Cli, a: &ExecArgs) -> Result<i32> {
     }
     drop((go_r, pid_w, err_w));
     let state_w = state_pipe.map(|(_, w)| w);
-    let mgr = crate::cgroups::Manager::from_saved(&c.saved);
-    let joined = mgr.apply(helper);
+    let joined = if in_unified {
+        Ok(())
+    } else {
+        cgroups.apply_unified(helper)
+    };
     if let Err(e) = joined {
         let _ = sys::kill(helper, libc::SIGKILL);
         let _ = sys::waitpid(helper, 0);
@@ -318,6 +326,8 @@ fn wait_forwarding(pid: libc::pid_t, set: &libc::sigset_t) -> i32 {
 }
 
 struct HelperCtx<'a> {
+    /// The container's groups, which the helper moves itself into.
+    cgroups: &'a crate::cgroups::Manager,
     go: RawFd,
     pid_out: RawFd,
     err: RawFd,
@@ -354,6 +364,10 @@ fn helper_main(ctx: HelperCtx) -> ! {
     let mut buf = [0u8; 4];
     if !matches!(sys::read_some(ctx.go, &mut buf), Ok(2)) {
         sys::exit_now(1);
+    }
+    // Before the mount namespace changes: the paths are the host's.
+    if let Err(e) = ctx.cgroups.join_v1_self() {
+        fail(format!("error executing setns process: {e}"));
     }
     for (name, fd) in ctx.ns {
         if let Err(e) = sys::setns(fd.as_raw_fd(), ns_type(name)) {
