@@ -145,6 +145,11 @@ fn lifecycle_create_start_exec_kill_delete() {
         status.lines().any(|l| l.starts_with("Uid:\t1000\t")),
         "{status}"
     );
+    let cgroups = std::fs::read_to_string(format!("/proc/{exec_pid}/cgroup")).unwrap();
+    assert!(
+        cgroups.lines().count() > 1 && cgroups.lines().all(|l| l.ends_with(&want)),
+        "exec'd process: {cgroups}"
+    );
     // ps --format json lists both processes.
     let o = b.runc(&["ps", "--format", "json", "c2"]);
     let pids: Vec<i64> = serde_json::from_slice(&o.stdout).unwrap();
