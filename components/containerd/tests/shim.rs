@@ -147,6 +147,12 @@ fn our_containerd_and_our_shim_full_task_cycle() {
             .iter()
             .any(|c| c.contains("-id o-bg"))
     });
+    // Nothing is left of the deleted tasks' bundles (removed in the background).
+    let tasks = d.dir.path().join("state/io.containerd.runtime.v2.task");
+    let entries = |p: std::path::PathBuf| std::fs::read_dir(p).map_or(0, |r| r.count());
+    testbed::wait_for("the bundles to be removed", Duration::from_secs(10), || {
+        entries(tasks.join("default")) == 0 && entries(tasks.join(".removing")) == 0
+    });
 }
 
 #[test]

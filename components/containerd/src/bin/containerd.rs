@@ -27,8 +27,11 @@ fn main() {
 }
 
 fn run(cli: Cli, explicit_config: bool) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread serves every socket: a request is answered on the thread that read
+    // it, with no hand-over between workers (each a futex wake and, in a VM, an
+    // interrupt to another CPU). Work that takes long (layer unpacking, diffs, big
+    // content reads) runs on the blocking pool.
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;

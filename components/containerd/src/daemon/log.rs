@@ -20,8 +20,10 @@ pub fn set_level(name: &str) -> Result<(), String> {
 
 fn emit(level: usize, msg: &str) {
     if level >= LEVEL.load(Ordering::Relaxed) as usize {
-        eprintln!(
-            "time=\"{}\" level={} msg={:?}",
+        // Formatted first, written once: stderr is unbuffered, and `eprintln!` would
+        // make a write per piece of the line.
+        let line = format!(
+            "time=\"{}\" level={} msg={:?}\n",
             crate::timefmt::rfc3339(std::time::SystemTime::now()),
             if LEVELS[level] == "warn" {
                 "warning"
@@ -30,7 +32,12 @@ fn emit(level: usize, msg: &str) {
             },
             msg
         );
+        let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
     }
+}
+
+pub fn trace(msg: &str) {
+    emit(0, msg)
 }
 
 pub fn debug(msg: &str) {
@@ -47,6 +54,10 @@ pub fn warn(msg: &str) {
 
 pub fn error(msg: &str) {
     emit(4, msg)
+}
+
+pub fn is_trace() -> bool {
+    LEVEL.load(Ordering::Relaxed) == 0
 }
 
 pub fn is_debug() -> bool {

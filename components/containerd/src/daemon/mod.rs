@@ -231,7 +231,11 @@ pub async fn serve(cfg: config::Config) -> anyhow::Result<()> {
         let settled = settled.clone();
         async move {
             let path = req.uri().path().to_owned();
-            log::debug(&format!("grpc {path}"));
+            // Every call, as containerd's own trace level would show it (its debug
+            // level does not log calls).
+            if log::is_trace() {
+                log::trace(&format!("grpc {path}"));
+            }
             let resp = if path.starts_with("/containerd.services.tasks.v1.Tasks/") {
                 d.dispatch_tasks(&path, req).await
             } else {

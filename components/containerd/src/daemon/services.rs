@@ -20,6 +20,8 @@ use super::grpc::{self, BoxStream, HttpResponse};
 use super::Daemon;
 
 const NS_BUCKET: &str = "namespace";
+/// Content reads up to this size are answered in one message without a reader thread.
+const SMALL_READ: u64 = 64 << 10;
 
 /// The namespace a request is made in, validated as containerd does.
 pub fn namespace<T>(req: &Request<T>) -> Result<String, Status> {
@@ -107,20 +109,39 @@ impl Daemon {
         kind: &str,
         id: &str,
     ) -> Result<(), Status> {
+        self.attach_to_lease_with(ns, lease, kind, id, true).await
+    }
+
+    /// [`Daemon::attach_to_lease`], durable with its own sync or (`sync` false) with
+    /// the request's next synced write.
+    async fn attach_to_lease_with(
+        &self,
+        ns: &str,
+        lease: Option<String>,
+        kind: &str,
+        id: &str,
+        sync: bool,
+    ) -> Result<(), Status> {
         let Some(lease) = lease else { return Ok(()) };
         let res = api::Resource {
             id: id.to_owned(),
             r#type: kind.to_owned(),
         };
-        self.edit_lease(ns, &lease, |held| {
-            if !held.contains(&res) {
-                held.push(res);
-            }
-        })
+        self.edit_lease(
+            ns,
+            &lease,
+            |held| {
+                if !held.contains(&res) {
+                    held.push(res);
+                }
+            },
+            sync,
+        )
         .await
     }
 
     /// [`Daemon::attach_to_lease`] of a snapshot of `snapshotter` (overlayfs if unnamed).
+    /// The snapshot's own record, which the request writes next, makes it durable.
     async fn attach_snapshot(
         &self,
         ns: &str,
@@ -133,7 +154,7 @@ impl Daemon {
         } else {
             snapshotter
         };
-        self.attach_to_lease(ns, lease, &format!("snapshots/{sn}"), key)
+        self.attach_to_lease_with(ns, lease, &format!("snapshots/{sn}"), key, false)
             .await
     }
 
@@ -218,15 +239,19 @@ impl Daemon {
         ns: &str,
         id: &str,
         edit: impl FnOnce(&mut Vec<api::Resource>),
+        sync: bool,
     ) -> Result<(), Status> {
         let _g = self.meta_lock.lock().await;
         let mut lease: LeaseRecord = self.existing(ns, "leases", id, "lease")?;
         let before = lease.resources.clone();
         edit(&mut lease.resources);
         if lease.resources != before {
-            self.store
-                .put(ns, "leases", id, &lease)
-                .map_err(from_store)?;
+            if sync {
+                self.store.put(ns, "leases", id, &lease)
+            } else {
+                self.store.put_before_next(ns, "leases", id, &lease)
+            }
+            .map_err(from_store)?;
         }
         Ok(())
     }
@@ -398,12 +423,33 @@ impl Daemon {
                     .read_at(&r.digest, r.offset.max(0) as u64, 0)
                     .map_err(from_content)?;
                 let limit = if r.size > 0 { r.size as u64 } else { u64::MAX };
-                let (tx, rx) = tokio::sync::mpsc::channel(4);
                 let start = r.offset.max(0);
+                // What there is to send; the buffer is never larger (manifests and
+                // configs are a few hundred bytes: a fresh 1 MiB buffer per read cost
+                // more in page faults than the read itself).
+                let available = f
+                    .metadata()
+                    .map(|m| m.len().saturating_sub(start as u64))
+                    .unwrap_or(u64::MAX);
+                let total = limit.min(available);
+                if total <= SMALL_READ {
+                    // One message, read here: no thread and no channel for a small blob.
+                    let mut data = Vec::with_capacity(total as usize);
+                    std::io::Read::take(&mut f, total)
+                        .read_to_end(&mut data)
+                        .map_err(|e| Status::internal(e.to_string()))?;
+                    let first = (!data.is_empty()).then(|| {
+                        Ok(api::ReadContentResponse { offset: start, data })
+                    });
+                    let s: BoxStream<api::ReadContentResponse> =
+                        Box::pin(tokio_stream::iter(first));
+                    return Ok(s);
+                }
+                let (tx, rx) = tokio::sync::mpsc::channel(4);
                 tokio::task::spawn_blocking(move || {
                     let mut off = start;
-                    let mut left = limit;
-                    let mut buf = vec![0u8; 1 << 20];
+                    let mut left = total;
+                    let mut buf = vec![0u8; (1u64 << 20).min(total) as usize];
                     while left > 0 {
                         let want = buf.len().min(left.min(usize::MAX as u64) as usize);
                         match f.read(&mut buf[..want]) {
@@ -575,13 +621,13 @@ impl Daemon {
                 let ns = namespace(&r)?;
                 let r = r.into_inner();
                 let res = r.resource.unwrap_or_default();
-                d.edit_lease(&ns, &r.id, |held| if !held.contains(&res) { held.push(res) }).await
+                d.edit_lease(&ns, &r.id, |held| if !held.contains(&res) { held.push(res) }, true).await
             }
             "/containerd.services.leases.v1.Leases/DeleteResource" => unary(r, api::DeleteResourceRequest) {
                 let ns = namespace(&r)?;
                 let r = r.into_inner();
                 let res = r.resource.unwrap_or_default();
-                d.edit_lease(&ns, &r.id, |held| held.retain(|x| x != &res)).await
+                d.edit_lease(&ns, &r.id, |held| held.retain(|x| x != &res), true).await
             }
             "/containerd.services.leases.v1.Leases/ListResources" => unary(r, api::ListResourcesRequest) {
                 let ns = namespace(&r)?;

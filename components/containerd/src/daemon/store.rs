@@ -280,8 +280,9 @@ impl Store {
         })
     }
 
-    /// Append one entry durably (rewriting the log first when it is full).
-    fn append(&self, log: &mut Log, frame: &[u8]) -> Result<(), StoreError> {
+    /// Append one entry (rewriting the log first when it is full), durably when
+    /// `sync`; an unsynced entry becomes durable with the next synced one.
+    fn append(&self, log: &mut Log, frame: &[u8], sync: bool) -> Result<(), StoreError> {
         // Room for the entry and the zero header that ends the log.
         let need = frame.len() as u64 + FRAME_HEADER as u64;
         if log.end + need > log.capacity {
@@ -289,7 +290,7 @@ impl Store {
         }
         log.file
             .write_all_at(frame, log.end)
-            .and_then(|_| log.file.sync_data())
+            .and_then(|_| if sync { log.file.sync_data() } else { Ok(()) })
             .map_err(io_err(&self.path))?;
         log.end += frame.len() as u64;
         Ok(())
@@ -313,11 +314,36 @@ impl Store {
         key: &str,
         value: &T,
     ) -> Result<(), StoreError> {
+        self.put_with(ns, bucket, key, value, true)
+    }
+
+    /// [`Store::put`] made durable by the next synced write instead of its own sync:
+    /// for a record a request writes just before another, so that the request costs
+    /// one sync. Until then it is in the log and survives a kill of the process, but
+    /// not a power loss: a request reports success only after a synced write follows.
+    pub fn put_before_next<T: prost::Message>(
+        &self,
+        ns: &str,
+        bucket: &str,
+        key: &str,
+        value: &T,
+    ) -> Result<(), StoreError> {
+        self.put_with(ns, bucket, key, value, false)
+    }
+
+    fn put_with<T: prost::Message>(
+        &self,
+        ns: &str,
+        bucket: &str,
+        key: &str,
+        value: &T,
+        sync: bool,
+    ) -> Result<(), StoreError> {
         let k = Self::key(ns, bucket, key);
         let v = value.encode_to_vec();
         let frame = encode_entry(PUT, &k, &v);
         let mut log = self.log.lock().unwrap();
-        self.append(&mut log, &frame)?;
+        self.append(&mut log, &frame, sync)?;
         log.records.insert(k, v);
         Ok(())
     }
@@ -329,7 +355,7 @@ impl Store {
         if !log.records.contains_key(&k) {
             return Ok(false);
         }
-        self.append(&mut log, &encode_entry(DELETE, &k, &[]))?;
+        self.append(&mut log, &encode_entry(DELETE, &k, &[]), true)?;
         log.records.remove(&k);
         Ok(true)
     }
@@ -366,7 +392,7 @@ impl Store {
         let mut log = self.log.lock().unwrap();
         let doomed: Vec<RecordKey> = log.records.keys().filter(|k| k.0 == ns).cloned().collect();
         for k in doomed {
-            self.append(&mut log, &encode_entry(DELETE, &k, &[]))?;
+            self.append(&mut log, &encode_entry(DELETE, &k, &[]), true)?;
             log.records.remove(&k);
         }
         Ok(())

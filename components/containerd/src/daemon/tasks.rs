@@ -22,6 +22,10 @@ use super::grpc::{self, HttpResponse};
 use super::services::namespace;
 use super::Daemon;
 
+/// Under the task state directory: bundles of deleted tasks being removed. Namespace
+/// names start with a letter or digit, so this never names a namespace.
+const REMOVING: &str = ".removing";
+
 /// The shim task API as containerd 1.6/1.7 speak it (`containerd.task.v2.Task`).
 const TASK_SERVICE: &str = "containerd.task.v2.Task";
 
@@ -286,6 +290,47 @@ impl Daemon {
         let _ = super::diff::remove_tree(bundle);
     }
 
+    /// Where bundles of deleted tasks wait to be removed: beside the namespace
+    /// directories, under a name no namespace can have.
+    fn removing_dir(&self) -> PathBuf {
+        self.state
+            .join("io.containerd.runtime.v2.task")
+            .join(REMOVING)
+    }
+
+    /// Take a deleted task's bundle out of its namespace at once (a rename, so the id
+    /// is free for a new task) and delete it on a thread: its files go while the
+    /// overlay the shim unmounted is still being torn down, which can hold up the
+    /// deletes, and the client need not wait for that. A bundle left half deleted by a
+    /// crash is removed at the next start.
+    fn discard_bundle(&self, bundle: &Path) {
+        let removing = self.removing_dir();
+        let unique = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        let name = bundle
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let doomed = removing.join(format!("{unique}-{name}"));
+        let moved = std::fs::create_dir_all(&removing)
+            .and_then(|()| std::fs::rename(bundle, &doomed))
+            .is_ok();
+        if !moved {
+            let _ = super::diff::remove_tree(bundle);
+            return;
+        }
+        let on_thread = doomed.clone();
+        if std::thread::Builder::new()
+            .name("bundle-rm".into())
+            .spawn(move || super::diff::remove_tree(&on_thread))
+            .is_err()
+        {
+            let _ = super::diff::remove_tree(&doomed);
+        }
+    }
+
     pub fn ttrpc_address(&self) -> String {
         format!("{}.ttrpc", self.address.display())
     }
@@ -293,11 +338,15 @@ impl Daemon {
     /// Reconnect to the shims of the previous daemon run; clean up the ones that died.
     pub async fn reconnect_shims(&self) {
         let root = self.state.join("io.containerd.runtime.v2.task");
+        let _ = super::diff::remove_tree(&self.removing_dir());
         let Ok(nss) = std::fs::read_dir(&root) else {
             return;
         };
         for ns in nss.flatten() {
             let ns_name = ns.file_name().to_string_lossy().into_owned();
+            if ns_name == REMOVING {
+                continue;
+            }
             let Ok(ids) = std::fs::read_dir(ns.path()) else {
                 continue;
             };
@@ -462,7 +511,7 @@ impl Daemon {
         let c = std::ffi::CString::new(rootfs.display().to_string()).unwrap_or_default();
         // SAFETY: valid path; the shim normally unmounted it already.
         unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
-        let _ = super::diff::remove_tree(&s.bundle);
+        self.discard_bundle(&s.bundle);
         Ok(api::DeleteResponse {
             id,
             pid: resp.pid,

@@ -243,11 +243,14 @@ pub fn serve(a: Args) -> anyhow::Result<()> {
             _ = svc.shutdown.notified() => {}
             _ = term.recv() => {}
         }
-        // Let the Shutdown reply reach containerd before the socket goes, and the last
-        // events (the task's delete) reach it before the shim does.
+        // The address is free for a new shim of the same id from now on: a `start`
+        // that still found this socket would hand out a shim that is going away, and
+        // removing it later could remove the new shim's socket.
+        let _ = std::fs::remove_file(socket_path(&a));
+        // Let the Shutdown reply reach containerd before the connection goes, and the
+        // last events (the task's delete) reach it before the shim does.
         let delivered = tokio::time::timeout(Duration::from_secs(5), publisher.flush());
         let _ = tokio::join!(tokio::time::sleep(Duration::from_millis(20)), delivered);
-        let _ = std::fs::remove_file(socket_path(&a));
         anyhow::Ok(())
     })?;
     Ok(())
