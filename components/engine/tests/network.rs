@@ -1169,7 +1169,8 @@ fn docker_proxy_forwards_tcp_and_udp_and_reports_bind_errors_on_fd_3() {
     });
 
     let front = free_port().to_string();
-    let (verdict, mut tcp_proxy) = start_proxy(&[
+    // Go's flag syntax, single dash and separate values.
+    let tcp_args = [
         "-proto",
         "tcp",
         "-host-ip",
@@ -1180,7 +1181,8 @@ fn docker_proxy_forwards_tcp_and_udp_and_reports_bind_errors_on_fd_3() {
         "127.0.0.1",
         "-container-port",
         &tcp_port,
-    ]);
+    ];
+    let (verdict, mut tcp_proxy) = start_proxy(&tcp_args);
     assert_eq!(verdict, "0\n");
     let mut s = TcpStream::connect(format!("127.0.0.1:{front}")).unwrap();
     s.write_all(b"hello").unwrap();
@@ -1189,18 +1191,7 @@ fn docker_proxy_forwards_tcp_and_udp_and_reports_bind_errors_on_fd_3() {
     assert_eq!(&reply, b"re:hello");
 
     // The same port again: moby's error text after "1\n".
-    let (verdict, mut second) = start_proxy(&[
-        "-proto",
-        "tcp",
-        "-host-ip",
-        "127.0.0.1",
-        "-host-port",
-        &front,
-        "-container-ip",
-        "127.0.0.1",
-        "-container-port",
-        &tcp_port,
-    ]);
+    let (verdict, mut second) = start_proxy(&tcp_args);
     assert_eq!(
         verdict,
         format!("1\nlisten tcp4 127.0.0.1:{front}: bind: address already in use")

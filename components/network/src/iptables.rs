@@ -181,82 +181,65 @@ pub fn network_rules(
     masq: bool,
     internal: bool,
 ) -> Vec<Rule> {
-    let on_top = |table, chain, args: String| Rule {
-        insert: true,
-        ..rule(family, table, chain, &args)
-    };
     let verdict = if icc { "ACCEPT" } else { "DROP" };
-    // Each list in the order the chain shows it; inserted last rule first.
-    let mut lists: Vec<Vec<Rule>> = Vec::new();
+    let (s1, s2) = ("DOCKER-ISOLATION-STAGE-1", "DOCKER-ISOLATION-STAGE-2");
+    // (table, chain, rules in the order the chain shows them): one group per chain.
+    let mut groups: Vec<(&'static str, &'static str, Vec<String>)> = Vec::new();
     match (net, internal) {
         (Some(net), true) => {
-            lists.push(vec![
-                on_top(
-                    "filter",
-                    "DOCKER-ISOLATION-STAGE-1",
+            groups.push((
+                "filter",
+                s1,
+                vec![
                     format!("! -s {net} -o {bridge} -j DROP"),
-                ),
-                on_top(
-                    "filter",
-                    "DOCKER-ISOLATION-STAGE-1",
                     format!("! -d {net} -i {bridge} -j DROP"),
-                ),
-            ]);
-            lists.push(vec![on_top(
+                ],
+            ));
+            groups.push((
                 "filter",
                 "FORWARD",
-                format!("-i {bridge} -o {bridge} -j {verdict}"),
-            )]);
+                vec![format!("-i {bridge} -o {bridge} -j {verdict}")],
+            ));
         }
         (None, true) => {}
         (net, false) => {
             if let Some(net) = net {
                 if masq {
-                    lists.push(vec![on_top(
+                    groups.push((
                         "nat",
                         "POSTROUTING",
-                        format!("-s {net} ! -o {bridge} -j MASQUERADE"),
-                    )]);
+                        vec![format!("-s {net} ! -o {bridge} -j MASQUERADE")],
+                    ));
                 }
-                lists.push(vec![on_top(
-                    "nat",
-                    "DOCKER",
-                    format!("-i {bridge} -j RETURN"),
-                )]);
-                lists.push(vec![
-                    on_top(
-                        "filter",
-                        "FORWARD",
+                groups.push(("nat", "DOCKER", vec![format!("-i {bridge} -j RETURN")]));
+                groups.push((
+                    "filter",
+                    "FORWARD",
+                    vec![
                         format!("-o {bridge} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"),
-                    ),
-                    on_top("filter", "FORWARD", format!("-o {bridge} -j DOCKER")),
-                    on_top(
-                        "filter",
-                        "FORWARD",
+                        format!("-o {bridge} -j DOCKER"),
                         format!("-i {bridge} ! -o {bridge} -j ACCEPT"),
-                    ),
-                    on_top(
-                        "filter",
-                        "FORWARD",
                         format!("-i {bridge} -o {bridge} -j {verdict}"),
-                    ),
-                ]);
+                    ],
+                ));
             }
-            lists.push(vec![on_top(
+            groups.push((
                 "filter",
-                "DOCKER-ISOLATION-STAGE-1",
-                format!("-i {bridge} ! -o {bridge} -j DOCKER-ISOLATION-STAGE-2"),
-            )]);
-            lists.push(vec![on_top(
-                "filter",
-                "DOCKER-ISOLATION-STAGE-2",
-                format!("-o {bridge} -j DROP"),
-            )]);
+                s1,
+                vec![format!("-i {bridge} ! -o {bridge} -j {s2}")],
+            ));
+            groups.push(("filter", s2, vec![format!("-o {bridge} -j DROP")]));
         }
     }
-    lists
+    // Each rule goes on top of its chain: a group's last rule first.
+    groups
         .into_iter()
-        .flat_map(|l| l.into_iter().rev())
+        .flat_map(|(table, chain, rules)| {
+            rules.into_iter().rev().map(move |args| Rule {
+                insert: true,
+                ..rule(family, table, chain, &args)
+            })
+        })
         .collect()
 }
 
