@@ -350,8 +350,13 @@ fn create_inner(opts: &CreateOpts, undo: &mut Undo) -> Result<i32, CreateError> 
         if msg == b"hooks" {
             let state = container.hook_state("creating");
             if let Some(h) = spec.hooks() {
-                crate::hooks::run_all(h.prestart().as_ref(), &state)?;
-                crate::hooks::run_all(h.create_runtime().as_ref(), &state)?;
+                // runc runs these while its init waits, and words a failure as the
+                // init's.
+                let in_init = |e: crate::hooks::HookError| {
+                    CreateError::Init(format!("error during container init: {e}"))
+                };
+                crate::hooks::run_all(h.prestart().as_ref(), &state).map_err(in_init)?;
+                crate::hooks::run_all(h.create_runtime().as_ref(), &state).map_err(in_init)?;
             }
             send(sock, b"ok")?;
         } else if msg == b"ready" {

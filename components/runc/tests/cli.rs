@@ -405,21 +405,92 @@ fn hooks_run_with_state_on_stdin() {
     assert!(first["pid"].as_i64().unwrap() > 0);
 }
 
+/// The `msg` of a runtime's logrus-style error line.
+fn error_msg(stderr: &[u8]) -> String {
+    let line = text(stderr);
+    line.split_once("msg=")
+        .map_or(line.clone(), |(_, m)| m.trim().to_string())
+}
+
+/// `create` of `b` as `id` by Debian's runc, in its own state root: its error line.
+fn peer_create_error(b: &Bundle, id: &str) -> String {
+    let o = std::process::Command::new(debian_runc())
+        .arg("--root")
+        .arg(b.path().join("peer-state"))
+        .args(["create", "--bundle", b.path().to_str().unwrap(), id])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "Debian runc: {}", text(&o.stderr));
+    error_msg(&o.stderr)
+}
+
 #[test]
 fn failing_hook_fails_create_and_cleans_up() {
     let b = Bundle::new(&["true"], |cfg| {
-        cfg["hooks"] = serde_json::json!({"prestart": [{"path": "/bin/false", "args": ["false"]}]});
+        cfg["hooks"] = serde_json::json!({"prestart": [
+            {"path": "/bin/sh", "args": ["sh", "-c", "echo out; echo err >&2; exit 3"]}
+        ]});
     });
     let o = b.create("c6");
     assert_eq!(o.status.code(), Some(1));
-    assert!(
-        text(&o.stderr).contains("error running hook #0: exit status 1"),
-        "{}",
-        text(&o.stderr)
+    let msg = error_msg(&o.stderr);
+    assert_eq!(
+        msg,
+        "\"runc create failed: unable to start container process: error during container init: \
+         error running hook #0: error running hook: exit status 3, stdout: out\\n, stderr: err\\n\""
     );
     assert!(!b.root.join("c6").exists());
     testbed::reap_zombies();
     assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
+    assert_eq!(
+        peer_create_error(&b, "c6"),
+        msg,
+        "Debian runc words it otherwise"
+    );
+}
+
+/// A hook that writes more than a pipe holds runs to its end; one that outlives its
+/// timeout is killed and fails create with runc's words.
+#[test]
+fn hook_output_is_drained_and_timeout_kills() {
+    let b = Bundle::new(&["true"], |cfg| {
+        cfg["hooks"] = serde_json::json!({"prestart": [
+            {"path": "/bin/sh", "args": ["sh", "-c", "head -c 300000 /dev/zero"]},
+            {"path": "/bin/sh", "args": ["sh", "-c", "exec sleep 60"], "timeout": 1}
+        ]});
+    });
+    let mut create = b
+        .cmd(&["create", "--bundle", b.path().to_str().unwrap(), "c9"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(b.path().join("c9.err")).unwrap())
+        .spawn()
+        .unwrap();
+    let mut status = None;
+    testbed::wait_for(
+        "create to return",
+        std::time::Duration::from_secs(30),
+        || {
+            status = create.try_wait().unwrap();
+            status.is_some()
+        },
+    );
+    assert_eq!(status.unwrap().code(), Some(1));
+    let msg = error_msg(&std::fs::read(b.path().join("c9.err")).unwrap());
+    assert_eq!(
+        msg,
+        "\"runc create failed: unable to start container process: error during container init: \
+         error running hook #1: hook ran past specified timeout of 1.0s\""
+    );
+    assert!(!b.root.join("c9").exists());
+    testbed::reap_zombies();
+    assert!(b.leftovers().is_empty(), "{:?}", b.leftovers());
+    assert_eq!(
+        peer_create_error(&b, "c9"),
+        msg,
+        "Debian runc words it otherwise"
+    );
 }
 
 #[test]
