@@ -1318,11 +1318,16 @@ fn ipv6_on_the_default_bridge_and_on_a_user_defined_network() {
     );
     let out = e.ok(&[
         "run", "--rm", "--network", "v6net", "busybox", "sh", "-c",
-        "ip -6 addr show eth0 && grep fd00 /etc/hosts && nslookup -type=aaaa six && ping -6 -c 1 -W 5 six",
+        "ip -6 addr show eth0 && grep fd00 /etc/hosts && nslookup -type=aaaa six && ping -6 -c 1 -W 5 six && nslookup fd00:213:9::2",
     ]);
     assert!(out.contains("inet6 fd00:213:9::3/64"), "{out}");
     assert!(out.contains("Address: fd00:213:9::2"), "{out}");
     assert!(out.contains("1 packets received"), "{out}");
+    // The reverse lookup of the IPv6 address, as Debian's dockerd answers it.
+    assert!(
+        out.contains("9.0.0.0.3.1.2.0.0.0.d.f.ip6.arpa\tname = six.v6net"),
+        "{out}"
+    );
     // The address goes back to the pool with the container.
     e.ok(&["rm", "-f", "six"]);
     let again = e.ok(&[
