@@ -368,3 +368,106 @@ fn events_forwarded_from_shims_reach_subscribers_both_ways() {
         );
     }
 }
+
+/// `ctr plugins ls` rows as (TYPE, ID, PLATFORMS, STATUS).
+fn plugin_rows(d: &Daemon) -> Vec<(String, String, String, String)> {
+    d.ctr(&["plugins", "ls"])
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() == 4).then(|| (f[0].into(), f[1].into(), f[2].into(), f[3].into()))
+        })
+        .collect()
+}
+
+/// An OCI image tarball (named [`IMAGE`]) of one zstd-compressed layer holding `/hello`.
+fn zstd_image_tar(path: &Path) {
+    use sha2::{Digest, Sha256};
+    let sha = |b: &[u8]| format!("sha256:{:x}", Sha256::digest(b));
+    let mut layer_tar = tar::Builder::new(Vec::new());
+    let mut append = |name: &str, kind: tar::EntryType, mode: u32, data: &[u8]| {
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(kind);
+        h.set_mode(mode);
+        h.set_size(data.len() as u64);
+        h.set_cksum();
+        layer_tar.append_data(&mut h, name, data).unwrap();
+    };
+    append("bin/", tar::EntryType::Directory, 0o755, b"");
+    let busybox = std::fs::read("/bin/busybox").expect("/bin/busybox (package busybox-static)");
+    append("bin/busybox", tar::EntryType::Regular, 0o755, &busybox);
+    append("hello", tar::EntryType::Regular, 0o644, b"zstd layer\n");
+    let layer_tar = layer_tar.into_inner().unwrap();
+    let layer = zstd::encode_all(layer_tar.as_slice(), 3).unwrap();
+    let config = serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "config": {"Cmd": ["/bin/busybox", "sh"]},
+        "rootfs": {"type": "layers", "diff_ids": [sha(&layer_tar)]}
+    })
+    .to_string()
+    .into_bytes();
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha(&config), "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+zstd", "digest": sha(&layer), "size": layer.len()}]
+    })
+    .to_string()
+    .into_bytes();
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "manifests": [{
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": sha(&manifest), "size": manifest.len(),
+            "annotations": {"io.containerd.image.name": IMAGE}
+        }]
+    })
+    .to_string()
+    .into_bytes();
+    let mut b = tar::Builder::new(std::fs::File::create(path).unwrap());
+    let mut add = |name: &str, data: &[u8]| {
+        let mut h = tar::Header::new_ustar();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, name, data).unwrap();
+    };
+    add("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#);
+    add("index.json", &index);
+    for blob in [&layer, &config, &manifest] {
+        add(&format!("blobs/sha256/{}", &sha(blob)[7..]), blob);
+    }
+    b.into_inner().unwrap();
+}
+
+#[test]
+fn plugins_and_zstd_layers_as_debian_containerd() {
+    let ours = Daemon::start();
+    let reference = Daemon::start_with("/usr/bin/containerd".into(), None);
+
+    // Every plugin we report is one Debian's containerd reports, on the same
+    // platforms, and it works.
+    let theirs = plugin_rows(&reference);
+    let mine = plugin_rows(&ours);
+    assert!(mine.len() >= 10, "{mine:?}");
+    for (ty, id, platforms, status) in &mine {
+        let same = theirs.iter().find(|(t, i, _, _)| t == ty && i == id);
+        let Some((_, _, their_platforms, _)) = same else {
+            panic!("{ty} {id} is not a plugin of Debian's containerd: {theirs:?}");
+        };
+        assert_eq!(platforms, their_platforms, "platforms of {ty} {id}");
+        assert_eq!(status, "ok", "{ty} {id}");
+    }
+
+    // A zstd-compressed layer is unpacked and runs as in Debian's containerd.
+    let tar = ours.dir.path().join("zstd.tar");
+    zstd_image_tar(&tar);
+    let mut outputs = Vec::new();
+    for (d, id) in [(&ours, "zstd-ours"), (&reference, "zstd-ref")] {
+        d.ctr(&["images", "import", tar.to_str().unwrap()]);
+        outputs.push(d.ctr(&["run", "--rm", IMAGE, id, "/bin/busybox", "cat", "/hello"]));
+    }
+    assert_eq!(outputs[0], "zstd layer\n");
+    assert_eq!(outputs[0], outputs[1]);
+}

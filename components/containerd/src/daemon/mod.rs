@@ -102,16 +102,27 @@ fn plugins() -> Vec<Plugin> {
             &["io.containerd.service.v1"],
         ));
     }
+    let linux_amd64 = || containerd_client::types::Platform {
+        os: "linux".into(),
+        architecture: "amd64".into(),
+        variant: String::new(),
+        os_version: String::new(),
+    };
     for (sn, caps) in [("overlayfs", vec!["remap-ids"]), ("native", vec![])] {
         if let Some(x) = v.iter_mut().find(|x| x.id == sn) {
             x.capabilities = caps.into_iter().map(String::from).collect();
-            x.platforms = vec![containerd_client::types::Platform {
-                os: "linux".into(),
-                architecture: "amd64".into(),
-                variant: String::new(),
-                os_version: String::new(),
-            }];
+            x.platforms = vec![linux_amd64()];
             x.exports.insert("root".into(), String::new());
+        }
+    }
+    // The differ and the task runtime work for the host's platform, as containerd
+    // reports them.
+    for (ty, id) in [
+        ("io.containerd.differ.v1", "walking"),
+        ("io.containerd.runtime.v2", "task"),
+    ] {
+        if let Some(x) = v.iter_mut().find(|x| x.r#type == ty && x.id == id) {
+            x.platforms = vec![linux_amd64()];
         }
     }
     v
