@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use containerd_client::services::v1::version_client::VersionClient;
 use containerd_client::services::v1::{
     container::Runtime, containers_client::ContainersClient, tasks_client::TasksClient,
     CloseIoRequest, Container, CreateContainerRequest, CreateTaskRequest, DeleteContainerRequest,
@@ -127,12 +128,19 @@ impl Containerd {
             ..Default::default()
         };
         let mut c = ContainersClient::new(self.channel.clone());
-        // A leftover of an earlier run (dockerd killed) would make create fail.
-        let _ = self.delete_container(id).await;
-        c.create(self.req(CreateContainerRequest {
+        let create = CreateContainerRequest {
             container: Some(container),
-        }))
-        .await?;
+        };
+        match c.create(self.req(create.clone())).await {
+            // A leftover of an earlier run (dockerd killed) is replaced.
+            Err(s) if s.code() == Code::AlreadyExists => {
+                let _ = self.delete_container(id).await;
+                c.create(self.req(create)).await?;
+            }
+            r => {
+                r?;
+            }
+        }
         Ok(())
     }
 
@@ -167,6 +175,15 @@ impl Containerd {
             }))
             .await?;
         Ok(r.into_inner().pid)
+    }
+
+    /// containerd's version and revision, from its Version service.
+    pub async fn server_version(&self) -> Result<(String, String)> {
+        let r = VersionClient::new(self.channel.clone())
+            .version(Request::new(()))
+            .await?
+            .into_inner();
+        Ok((r.version, r.revision))
     }
 
     /// Block until the process exits; its exit status.

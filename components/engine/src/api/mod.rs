@@ -2,6 +2,7 @@
 //! negotiation on `/vX.Y/` prefixes, and dispatch of each route to its handler module.
 
 mod archive;
+mod binaries;
 mod body;
 mod build;
 mod containers;
@@ -128,7 +129,7 @@ async fn dispatch(ctx: Ctx, method: &Method, path: &str) -> Resp {
     let m = method.as_str();
     match (m, s.as_slice()) {
         ("GET" | "HEAD", ["_ping"]) => system::ping(m == "HEAD"),
-        ("GET", ["version"]) => system::version(ctx),
+        ("GET", ["version"]) => system::version(ctx).await,
         ("GET", ["info"]) => system::info(ctx).await,
         ("GET", ["events"]) => system::events(ctx).await,
         ("GET", ["system", "df"]) => system::df(ctx).await,

@@ -5,6 +5,7 @@ use std::time::Duration;
 use hyper::{Response, StatusCode};
 use serde_json::{json, Value};
 
+use super::binaries::Parts;
 use super::body::{empty, full, ok_json, streaming};
 use super::{Ctx, Resp, API_VERSION, MIN_API_VERSION};
 
@@ -27,38 +28,19 @@ fn kernel_version() -> String {
         .to_string()
 }
 
-fn tool_version(bin: &str, arg: &str) -> String {
-    std::process::Command::new(bin)
-        .arg(arg)
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
-        .unwrap_or_default()
-}
-
-pub fn version(_ctx: Ctx) -> Resp {
+pub async fn version(ctx: Ctx) -> Resp {
     let kernel = kernel_version();
-    let runc = tool_version("runc", "--version");
-    let runc_ver = runc
-        .lines()
-        .next()
-        .and_then(|l| l.split_whitespace().nth(2))
-        .unwrap_or("")
-        .to_string();
-    let runc_commit = runc
-        .lines()
-        .find_map(|l| l.strip_prefix("commit: "))
-        .unwrap_or("")
-        .to_string();
+    let parts = Parts::probe(&ctx.daemon).await;
+    let mut components = vec![
+        json!({"Name": "Engine", "Version": buildinfo::VERSION, "Details": {
+        "ApiVersion": API_VERSION, "Arch": "amd64", "BuildTime": buildinfo::BUILD_TIME,
+        "Experimental": "false", "GitCommit": buildinfo::GIT_COMMIT, "GoVersion": buildinfo::RUSTC,
+        "KernelVersion": kernel, "MinAPIVersion": MIN_API_VERSION, "Os": "linux"}}),
+    ];
+    components.extend(parts.components());
     ok_json(&json!({
         "Platform": {"Name": "Docker Engine - Community"},
-        "Components": [
-            {"Name": "Engine", "Version": buildinfo::VERSION, "Details": {
-                "ApiVersion": API_VERSION, "Arch": "amd64", "BuildTime": buildinfo::BUILD_TIME,
-                "Experimental": "false", "GitCommit": buildinfo::GIT_COMMIT, "GoVersion": buildinfo::RUSTC,
-                "KernelVersion": kernel, "MinAPIVersion": MIN_API_VERSION, "Os": "linux"}},
-            {"Name": "runc", "Version": runc_ver, "Details": {"GitCommit": runc_commit}},
-        ],
+        "Components": components,
         "Version": buildinfo::VERSION,
         "ApiVersion": API_VERSION,
         "MinAPIVersion": MIN_API_VERSION,
@@ -138,7 +120,8 @@ pub async fn info(ctx: Ctx) -> Resp {
         let _ = std::fs::write(&id_file, &id);
         id
     });
-    ok_json(&json!({
+    let parts = Parts::probe(d).await;
+    let mut info = json!({
         "ID": id,
         "Containers": all.len(),
         "ContainersRunning": running,
@@ -193,12 +176,13 @@ pub async fn info(ctx: Ctx) -> Resp {
         "LiveRestoreEnabled": cfg.flags.live_restore,
         "Isolation": "",
         "InitBinary": "docker-init",
-        "ContainerdCommit": {"ID": "", "Expected": ""},
-        "RuncCommit": {"ID": "", "Expected": ""},
-        "InitCommit": {"ID": ""},
         "SecurityOptions": ["name=seccomp,profile=builtin"],
         "Warnings": null,
-    }))
+    });
+    for (k, v) in parts.commits() {
+        info[k] = v;
+    }
+    ok_json(&info)
 }
 
 /// `since`/`until`: unix seconds (with optional fraction) or RFC 3339.

@@ -832,8 +832,7 @@ impl Daemon {
                 rootfs.unmount();
                 return Err(e);
             }
-        };
-        // Volumes mounted over image content start with a copy of it, as dockerd does.
+        }; // Volumes mounted over image content start with a copy of it, as dockerd does.
         for m in rec.mounts.iter().filter(|m| m.kind == "volume") {
             let src = super::rootfs::resolve_in_root(&merged, &m.destination);
             let dst = Path::new(&m.source);
@@ -952,6 +951,17 @@ impl Daemon {
             rx.wait_for(|n| *n > finished_before),
         )
         .await;
+        // The sandbox and the rootfs mount are dockerd's, not the runtime's: they are
+        // undone while containerd deletes the task, not after it. The process has
+        // exited, and `runc delete` kills whatever else is left in its cgroup.
+        let undo_host = {
+            let d = self.clone();
+            let id = c.id.clone();
+            tokio::task::spawn_blocking(move || {
+                d.net_stop(&id);
+                d.rootfs(&id).unmount();
+            })
+        };
         let _ = self.ctrd.delete_task(&c.id).await;
         let _ = tokio::time::timeout(
             Duration::from_secs(5),
@@ -961,8 +971,7 @@ impl Daemon {
         let _ = self.ctrd.delete_container(&c.id).await;
         c.hub.close_stdin();
         fifos.remove();
-        self.net_stop(&c.id);
-        self.rootfs(&c.id).unmount();
+        let _ = undo_host.await;
         let (policy, max, manually, count, auto_remove) = {
             let mut r = c.rec.lock().unwrap();
             r.state.running = false;
@@ -1036,7 +1045,11 @@ impl Daemon {
             });
         } else if auto_remove {
             let _op = c.op.lock().await;
-            let _ = self.remove_locked(c, true).await;
+            // Unless it was started again in the meantime; containerd has nothing of
+            // this run left.
+            if !c.is_running() {
+                let _ = self.remove_files(c, true).await;
+            }
         }
     }
 
@@ -1208,11 +1221,36 @@ impl Daemon {
         c.rec.lock().unwrap().state.status = "removing".into();
         let _ = self.ctrd.delete_task(&c.id).await;
         let _ = self.ctrd.delete_container(&c.id).await;
+        self.remove_files(c, volumes).await
+    }
+
+    /// Remove a container whose task and containerd container are gone: its sandbox,
+    /// rootfs, state and FIFO directories, the record and its anonymous volumes.
+    async fn remove_files(&self, c: &Arc<Container>, volumes: bool) -> Result<()> {
+        if c.progress.borrow().removed {
+            return Ok(());
+        }
+        c.rec.lock().unwrap().state.status = "removing".into();
         let rec = c.snapshot();
         self.net_forget(&c.id);
-        self.rootfs(&c.id).remove()?;
-        let _ = std::fs::remove_dir_all(&c.dir);
-        let _ = std::fs::remove_dir_all(self.exec_root.join("containerd").join(&c.id));
+        let rootfs = self.rootfs(&c.id);
+        let fifo_dir = self.exec_root.join("containerd").join(&c.id);
+        tokio::task::block_in_place(|| {
+            rootfs.unmount();
+            // The trees are independent: removed side by side, their unlinks share
+            // the filesystem's journal commits instead of queueing one after another.
+            std::thread::scope(|s| {
+                let layers = [&rootfs.base, &rootfs.init].map(|d| s.spawn(move || remove_tree(d)));
+                let others = [&c.dir, &fifo_dir].map(|d| s.spawn(move || remove_tree(d)));
+                for t in others {
+                    let _ = t.join();
+                }
+                layers
+                    .into_iter()
+                    .map(|t| t.join().unwrap_or(Ok(())))
+                    .collect::<std::io::Result<Vec<()>>>()
+            })
+        })?;
         self.containers.lock().unwrap().remove(&c.id);
         self.execs
             .lock()
@@ -1389,6 +1427,14 @@ impl Daemon {
 }
 
 /// Copy a directory tree keeping modes and owners (image content into a new volume).
+/// `remove_dir_all`, where a tree that is already gone is no error.
+fn remove_tree(dir: &Path) -> std::io::Result<()> {
+    match std::fs::remove_dir_all(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
 pub fn copy_tree(src: &Path, dst: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     for e in std::fs::read_dir(src)? {
