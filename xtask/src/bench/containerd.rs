@@ -24,7 +24,7 @@ pub fn run(report: &mut Report) -> Result<()> {
     // are measured against the same Debian daemon.
     let builds = [
         ("dist static", build::build_static(&["containerd", "runc"])?),
-        ("release", release_build()?),
+        ("release", super::release_build(&["containerd", "runc"])?),
     ];
     let reference = Containerd::start_with(PathBuf::from("/usr/bin/containerd"), None);
     reference.import_busybox();
@@ -176,25 +176,6 @@ fn measure(
         ctr(d, &["containers", "rm", id])?;
     }
     Ok(())
-}
-
-/// Our containerd, shim and runc, release-built on the host; returns their directory.
-fn release_build() -> Result<PathBuf> {
-    step("cargo build --release -p containerd -p runc");
-    duct::cmd!(
-        "cargo",
-        "build",
-        "--release",
-        "--locked",
-        "-p",
-        "containerd",
-        "-p",
-        "runc"
-    )
-    .dir(crate::project::root())
-    .run()
-    .context("building our containerd failed (errors above)")?;
-    Ok(build::target_dir()?.join("release"))
 }
 
 /// Proportional set size of a process in MB (Pss from /proc/<pid>/smaps_rollup).

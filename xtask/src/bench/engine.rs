@@ -4,14 +4,14 @@
 //! the same real docker CLI 28, in one run.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 use testbed::{DockerdOptions, RefDockerd};
 
 use super::{rss_mb, Report, Target, Unit};
-use crate::{build, host, step};
+use crate::{host, step};
 
 /// The client both daemons are judged by.
 pub(super) const CLI: &str = "/usr/local/bin/docker";
@@ -109,34 +109,13 @@ pub(super) fn both_stacks(bench: &str) -> Result<(RefDockerd, RefDockerd)> {
         "bench {bench} runs containers: run it as root"
     );
     testbed::subreaper();
-    let bin = ours()?;
+    let bin = super::release_build(&["engine", "containerd", "runc"])?;
     let ours = start_ours(&bin)?;
     let reference = RefDockerd::start(DockerdOptions::default());
     for d in [&ours, &reference] {
         d.import_busybox("busybox:latest");
     }
     Ok((ours, reference))
-}
-
-/// Our dockerd, containerd, shim and runc, release-built on the host; their directory.
-fn ours() -> Result<PathBuf> {
-    step("cargo build --release -p engine -p containerd -p runc");
-    duct::cmd!(
-        "cargo",
-        "build",
-        "--release",
-        "--locked",
-        "-p",
-        "engine",
-        "-p",
-        "containerd",
-        "-p",
-        "runc"
-    )
-    .dir(crate::project::root())
-    .run()
-    .context("building our engine failed (errors above)")?;
-    Ok(build::target_dir()?.join("release"))
 }
 
 /// Our dockerd starts the containerd beside it; that containerd finds our shim and the

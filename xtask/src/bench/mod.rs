@@ -32,6 +32,21 @@ pub struct Args {
     format: String,
 }
 
+/// `packages` of this workspace release-built on the host (what `cargo build --release`
+/// gives a developer); returns the directory holding their binaries.
+fn release_build(packages: &[&str]) -> Result<std::path::PathBuf> {
+    let mut args = vec!["build", "--release", "--locked"];
+    for p in packages {
+        args.extend(["-p", p]);
+    }
+    crate::step(format_args!("cargo {}", args.join(" ")));
+    duct::cmd("cargo", &args)
+        .dir(crate::project::root())
+        .run()
+        .with_context(|| format!("building {} failed (errors above)", packages.join(", ")))?;
+    Ok(crate::build::target_dir()?.join("release"))
+}
+
 pub fn run(args: Args) -> Result<()> {
     let mut report = Report {
         runs: args.runs.max(1),
