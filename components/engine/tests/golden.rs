@@ -94,12 +94,14 @@ const EXPECTED_TO_DIFFER: &[(&str, &str)] = &[
         "Plugins.Network",
         "the network drivers built in: bridge, host, null",
     ),
-    // Not done yet.
     (
         "NetworkSettings.SandboxID",
-        "no network namespace is made for --network none",
+        "random sandbox id (its form and its key's are checked below)",
     ),
-    ("NetworkSettings.SandboxKey", "as above"),
+    (
+        "NetworkSettings.SandboxKey",
+        "under each daemon's exec root, named after the sandbox id",
+    ),
 ];
 
 /// Every leaf of a JSON document by path (objects are walked; arrays, scalars and
@@ -216,7 +218,8 @@ fn inspect_version_and_info_values_match_debian_dockerd() {
         "busybox",
         "sh",
         "-c",
-        "echo hi; exit 3",
+        // The sandbox's loopback is up (flags IFF_UP|IFF_LOOPBACK).
+        "cat /sys/class/net/lo/flags; exit 3",
     ];
     let mut outputs = Vec::new();
     for host in [e.host(), r.host()] {
@@ -230,6 +233,7 @@ fn inspect_version_and_info_values_match_debian_dockerd() {
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(3), "{out:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "0x9\n", "{host}");
         outputs.push([
             ("container inspect", cli(&["inspect", "gold"])),
             (
@@ -258,6 +262,21 @@ fn inspect_version_and_info_values_match_debian_dockerd() {
             .cloned()
             .collect()
     };
+    // --network none still gets a sandbox, kept in inspect after the exit: a random
+    // 64-hex id and a namespace file named after its first 12 digits.
+    for (who, inspect) in [("ours", &ours[0].1), ("Debian's", &theirs[0].1)] {
+        let v: Value = serde_json::from_str(inspect).unwrap();
+        let id = v[0]["NetworkSettings"]["SandboxID"].as_str().unwrap_or("");
+        let key = v[0]["NetworkSettings"]["SandboxKey"].as_str().unwrap_or("");
+        assert!(
+            id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{who} SandboxID {id:?}"
+        );
+        assert!(
+            key.ends_with(&format!("/netns/{}", &id[..12])),
+            "{who} SandboxKey {key:?} for SandboxID {id}"
+        );
+    }
     let debian_parts = parts(&theirs[2].1);
     assert_eq!(
         debian_parts.len(),

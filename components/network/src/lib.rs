@@ -862,6 +862,16 @@ impl Networks {
             .map(|s| s.netns.clone())
     }
 
+    /// The sandbox id and key (network namespace path) of a running container.
+    pub fn sandbox(&self, container: &str) -> Option<(String, PathBuf)> {
+        let inner = self.inner.lock().unwrap();
+        inner
+            .state
+            .sandboxes
+            .get(container)
+            .map(|s| (s.id.clone(), s.netns.clone()))
+    }
+
     /// Create the container's network namespace and its endpoints; returns the
     /// namespace path for the runtime. On error nothing of it is left.
     pub fn start(&self, container: &str, opts: &SandboxOptions) -> Result<PathBuf> {
@@ -869,12 +879,13 @@ impl Networks {
         if inner.state.sandboxes.contains_key(container) {
             self.teardown(&mut inner, container);
         }
-        let key = random_hex(6);
+        // As libnetwork names it: the namespace file is the sandbox id's short form.
+        let id = random_hex(32);
         let sb = SandboxRec {
-            id: random_hex(32),
             container_id: container.to_string(),
             name: opts.name.clone(),
-            netns: self.cfg.exec_root.join("netns").join(&key),
+            netns: self.cfg.exec_root.join("netns").join(&id[..12]),
+            id,
             hosts_path: opts.hosts_path.clone(),
             hostname: opts.hostname.clone(),
             domainname: opts.domainname.clone(),

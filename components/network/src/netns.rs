@@ -1,6 +1,7 @@
 //! Network namespaces that outlive any process: created before the container's init
 //! exists (the veth goes in first, runc then joins the namespace by path), kept as an
-//! nsfs bind mount on a file under the exec root, and destroyed by unmounting it.
+//! nsfs bind mount on a file under the exec root, and destroyed by unmounting it. Its
+//! loopback is up from the start, as in libnetwork's sandboxes.
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -41,16 +42,44 @@ pub fn create(path: &Path) -> Result<(), NetworkError> {
                 return Err(std::io::Error::last_os_error());
             }
         }
-        Ok(())
+        loopback_up()
     })
     .join()
     .map_err(|_| NetworkError::Internal("netns thread panicked".into()))?;
     if let Err(e) = res {
-        let _ = std::fs::remove_file(path);
+        remove(path);
         return Err(NetworkError::Internal(format!(
             "creating network namespace {}: {e}",
             path.display()
         )));
+    }
+    Ok(())
+}
+
+/// Set `lo` up in the calling thread's network namespace (SIOCSIFFLAGS on a socket of
+/// that namespace; no iproute2 process for it).
+fn loopback_up() -> std::io::Result<()> {
+    // SAFETY: a socket of our own, an ifreq for "lo" filled before each ioctl, closed
+    // on every path.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let mut req: libc::ifreq = std::mem::zeroed();
+        for (d, s) in req.ifr_name.iter_mut().zip(b"lo") {
+            *d = *s as libc::c_char;
+        }
+        let mut rc = libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut req);
+        if rc == 0 {
+            req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+            rc = libc::ioctl(fd, libc::SIOCSIFFLAGS, &req);
+        }
+        let err = std::io::Error::last_os_error();
+        libc::close(fd);
+        if rc != 0 {
+            return Err(err);
+        }
     }
     Ok(())
 }

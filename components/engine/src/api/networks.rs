@@ -145,16 +145,18 @@ impl Daemon {
     }
 
     /// Before the runtime starts the container: its namespace with the endpoints in
-    /// it, or `None` when the runtime makes a plain one (none, host, no bridge).
+    /// it, or `None` for the host's. Like dockerd, `none` and the default network
+    /// under `--bridge=none` get a sandbox too: a namespace with only `lo`, up.
     pub(crate) fn net_start(&self, c: &Container) -> Result<Option<PathBuf>, ContainerError> {
         let rec = c.snapshot();
         let mode = network_mode(&rec.host_config);
         if let Some(other) = mode.strip_prefix("container:") {
             return self.shared_netns(other).map(Some);
         }
-        if plain_mode(&mode) || !self.network.has_attachments(&c.id) {
+        if mode == "host" {
             return Ok(None);
         }
+        let endpoints = self.network.has_attachments(&c.id);
         let s = |k: &str| {
             rec.config
                 .get(k)
@@ -171,7 +173,12 @@ impl Daemon {
             name: rec.name.clone(),
             hostname: s("Hostname"),
             domainname: s("Domainname"),
-            hosts_path: c.dir.join("hosts"),
+            // Without endpoints the hosts file written at start stays as it is.
+            hosts_path: if endpoints {
+                c.dir.join("hosts")
+            } else {
+                PathBuf::new()
+            },
             extra_hosts,
             ports: port_requests(&rec)?,
             dns: strs(rec.host_config.get("Dns")),
@@ -392,6 +399,9 @@ pub fn settings(d: &Daemon, c: &Container, rec: &Record) -> Value {
         "GlobalIPv6PrefixLen": 0, "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "", "MacAddress": "",
         "Networks": {},
     });
+    // The last run's sandbox, still shown after it stopped, as dockerd does.
+    v["SandboxID"] = json!(rec.sandbox_id);
+    v["SandboxKey"] = json!(rec.sandbox_key);
     let attached = d.network.container_networks(&c.id);
     if attached.is_empty() {
         let id = d.network.get(&mode).map(|n| n.id).unwrap_or_default();
@@ -399,10 +409,6 @@ pub fn settings(d: &Daemon, c: &Container, rec: &Record) -> Value {
         return v;
     }
     let running = rec.state.running;
-    if let Some(key) = d.network.sandbox_key(&c.id) {
-        v["SandboxKey"] = json!(key);
-        v["SandboxID"] = json!(&c.id);
-    }
     let mut ports = serde_json::Map::new();
     if running {
         if let Some(exposed) = rec.config.get("ExposedPorts").and_then(Value::as_object) {

@@ -483,6 +483,8 @@ impl Daemon {
             mounts,
             has_been_started: false,
             manually_stopped: false,
+            sandbox_id: String::new(),
+            sandbox_key: String::new(),
         };
         let c = Arc::new(Container::new(dir, rec));
         c.save()?;
@@ -918,6 +920,11 @@ impl Daemon {
             };
             r.has_been_started = true;
             r.manually_stopped = false;
+            (r.sandbox_id, r.sandbox_key) = self
+                .network
+                .sandbox(&id)
+                .map(|(sid, key)| (sid, key.display().to_string()))
+                .unwrap_or_default();
         }
         c.save()?;
         self.event(c, "start", json!({}));

@@ -88,6 +88,12 @@ pub struct Record {
     pub mounts: Vec<MountPoint>,
     pub has_been_started: bool,
     pub manually_stopped: bool,
+    /// The network sandbox of the last start (empty for the host's namespace or
+    /// another container's).
+    #[serde(default)]
+    pub sandbox_id: String,
+    #[serde(default)]
+    pub sandbox_key: String,
 }
 
 /// What waiters watch: how many times the container exited, and whether it is gone.
