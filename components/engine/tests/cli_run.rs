@@ -44,6 +44,15 @@ fn exit_codes_and_stderr() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(e.ok(&["ps", "-aq"]), "");
+    // containerd's error passes through as Debian's dockerd passes it (same
+    // containerd and runc on both sides), word for word.
+    let r = testbed::RefDockerd::start(Default::default());
+    r.import_busybox("busybox:latest");
+    let theirs = r.cli(common::CLI28, &["run", "--rm", "busybox", "/no/such/binary"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&theirs.stderr)
+    );
 }
 
 #[test]

@@ -903,9 +903,8 @@ impl Daemon {
                 fifos.remove();
                 self.net_stop(&id);
                 rootfs.unmount();
-                return Err(ContainerError::Internal(format!(
-                    "failed to create task for container: {e}"
-                )));
+                // containerd's words, as dockerd passes them on.
+                return Err(ContainerError::Internal(e.to_string()));
             }
         };
         {
