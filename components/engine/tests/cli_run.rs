@@ -48,7 +48,10 @@ fn exit_codes_and_stderr() {
     // containerd and runc on both sides), word for word.
     let r = testbed::RefDockerd::start(Default::default());
     r.import_busybox("busybox:latest");
-    let theirs = r.cli(common::CLI28, &["run", "--rm", "busybox", "/no/such/binary"]);
+    let theirs = r.cli(
+        common::CLI28,
+        &["run", "--rm", "busybox", "/no/such/binary"],
+    );
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
         String::from_utf8_lossy(&theirs.stderr)
