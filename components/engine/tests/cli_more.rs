@@ -183,13 +183,10 @@ fn ps_filters_inspect_templates_and_events() {
         "aa"
     );
     assert_eq!(
-        e.ok(&[
-            "inspect",
-            "-f",
-            "{{.Config.Labels.tier}} {{.State.ExitCode}} {{.HostConfig.RestartPolicy.Name}}",
-            "bb"
-        ])
-        .trim(),
+        e.inspect(
+            "bb",
+            "{{.Config.Labels.tier}} {{.State.ExitCode}} {{.HostConfig.RestartPolicy.Name}}"
+        ),
         "back 2 no"
     );
     let t1 = (std::time::SystemTime::now()
@@ -539,8 +536,7 @@ fn live_restore_after_kill_9() {
     );
     e.start_dockerd();
     assert_eq!(
-        e.ok(&["inspect", "-f", "{{.State.Running}} {{.State.Pid}}", "keep"])
-            .trim(),
+        e.inspect("keep", "{{.State.Running}} {{.State.Pid}}"),
         format!("true {pid}")
     );
     let n = e.ok(&["logs", "keep"]).lines().count();
@@ -549,9 +545,5 @@ fn live_restore_after_kill_9() {
     });
     assert_eq!(e.ok(&["exec", "keep", "echo", "still"]), "still\n");
     e.ok(&["stop", "keep"]);
-    assert_eq!(
-        e.ok(&["inspect", "-f", "{{.State.ExitCode}}", "keep"])
-            .trim(),
-        "7"
-    );
+    assert_eq!(e.inspect("keep", "{{.State.ExitCode}}"), "7");
 }

@@ -86,13 +86,7 @@ fn detached_logs_exec_stop() {
     let out = e.docker(&["exec", "web", "sh", "-c", "exit 5"]);
     assert_eq!(out.status.code(), Some(5));
     assert_eq!(
-        e.ok(&[
-            "inspect",
-            "-f",
-            "{{.State.Status}} {{.State.Running}}",
-            "web"
-        ])
-        .trim(),
+        e.inspect("web", "{{.State.Status}} {{.State.Running}}"),
         "running true"
     );
     assert_eq!(
@@ -102,13 +96,7 @@ fn detached_logs_exec_stop() {
     );
     e.ok(&["stop", "web"]);
     assert_eq!(
-        e.ok(&[
-            "inspect",
-            "-f",
-            "{{.State.Status}} {{.State.ExitCode}}",
-            "web"
-        ])
-        .trim(),
+        e.inspect("web", "{{.State.Status}} {{.State.ExitCode}}"),
         "exited 0"
     );
     let logs = e.ok(&["logs", "-f", "web"]);

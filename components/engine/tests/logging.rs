@@ -11,7 +11,7 @@ use common::{Engine, CLI28};
 
 fn wait_exit(e: &Engine, name: &str) {
     testbed::wait_for("the container's exit", Duration::from_secs(60), || {
-        e.ok(&["inspect", "-f", "{{.State.Status}}", name]).trim() == "exited"
+        e.inspect(name, "{{.State.Status}}") == "exited"
     });
 }
 
@@ -25,8 +25,8 @@ fn json_file_rotation_is_read_back_across_files() {
         "i=0; while [ $i -lt 200 ]; do echo line-$i-some-padding-to-fill-the-files; i=$((i+1)); done",
     ]);
     wait_exit(&e, "rot");
-    let log_path = e.ok(&["inspect", "-f", "{{.LogPath}}", "rot"]);
-    let log_path = log_path.trim();
+    let log_path = e.inspect("rot", "{{.LogPath}}");
+    let log_path = log_path.as_str();
     let files: Vec<String> = [
         log_path.to_string(),
         format!("{log_path}.1"),
@@ -87,11 +87,7 @@ fn local_and_none_drivers() {
         "-c",
         "echo a; echo b >&2",
     ]);
-    assert_eq!(
-        e.ok(&["inspect", "-f", "{{.HostConfig.LogConfig.Type}}", "loc"])
-            .trim(),
-        "local"
-    );
+    assert_eq!(e.inspect("loc", "{{.HostConfig.LogConfig.Type}}"), "local");
     let out = e.docker(&["logs", "loc"]);
     assert!(out.status.success(), "{out:?}");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "a\n");
@@ -137,13 +133,13 @@ fn daemon_wide_driver_and_options_from_daemon_json() {
         "-c",
         "i=0; while [ $i -lt 100 ]; do echo row-$i-xxxxxxxxxxxxxxxxxxxx; i=$((i+1)); done",
     ]);
-    let cfg = e.ok(&["inspect", "-f", "{{json .HostConfig.LogConfig}}", "dflt"]);
+    let cfg = e.inspect("dflt", "{{json .HostConfig.LogConfig}}");
     let v: serde_json::Value = serde_json::from_str(&cfg).unwrap();
     assert_eq!(v["Type"], "json-file");
     assert_eq!(v["Config"]["max-size"], "2k", "{cfg}");
-    let log_path = e.ok(&["inspect", "-f", "{{.LogPath}}", "dflt"]);
-    assert!(std::path::Path::new(&format!("{}.1", log_path.trim())).exists());
-    assert!(!std::path::Path::new(&format!("{}.2", log_path.trim())).exists());
+    let log_path = e.inspect("dflt", "{{.LogPath}}");
+    assert!(std::path::Path::new(&format!("{log_path}.1")).exists());
+    assert!(!std::path::Path::new(&format!("{log_path}.2")).exists());
     assert!(e
         .ok(&["logs", "dflt"])
         .ends_with("row-99-xxxxxxxxxxxxxxxxxxxx\n"));
@@ -196,7 +192,10 @@ fn local_driver_files_are_read_by_debian_dockerd_and_back() {
         "--log-opt",
         "max-file=3",
     ];
-    let script = "i=0; while [ $i -lt 80 ]; do echo line-$i; [ $((i % 10)) = 0 ] && echo err-$i >&2; i=$((i+1)); done; printf unterminated";
+    // stdout and stderr are two pipes read by two copiers, so a burst lands in the log
+    // in chunks of either order; a pause after each stderr line lets both copiers
+    // catch up, so the last stderr lines are among the entries rotation keeps.
+    let script = "i=0; while [ $i -lt 80 ]; do echo line-$i; [ $((i % 10)) = 0 ] && echo err-$i >&2 && usleep 20000; i=$((i+1)); done; printf unterminated";
     let mut run = vec!["run", "--name", "writer", "--network", "none"];
     run.extend(opts);
     run.extend(["busybox", "sh", "-c", script]);
@@ -209,8 +208,8 @@ fn local_driver_files_are_read_by_debian_dockerd_and_back() {
     let ours = logs_of(e.docker(&["logs", "writer"]));
     assert!(ours.0.ends_with("line-79\nunterminated"), "{}", ours.0);
     assert!(ours.1.ends_with("err-70\n"), "{ours:?}");
-    let our_id = e.ok(&["inspect", "-f", "{{.Id}}", "writer"]);
-    let from = local_logs(&e.dir.path().join("data"), our_id.trim());
+    let our_id = e.inspect("writer", "{{.Id}}");
+    let from = local_logs(&e.dir.path().join("data"), &our_id);
     let out = reference.cli(CLI28, &create);
     let their_id = logs_of(out).0.trim().to_string();
     let to = local_logs(&reference.dir.path().join("data"), &their_id);

@@ -10,14 +10,10 @@ use std::time::Duration;
 use common::Engine;
 
 fn state(e: &Engine, name: &str) -> String {
-    e.ok(&[
-        "inspect",
-        "-f",
-        "{{.State.Status}} {{.State.ExitCode}} {{.RestartCount}}",
+    e.inspect(
         name,
-    ])
-    .trim()
-    .to_string()
+        "{{.State.Status}} {{.State.ExitCode}} {{.RestartCount}}",
+    )
 }
 
 #[test]
@@ -137,8 +133,7 @@ fn policies_at_daemon_start() {
     // A daemon shutdown stops the running ones; it is no user's stop.
     e.stop_dockerd();
     e.start_dockerd();
-    let running =
-        |name: &str| e.ok(&["inspect", "-f", "{{.State.Running}}", name]).trim() == "true";
+    let running = |name: &str| e.inspect(name, "{{.State.Running}}") == "true";
     testbed::wait_for("restarts at daemon start", Duration::from_secs(60), || {
         running("always-stopped") && running("always-running") && running("unless-running")
     });

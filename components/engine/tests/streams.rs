@@ -91,9 +91,9 @@ fn run_it_on_a_terminal_and_detach_with_ctrl_p_ctrl_q() {
     t.send(b"\x10\x11");
     let code = t.wait();
     assert_eq!(code, 0, "run -it after ctrl-p ctrl-q:\n{:?}", t.seen);
-    let running = || e.ok(&["inspect", "-f", "{{.State.Running}}", "tty1"]);
+    let running = || e.inspect("tty1", "{{.State.Running}}");
     assert_eq!(
-        running().trim(),
+        running(),
         "true",
         "the container must keep running after a detach"
     );
@@ -105,7 +105,7 @@ fn run_it_on_a_terminal_and_detach_with_ctrl_p_ctrl_q() {
     // The CLI's attach reports the detach as an error, exit 1, with Debian's dockerd too.
     assert_eq!(t.wait(), 1, "attach after a detach:\n{:?}", t.seen);
     assert!(t.seen.contains("read escape sequence"), "{:?}", t.seen);
-    assert_eq!(running().trim(), "true");
+    assert_eq!(running(), "true");
     // exec into the detached container, with a terminal and without.
     let out = e.ok(&["exec", "tty1", "echo", "exec-ok"]);
     assert_eq!(out.trim(), "exec-ok");
@@ -130,7 +130,7 @@ fn daemon_detaches_on_the_key_sequence_of_a_hijacked_stream() {
     let e = Engine::start();
     e.import_busybox("busybox:latest");
     e.ok(&["run", "-d", "-i", "--name", "cat1", "busybox", "cat"]);
-    let running = || e.ok(&["inspect", "-f", "{{.State.Running}}", "cat1"]);
+    let running = || e.inspect("cat1", "{{.State.Running}}");
     let mut h = RawHttp::open(&e.socket, &attach_request("cat1", ""));
     assert!(h.head.starts_with("HTTP/1.1 101"), "{}", h.head);
     h.send(b"a\x10b\n");
@@ -144,7 +144,7 @@ fn daemon_detaches_on_the_key_sequence_of_a_hijacked_stream() {
         "{}",
         String::from_utf8_lossy(&body)
     );
-    assert_eq!(running().trim(), "true");
+    assert_eq!(running(), "true");
 
     // Custom keys; the default sequence then passes through as data.
     let mut h = RawHttp::open(&e.socket, &attach_request("cat1", "&detachKeys=ctrl-e,e"));
@@ -155,7 +155,7 @@ fn daemon_detaches_on_the_key_sequence_of_a_hijacked_stream() {
         h.read_to_close(),
         b"\x01\x00\x00\x00\x00\x00\x00\x03\x10\x11\n"
     );
-    assert_eq!(running().trim(), "true");
+    assert_eq!(running(), "true");
 
     let (status, msg) = e.api(
         "POST",

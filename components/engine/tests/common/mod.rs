@@ -249,6 +249,13 @@ impl Engine {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// `docker inspect -f <template> <name>`, trimmed.
+    pub fn inspect(&self, name: &str, template: &str) -> String {
+        self.ok(&["inspect", "-f", template, name])
+            .trim()
+            .to_string()
+    }
+
     pub fn import_busybox(&self, tag: &str) {
         let tar = self.dir.path().join("busybox.tar");
         if !tar.exists() {
