@@ -407,38 +407,13 @@ fn zstd_image_tar(path: &Path) {
     })
     .to_string()
     .into_bytes();
-    let manifest = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha(&config), "size": config.len()},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+zstd", "digest": sha(&layer), "size": layer.len()}]
-    })
-    .to_string()
-    .into_bytes();
-    let index = serde_json::json!({
-        "schemaVersion": 2,
-        "manifests": [{
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "digest": sha(&manifest), "size": manifest.len(),
-            "annotations": {"io.containerd.image.name": IMAGE}
-        }]
-    })
-    .to_string()
-    .into_bytes();
-    let mut b = tar::Builder::new(std::fs::File::create(path).unwrap());
-    let mut add = |name: &str, data: &[u8]| {
-        let mut h = tar::Header::new_ustar();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        b.append_data(&mut h, name, data).unwrap();
-    };
-    add("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#);
-    add("index.json", &index);
-    for blob in [&layer, &config, &manifest] {
-        add(&format!("blobs/sha256/{}", &sha(blob)[7..]), blob);
-    }
-    b.into_inner().unwrap();
+    testbed::oci::write_layout(
+        path,
+        &layer,
+        "application/vnd.oci.image.layer.v1.tar+zstd",
+        &config,
+        serde_json::json!({"io.containerd.image.name": IMAGE}),
+    );
 }
 
 #[test]

@@ -33,11 +33,30 @@ pub fn oci_image_tar(path: &Path, layer_tar: &[u8]) {
     })
     .to_string()
     .into_bytes();
+    write_layout(
+        path,
+        &layer,
+        "application/vnd.oci.image.layer.v1.tar+gzip",
+        &config,
+        serde_json::json!({"io.containerd.image.name": BUSYBOX_IMAGE, "org.opencontainers.image.ref.name": "latest"}),
+    );
+}
+
+/// Write an OCI image layout tarball of one image: `layer` (compressed as
+/// `layer_media_type` says), its `config`, the manifest of both, and an index whose one
+/// entry carries `annotations` (the name importers give the image).
+pub fn write_layout(
+    path: &Path,
+    layer: &[u8],
+    layer_media_type: &str,
+    config: &[u8],
+    annotations: serde_json::Value,
+) {
     let manifest = serde_json::json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha(&config), "size": config.len()},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": sha(&layer), "size": layer.len()}]
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha(config), "size": config.len()},
+        "layers": [{"mediaType": layer_media_type, "digest": sha(layer), "size": layer.len()}]
     })
     .to_string()
     .into_bytes();
@@ -46,7 +65,7 @@ pub fn oci_image_tar(path: &Path, layer_tar: &[u8]) {
         "manifests": [{
             "mediaType": "application/vnd.oci.image.manifest.v1+json",
             "digest": sha(&manifest), "size": manifest.len(),
-            "annotations": {"io.containerd.image.name": BUSYBOX_IMAGE, "org.opencontainers.image.ref.name": "latest"}
+            "annotations": annotations
         }]
     })
     .to_string()
@@ -61,7 +80,7 @@ pub fn oci_image_tar(path: &Path, layer_tar: &[u8]) {
     };
     add("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#);
     add("index.json", &index);
-    for blob in [&layer, &config, &manifest] {
+    for blob in [layer, config, &manifest[..]] {
         add(&format!("blobs/sha256/{}", &sha(blob)[7..]), blob);
     }
     b.into_inner().unwrap();
